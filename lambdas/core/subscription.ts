@@ -1,0 +1,235 @@
+import { z } from 'zod';
+import { ACTIVITY_TYPES, COMPONENT_NAMES, ENTITY_NAMES, type EntityName, findEvent } from './catalogue.js';
+import { commboxId } from './catalogue-schemas.js';
+import { type FieldIssue, ValidationError } from './errors.js';
+
+/*
+ * The subscription a client creates and updates through the API. Objects are strict: an unknown
+ * field is a client mistake, reported by name, not silently dropped.
+ */
+
+/** SQS cannot delay a message longer than 12 hours, so neither can one retry step. */
+export const MAX_RETRY_DELAY_SECONDS = 12 * 60 * 60;
+export const MAX_ATTEMPTS = 20;
+export const MAX_CUSTOM_HEADERS = 20;
+
+/** Headers the platform owns: hop-by-hop ones, framing, and the signature scheme's. */
+const RESERVED_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'expect',
+  'soapaction',
+  'user-agent',
+]);
+const RESERVED_HEADER_PREFIXES = ['webhook-', 'svix-', ':'];
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$/;
+// Visible ASCII, space and tab, and no line breaks: a value can never smuggle a second header.
+const HEADER_VALUE = /^[\t\x20-\x7e]{0,1024}$/;
+
+export const SUBSCRIPTION_STATUSES = ['active', 'paused', 'disabled'] as const;
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+
+const componentList = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(100);
+
+export const eventSelectionSchema = z.union([
+  z.string().min(1).max(100),
+  z.strictObject({
+    name: z.string().min(1).max(100),
+    activityTypes: componentList(z.number().int()).optional(),
+    channels: componentList(commboxId).optional(),
+  }),
+]);
+
+/** A selected event in its stored form: the plain-string shorthand is expanded. */
+export interface EventSelection {
+  readonly name: string;
+  readonly activityTypes?: number[];
+  readonly channels?: (number | string)[];
+}
+
+const headersSchema = z
+  .record(
+    z.string().regex(HEADER_NAME, { error: 'must be a valid HTTP header name' }),
+    z
+      .string()
+      .regex(HEADER_VALUE, { error: 'must be printable ASCII, at most 1024 characters, no line breaks' }),
+  )
+  .refine((headers) => Object.keys(headers).length <= MAX_CUSTOM_HEADERS, {
+    error: `at most ${MAX_CUSTOM_HEADERS} headers`,
+  });
+
+export const retryScheduleSchema = z
+  .array(z.number().int().min(0).max(MAX_RETRY_DELAY_SECONDS))
+  .min(1)
+  .max(MAX_ATTEMPTS)
+  .describe('Seconds to wait before each attempt; its length is the number of attempts');
+
+const fields = {
+  name: z.string().trim().min(1).max(100),
+  entity: z.enum(ENTITY_NAMES),
+  events: z.array(eventSelectionSchema).min(1).max(50),
+  url: z.string().max(2048),
+  format: z.enum(['json', 'soap']),
+  includeCompleteData: z.boolean(),
+  headers: headersSchema,
+  retrySchedule: retryScheduleSchema,
+  /** Clients may pause and resume; only the platform disables (with a reason). */
+  status: z.enum(['active', 'paused']),
+  description: z.string().max(500),
+};
+
+export const subscriptionCreateSchema = z.strictObject({
+  name: fields.name,
+  entity: fields.entity,
+  events: fields.events,
+  url: fields.url,
+  format: fields.format.default('json'),
+  includeCompleteData: fields.includeCompleteData.default(false),
+  headers: fields.headers.optional(),
+  retrySchedule: fields.retrySchedule.optional(),
+  status: fields.status.default('active'),
+  description: fields.description.optional(),
+});
+
+export const subscriptionUpdateSchema = z
+  .strictObject({
+    name: fields.name.optional(),
+    entity: fields.entity.optional(),
+    events: fields.events.optional(),
+    url: fields.url.optional(),
+    format: fields.format.optional(),
+    includeCompleteData: fields.includeCompleteData.optional(),
+    headers: fields.headers.nullable().optional(),
+    retrySchedule: fields.retrySchedule.nullable().optional(),
+    status: fields.status.optional(),
+    description: fields.description.nullable().optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, { error: 'give at least one field to change' });
+
+/** The client-settable part of a subscription, validated and normalised. */
+export interface SubscriptionSpec {
+  readonly name: string;
+  readonly entity: EntityName;
+  readonly events: EventSelection[];
+  readonly url: string;
+  readonly format: 'json' | 'soap';
+  readonly includeCompleteData: boolean;
+  readonly headers?: Record<string, string>;
+  readonly retrySchedule?: number[];
+  readonly status: 'active' | 'paused';
+  readonly description?: string;
+}
+
+export type SubscriptionPatch = z.infer<typeof subscriptionUpdateSchema>;
+
+/** Zod's issues as the API reports them: a dotted field path and a reason. */
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+    const path = issue.path.map(String);
+    if (keys.length > 0) {
+      return { field: [...path, keys[0]].join('.'), message: `unknown field(s): ${keys.join(', ')}` };
+    }
+    return { field: path.join('.') || '(body)', message: issue.message };
+  });
+}
+
+/** Parses a create request; throws a ValidationError naming every bad field. */
+export function parseSubscriptionCreate(body: unknown): SubscriptionSpec {
+  const result = subscriptionCreateSchema.safeParse(body);
+  if (!result.success) throw new ValidationError(toFieldIssues(result.error));
+  const { events, headers, ...rest } = result.data;
+  const spec: SubscriptionSpec = {
+    ...rest,
+    events: events.map(expandSelection),
+    ...(headers ? { headers } : {}),
+  };
+  assertValid(spec);
+  return spec;
+}
+
+/** Parses an update request and applies it to the current spec; the result is validated whole. */
+export function applySubscriptionUpdate(current: SubscriptionSpec, body: unknown): SubscriptionSpec {
+  const result = subscriptionUpdateSchema.safeParse(body);
+  if (!result.success) throw new ValidationError(toFieldIssues(result.error));
+  const merged: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(result.data)) {
+    // null removes an optional field (headers, retrySchedule, description); undefined leaves it.
+    if (value === null) delete merged[key];
+    else if (value !== undefined) merged[key] = value;
+  }
+  return parseSubscriptionCreate(merged);
+}
+
+function expandSelection(selection: z.infer<typeof eventSelectionSchema>): EventSelection {
+  return typeof selection === 'string' ? { name: selection } : selection;
+}
+
+function assertValid(spec: SubscriptionSpec): void {
+  const issues = [...selectionIssues(spec.entity, spec.events), ...headerIssues(spec.headers ?? {})];
+  if (issues.length > 0) throw new ValidationError(issues);
+}
+
+/** Checks each selected event and its components against the catalogue entry of the entity. */
+export function selectionIssues(entity: EntityName, events: readonly EventSelection[]): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const seen = new Set<string>();
+  events.forEach((selection, index) => {
+    const field = `events.${index}`;
+    const definition = findEvent(entity, selection.name);
+    if (!definition) {
+      issues.push({ field: `${field}.name`, message: `${entity} has no event "${selection.name}"` });
+      return;
+    }
+    if (seen.has(selection.name)) {
+      issues.push({ field: `${field}.name`, message: `"${selection.name}" is selected twice` });
+    }
+    seen.add(selection.name);
+    for (const component of COMPONENT_NAMES) {
+      if (selection[component] && !definition.components.includes(component)) {
+        issues.push({
+          field: `${field}.${component}`,
+          message: `${definition.detailType} has no ${component} component`,
+        });
+      }
+    }
+    for (const type of selection.activityTypes ?? []) {
+      if (!(type in ACTIVITY_TYPES)) {
+        issues.push({ field: `${field}.activityTypes`, message: `${type} is not a known activity type` });
+      }
+    }
+  });
+  return issues;
+}
+
+function headerIssues(headers: Record<string, string>): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  const seen = new Set<string>();
+  for (const name of Object.keys(headers)) {
+    const lower = name.toLowerCase();
+    if (RESERVED_HEADERS.has(lower) || RESERVED_HEADER_PREFIXES.some((prefix) => lower.startsWith(prefix))) {
+      issues.push({
+        field: `headers.${name}`,
+        message: `"${name}" is set by the platform and cannot be overridden`,
+      });
+    } else if (seen.has(lower)) {
+      issues.push({
+        field: `headers.${name}`,
+        message: `"${name}" is given twice (header names ignore case)`,
+      });
+    }
+    seen.add(lower);
+  }
+  return issues;
+}

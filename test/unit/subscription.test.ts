@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../lambdas/core/errors.js';
+import { applySubscriptionUpdate, parseSubscriptionCreate } from '../../lambdas/core/subscription.js';
+
+const validBody = {
+  name: 'CRM sync',
+  entity: 'Object',
+  events: ['OnNew', { name: 'OnNewActivity', activityTypes: [2, 6], channels: [71, '72'] }],
+  url: 'https://crm.example.com/hooks/commbox',
+};
+
+function rejectionOf(body: unknown): ValidationError {
+  try {
+    parseSubscriptionCreate(body);
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('parseSubscriptionCreate', () => {
+  it('accepts a valid subscription, expands plain event names and fills the defaults', () => {
+    const spec = parseSubscriptionCreate(validBody);
+    expect(spec).toEqual({
+      name: 'CRM sync',
+      entity: 'Object',
+      events: [{ name: 'OnNew' }, { name: 'OnNewActivity', activityTypes: [2, 6], channels: [71, '72'] }],
+      url: 'https://crm.example.com/hooks/commbox',
+      format: 'json',
+      includeCompleteData: false,
+      status: 'active',
+    });
+  });
+
+  it('keeps the optional fields it is given', () => {
+    const spec = parseSubscriptionCreate({
+      ...validBody,
+      format: 'soap',
+      includeCompleteData: true,
+      headers: { 'X-Tenant': 'acme' },
+      retrySchedule: [0, 1, 1],
+      status: 'paused',
+      description: 'Feeds the CRM',
+    });
+    expect(spec).toMatchObject({
+      format: 'soap',
+      includeCompleteData: true,
+      headers: { 'X-Tenant': 'acme' },
+      retrySchedule: [0, 1, 1],
+      status: 'paused',
+    });
+  });
+
+  it.each([
+    ['name', { name: '' }, 'name'],
+    ['name', { name: 'x'.repeat(101) }, 'name'],
+    ['name', { name: 42 }, 'name'],
+    ['entity', { entity: 'Invoice' }, 'entity'],
+    ['events', { events: [] }, 'events'],
+    ['events', { events: 'OnNew' }, 'events'],
+    ['an event name', { events: ['OnSubmit'] }, 'events.0.name'],
+    ['a duplicated event', { events: ['OnNew', { name: 'OnNew' }] }, 'events.1.name'],
+    [
+      'a component the event lacks',
+      { events: [{ name: 'OnNew', activityTypes: [2] }] },
+      'events.0.activityTypes',
+    ],
+    [
+      'an unknown activity type',
+      { events: [{ name: 'OnNewActivity', activityTypes: [12] }] },
+      'events.0.activityTypes',
+    ],
+    [
+      'an empty component list',
+      { events: [{ name: 'OnNewActivity', activityTypes: [] }] },
+      'events.0.activityTypes',
+    ],
+    [
+      'a channel that is not an id',
+      { events: [{ name: 'OnNew', channels: ['seventy'] }] },
+      'events.0.channels.0',
+    ],
+    ['an unknown key in an event', { events: [{ name: 'OnNew', color: 'red' }] }, 'events.0.color'],
+    ['url', { url: 17 }, 'url'],
+    ['url', { url: `https://example.com/${'a'.repeat(2048)}` }, 'url'],
+    ['format', { format: 'xml' }, 'format'],
+    ['includeCompleteData', { includeCompleteData: 'yes' }, 'includeCompleteData'],
+    ['a hop-by-hop header', { headers: { Connection: 'close' } }, 'headers.Connection'],
+    ['a signature header', { headers: { 'Webhook-Signature': 'v1,forged' } }, 'headers.Webhook-Signature'],
+    ['a content type header', { headers: { 'content-type': 'text/plain' } }, 'headers.content-type'],
+    ['a header name with a space', { headers: { 'X Bad': '1' } }, 'headers.X Bad'],
+    ['a header value with a line break', { headers: { 'X-Ok': 'a\r\nInjected: 1' } }, 'headers.X-Ok'],
+    ['a header given twice in two cases', { headers: { 'X-Ok': '1', 'x-ok': '2' } }, 'headers.x-ok'],
+    ['retrySchedule', { retrySchedule: [] }, 'retrySchedule'],
+    ['a retry delay past 12 hours', { retrySchedule: [0, 43201] }, 'retrySchedule.1'],
+    ['a negative retry delay', { retrySchedule: [-1] }, 'retrySchedule.0'],
+    ['status disabled (only the platform disables)', { status: 'disabled' }, 'status'],
+    ['an unknown field', { colour: 'blue' }, 'colour'],
+  ])('rejects %s, naming the field', (_, change, field) => {
+    const error = rejectionOf({ ...validBody, ...change });
+    expect(error.status).toBe(422);
+    expect(error.details.map((issue) => issue.field)).toContain(field);
+    expect(error.details.every((issue) => issue.message.length > 0)).toBe(true);
+  });
+
+  it('reports every missing required field at once', () => {
+    const error = rejectionOf({});
+    expect(error.details.map((issue) => issue.field).sort()).toEqual(['entity', 'events', 'name', 'url']);
+  });
+
+  it('rejects a body that is not an object', () => {
+    expect(rejectionOf(['a']).details[0]?.field).toBe('(body)');
+    expect(rejectionOf(null).details[0]?.field).toBe('(body)');
+  });
+});
+
+describe('applySubscriptionUpdate', () => {
+  const current = parseSubscriptionCreate({ ...validBody, headers: { 'X-Tenant': 'acme' } });
+
+  it('changes only the fields it is given', () => {
+    const next = applySubscriptionUpdate(current, { status: 'paused', includeCompleteData: true });
+    expect(next).toEqual({ ...current, status: 'paused', includeCompleteData: true });
+  });
+
+  it('removes an optional field set to null', () => {
+    const next = applySubscriptionUpdate(current, { headers: null });
+    expect(next.headers).toBeUndefined();
+  });
+
+  it('validates the merged subscription, so a new entity must come with its own events', () => {
+    expect(() => applySubscriptionUpdate(current, { entity: 'Tag' })).toThrow(ValidationError);
+    const next = applySubscriptionUpdate(current, { entity: 'Tag', events: ['OnAdd'] });
+    expect(next.events).toEqual([{ name: 'OnAdd' }]);
+  });
+
+  it('rejects an empty update and unknown fields', () => {
+    expect(() => applySubscriptionUpdate(current, {})).toThrow(ValidationError);
+    expect(() => applySubscriptionUpdate(current, { id: 'sub_1' })).toThrow(/invalid/);
+  });
+});
