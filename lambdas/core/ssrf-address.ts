@@ -1,0 +1,152 @@
+/**
+ * Address classification for the SSRF guard (see ./ssrf.ts): decides whether one IP address is a
+ * destination the service may deliver a webhook to.
+ *
+ * Policy: only *public unicast* addresses are allowed. Range membership comes from ipaddr.js's
+ * `range()` names (RFC 6890 special-purpose registry), not hand-written bit maths. On top of that:
+ *
+ * - IPv6 must also be inside the IANA global-unicast block 2000::/3. ipaddr.js calls everything it has
+ *   no special name for "unicast", which would otherwise let through e.g. the deprecated
+ *   IPv4-compatible form `::127.0.0.1` (= `::7f00:1`) and unassigned space.
+ * - IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-translated (`::ffff:0:a.b.c.d`) addresses are refused
+ *   whatever they embed. The embedded IPv4 is classified only to name it in the message. Reason: no
+ *   public listener publishes such an AAAA record, and on a dual-stack socket the kernel connects to
+ *   the embedded IPv4, so "allow if the embedded v4 is public" would add bypass surface and no value.
+ *   request-filtering-agent (the socket-level second layer) refuses them too, so both layers agree.
+ * - NAT64 well-known prefix 64:ff9b::/96 (RFC 6052) is allowed only when the embedded IPv4 is itself
+ *   public unicast. DNS64 in IPv6-only subnets (AWS included) returns these for IPv4-only hosts, and the
+ *   NAT64 gateway forwards to the embedded IPv4, so 64:ff9b::10.0.0.1 would reach a private host.
+ *   The local-use prefix 64:ff9b:1::/48 (RFC 8215) is refused: where the IPv4 sits depends on the
+ *   operator's prefix length.
+ * - 6to4 (2002::/16) and Teredo (2001::/32) are refused outright. Both are deprecated transition
+ *   mechanisms (RFC 7526 for 6to4), and relays forward to an embedded IPv4 that the relay chooses.
+ *   For 6to4 the embedded IPv4 is named in the message.
+ * - `allowLocalTargets` allows *only* loopback: 127.0.0.0/8 and ::1. Every other private, link-local,
+ *   metadata or reserved address is still refused. Mapped/NAT64 forms of 127.0.0.1 are refused too.
+ */
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
+
+export interface AddressPolicy {
+  /** Allow loopback (127.0.0.0/8, ::1); for local development and tests only. */
+  readonly allowLocalTargets: boolean;
+}
+
+/** The ipaddr.js range name (`private`, `linkLocal`, ...) plus a reason for refusals. */
+export type AddressVerdict =
+  | { readonly allowed: true; readonly address: string; readonly range: string }
+  | { readonly allowed: false; readonly address: string; readonly range: string; readonly reason: string };
+
+const GLOBAL_UNICAST_V6 = ipaddr.IPv6.parseCIDR('2000::/3');
+const NAT64_WELL_KNOWN = ipaddr.IPv6.parseCIDR('64:ff9b::/96');
+const IPV4_COMPATIBLE = ipaddr.IPv6.parseCIDR('::/96');
+
+/** Cloud metadata endpoints (AWS IMDS v4/v6, ECS task metadata), named in messages to make refusals obvious. */
+const METADATA_ADDRESSES = new Set(['169.254.169.254', '169.254.170.2', 'fd00:ec2::254']);
+
+const DESCRIPTIONS: Readonly<Record<string, string>> = {
+  unspecified: 'an unspecified address',
+  broadcast: 'the broadcast address',
+  multicast: 'a multicast address',
+  linkLocal: 'a link-local address',
+  loopback: 'a loopback address',
+  carrierGradeNat: 'a carrier-grade NAT address',
+  private: 'a private address',
+  reserved: 'a reserved or documentation address',
+  benchmarking: 'a benchmarking address',
+  as112: 'an AS112 (DNS sink) address',
+  as112v6: 'an AS112 (DNS sink) address',
+  amt: 'an AMT relay anycast address',
+  uniqueLocal: 'a unique-local (private) address',
+  deprecatedSiteLocal: 'a site-local (private) address',
+  discard: 'a discard-only address',
+  ipv4Mapped: 'an IPv4-mapped IPv6 address',
+  rfc6145: 'an IPv4-translated IPv6 address',
+  rfc6052: 'a NAT64 address',
+  '6to4': 'a 6to4 address',
+  teredo: 'a Teredo address',
+  deprecatedOrchid: 'a non-routable ORCHID address',
+  orchid2: 'a non-routable ORCHID address',
+  droneRemoteIdProtocolEntityTags: 'a non-routable DRIP address',
+  segmentRouting: 'a segment-routing address',
+  ipv4Compatible: 'a deprecated IPv4-compatible IPv6 address',
+  notGlobalUnicast: 'an IPv6 address outside global unicast space 2000::/3',
+};
+
+function refuse(address: string, range: string, detail?: string): AddressVerdict {
+  const description = DESCRIPTIONS[range] ?? 'a special-purpose address';
+  const notes = [range];
+  if (METADATA_ADDRESSES.has(address)) notes.push('cloud metadata endpoint');
+  if (detail !== undefined) notes.push(detail);
+  return { allowed: false, address, range, reason: `${description} ${address} (${notes.join(', ')})` };
+}
+
+/** The IPv4 address carried in bytes [from, from + 4) of an IPv6 address. */
+function embeddedV4(ip: ipaddr.IPv6, from: number): string {
+  return ipaddr.fromByteArray(ip.toByteArray().slice(from, from + 4)).toString();
+}
+
+function embeddedNote(v4: string): string {
+  const inner = classifyAddress(v4, { allowLocalTargets: false });
+  return inner.allowed ? `embeds ${v4}` : `embeds ${v4}, ${inner.range}`;
+}
+
+function classifyV4(ip: ipaddr.IPv4, address: string, policy: AddressPolicy): AddressVerdict {
+  const range = ip.range();
+  if (range === 'unicast') return { allowed: true, address, range };
+  if (range === 'loopback') {
+    if (policy.allowLocalTargets) return { allowed: true, address, range };
+    return refuse(address, range, 'local targets are disabled');
+  }
+  return refuse(address, range);
+}
+
+function classifyV6(ip: ipaddr.IPv6, address: string, policy: AddressPolicy): AddressVerdict {
+  const range: string = ip.range();
+  switch (range) {
+    case 'loopback':
+      if (policy.allowLocalTargets) return { allowed: true, address, range };
+      return refuse(address, range, 'local targets are disabled');
+    case 'ipv4Mapped':
+    case 'rfc6145':
+      return refuse(address, range, `${embeddedNote(embeddedV4(ip, 12))}; refused whatever it embeds`);
+    case 'rfc6052': {
+      if (!ip.match(NAT64_WELL_KNOWN)) return refuse(address, range, 'local-use NAT64 prefix');
+      const v4 = embeddedV4(ip, 12);
+      const inner = classifyAddress(v4, { allowLocalTargets: false });
+      if (inner.allowed) return { allowed: true, address, range };
+      return refuse(address, range, `embeds ${v4}, ${inner.range}`);
+    }
+    case '6to4':
+      return refuse(address, range, `deprecated, ${embeddedNote(embeddedV4(ip, 2))}`);
+    case 'teredo':
+      return refuse(address, range, 'deprecated tunnelling prefix');
+    case 'unicast':
+      if (ip.match(GLOBAL_UNICAST_V6)) return { allowed: true, address, range };
+      if (ip.match(IPV4_COMPATIBLE))
+        return refuse(address, 'ipv4Compatible', embeddedNote(embeddedV4(ip, 12)));
+      return refuse(address, 'notGlobalUnicast');
+    default:
+      return refuse(address, range);
+  }
+}
+
+/**
+ * Classify one IP address (dotted quad or IPv6 text without brackets). Anything that is not a strict
+ * IP literal (`net.isIP`) is refused with range `invalid`. Forms like `127.1` or `0x7f.0.0.1` are
+ * not strict literals, so a resolver cannot smuggle them past ipaddr.js's lenient parser.
+ */
+export function classifyAddress(address: string, policy: AddressPolicy): AddressVerdict {
+  const family = isIP(address);
+  if (family === 0) {
+    return {
+      allowed: false,
+      address,
+      range: 'invalid',
+      reason: `an invalid IP address ${JSON.stringify(address)}`,
+    };
+  }
+  const ip = ipaddr.parse(address);
+  const canonical = ip.toString();
+  return ip instanceof ipaddr.IPv4 ? classifyV4(ip, canonical, policy) : classifyV6(ip, canonical, policy);
+}
