@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { ACTIVITY_TYPES, COMPONENT_NAMES, ENTITY_NAMES, type EntityName, findEvent } from './catalogue.js';
 import { commboxId } from './catalogue-schemas.js';
-import { type FieldIssue, ValidationError } from './errors.js';
+import { ClientError, type FieldIssue, ValidationError } from './errors.js';
+import { type AddressPolicy, checkListenerUrl } from './ssrf.js';
 
 /*
  * The subscription a client creates and updates through the API. Objects are strict: an unknown
@@ -145,8 +146,11 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
   });
 }
 
-/** Parses a create request; throws a ValidationError naming every bad field. */
-export function parseSubscriptionCreate(body: unknown): SubscriptionSpec {
+/**
+ * Parses a create request; throws a ValidationError naming every bad field. The URL passes the SSRF
+ * guard's syntax checks here (scheme, credentials, IP literals); its DNS answers are checked by the caller.
+ */
+export function parseSubscriptionCreate(body: unknown, policy: AddressPolicy): SubscriptionSpec {
   const result = subscriptionCreateSchema.safeParse(body);
   if (!result.success) throw new ValidationError(toFieldIssues(result.error));
   const { events, headers, ...rest } = result.data;
@@ -155,12 +159,16 @@ export function parseSubscriptionCreate(body: unknown): SubscriptionSpec {
     events: events.map(expandSelection),
     ...(headers ? { headers } : {}),
   };
-  assertValid(spec);
+  assertValid(spec, policy);
   return spec;
 }
 
 /** Parses an update request and applies it to the current spec; the result is validated whole. */
-export function applySubscriptionUpdate(current: SubscriptionSpec, body: unknown): SubscriptionSpec {
+export function applySubscriptionUpdate(
+  current: SubscriptionSpec,
+  body: unknown,
+  policy: AddressPolicy,
+): SubscriptionSpec {
   const result = subscriptionUpdateSchema.safeParse(body);
   if (!result.success) throw new ValidationError(toFieldIssues(result.error));
   const merged: Record<string, unknown> = { ...current };
@@ -169,15 +177,19 @@ export function applySubscriptionUpdate(current: SubscriptionSpec, body: unknown
     if (value === null) delete merged[key];
     else if (value !== undefined) merged[key] = value;
   }
-  return parseSubscriptionCreate(merged);
+  return parseSubscriptionCreate(merged, policy);
 }
 
 function expandSelection(selection: z.infer<typeof eventSelectionSchema>): EventSelection {
   return typeof selection === 'string' ? { name: selection } : selection;
 }
 
-function assertValid(spec: SubscriptionSpec): void {
-  const issues = [...selectionIssues(spec.entity, spec.events), ...headerIssues(spec.headers ?? {})];
+function assertValid(spec: SubscriptionSpec, policy: AddressPolicy): void {
+  const issues = [
+    ...urlIssues(spec.url, policy),
+    ...selectionIssues(spec.entity, spec.events),
+    ...headerIssues(spec.headers ?? {}),
+  ];
   if (issues.length > 0) throw new ValidationError(issues);
 }
 
@@ -211,6 +223,16 @@ export function selectionIssues(entity: EntityName, events: readonly EventSelect
     }
   });
   return issues;
+}
+
+function urlIssues(url: string, policy: AddressPolicy): FieldIssue[] {
+  try {
+    checkListenerUrl(url, policy);
+    return [];
+  } catch (error) {
+    if (error instanceof ClientError) return [...error.details];
+    throw error;
+  }
 }
 
 function headerIssues(headers: Record<string, string>): FieldIssue[] {

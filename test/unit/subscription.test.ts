@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lambdas/core/errors.js';
 import { applySubscriptionUpdate, parseSubscriptionCreate } from '../../lambdas/core/subscription.js';
 
+const production = { allowLocalTargets: false };
+
 const validBody = {
   name: 'CRM sync',
   entity: 'Object',
@@ -11,7 +13,7 @@ const validBody = {
 
 function rejectionOf(body: unknown): ValidationError {
   try {
-    parseSubscriptionCreate(body);
+    parseSubscriptionCreate(body, production);
   } catch (error) {
     if (error instanceof ValidationError) return error;
     throw error;
@@ -21,7 +23,7 @@ function rejectionOf(body: unknown): ValidationError {
 
 describe('parseSubscriptionCreate', () => {
   it('accepts a valid subscription, expands plain event names and fills the defaults', () => {
-    const spec = parseSubscriptionCreate(validBody);
+    const spec = parseSubscriptionCreate(validBody, production);
     expect(spec).toEqual({
       name: 'CRM sync',
       entity: 'Object',
@@ -34,15 +36,18 @@ describe('parseSubscriptionCreate', () => {
   });
 
   it('keeps the optional fields it is given', () => {
-    const spec = parseSubscriptionCreate({
-      ...validBody,
-      format: 'soap',
-      includeCompleteData: true,
-      headers: { 'X-Tenant': 'acme' },
-      retrySchedule: [0, 1, 1],
-      status: 'paused',
-      description: 'Feeds the CRM',
-    });
+    const spec = parseSubscriptionCreate(
+      {
+        ...validBody,
+        format: 'soap',
+        includeCompleteData: true,
+        headers: { 'X-Tenant': 'acme' },
+        retrySchedule: [0, 1, 1],
+        status: 'paused',
+        description: 'Feeds the CRM',
+      },
+      production,
+    );
     expect(spec).toMatchObject({
       format: 'soap',
       includeCompleteData: true,
@@ -84,6 +89,10 @@ describe('parseSubscriptionCreate', () => {
     ['an unknown key in an event', { events: [{ name: 'OnNew', color: 'red' }] }, 'events.0.color'],
     ['url', { url: 17 }, 'url'],
     ['url', { url: `https://example.com/${'a'.repeat(2048)}` }, 'url'],
+    ['an http url', { url: 'http://crm.example.com/hook' }, 'url'],
+    ['a url with credentials', { url: 'https://user:pw@crm.example.com/hook' }, 'url'],
+    ['a private address', { url: 'https://10.1.2.3/hook' }, 'url'],
+    ['a javascript: url', { url: 'javascript:alert(1)' }, 'url'],
     ['format', { format: 'xml' }, 'format'],
     ['includeCompleteData', { includeCompleteData: 'yes' }, 'includeCompleteData'],
     ['a hop-by-hop header', { headers: { Connection: 'close' } }, 'headers.Connection'],
@@ -109,6 +118,15 @@ describe('parseSubscriptionCreate', () => {
     expect(error.details.map((issue) => issue.field).sort()).toEqual(['entity', 'events', 'name', 'url']);
   });
 
+  it('accepts a loopback listener only where the runtime allows local targets', () => {
+    const local = { ...validBody, url: 'http://127.0.0.1:4000/hook' };
+    expect(() => parseSubscriptionCreate(local, production)).toThrow(ValidationError);
+    expect(parseSubscriptionCreate(local, { allowLocalTargets: true }).url).toBe(local.url);
+    expect(() =>
+      parseSubscriptionCreate({ ...local, url: 'http://10.0.0.1/' }, { allowLocalTargets: true }),
+    ).toThrow(ValidationError);
+  });
+
   it('rejects a body that is not an object', () => {
     expect(rejectionOf(['a']).details[0]?.field).toBe('(body)');
     expect(rejectionOf(null).details[0]?.field).toBe('(body)');
@@ -116,26 +134,30 @@ describe('parseSubscriptionCreate', () => {
 });
 
 describe('applySubscriptionUpdate', () => {
-  const current = parseSubscriptionCreate({ ...validBody, headers: { 'X-Tenant': 'acme' } });
+  const current = parseSubscriptionCreate({ ...validBody, headers: { 'X-Tenant': 'acme' } }, production);
 
   it('changes only the fields it is given', () => {
-    const next = applySubscriptionUpdate(current, { status: 'paused', includeCompleteData: true });
+    const next = applySubscriptionUpdate(
+      current,
+      { status: 'paused', includeCompleteData: true },
+      production,
+    );
     expect(next).toEqual({ ...current, status: 'paused', includeCompleteData: true });
   });
 
   it('removes an optional field set to null', () => {
-    const next = applySubscriptionUpdate(current, { headers: null });
+    const next = applySubscriptionUpdate(current, { headers: null }, production);
     expect(next.headers).toBeUndefined();
   });
 
   it('validates the merged subscription, so a new entity must come with its own events', () => {
-    expect(() => applySubscriptionUpdate(current, { entity: 'Tag' })).toThrow(ValidationError);
-    const next = applySubscriptionUpdate(current, { entity: 'Tag', events: ['OnAdd'] });
+    expect(() => applySubscriptionUpdate(current, { entity: 'Tag' }, production)).toThrow(ValidationError);
+    const next = applySubscriptionUpdate(current, { entity: 'Tag', events: ['OnAdd'] }, production);
     expect(next.events).toEqual([{ name: 'OnAdd' }]);
   });
 
   it('rejects an empty update and unknown fields', () => {
-    expect(() => applySubscriptionUpdate(current, {})).toThrow(ValidationError);
-    expect(() => applySubscriptionUpdate(current, { id: 'sub_1' })).toThrow(/invalid/);
+    expect(() => applySubscriptionUpdate(current, {}, production)).toThrow(ValidationError);
+    expect(() => applySubscriptionUpdate(current, { id: 'sub_1' }, production)).toThrow(/invalid/);
   });
 });
