@@ -1,0 +1,187 @@
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { deliveryIdTimePrefix } from '../core/ids.js';
+import type { Delivery, DeliveryStatus } from '../core/model.js';
+import type { DeliveryAttemptRecord, DeliveryStore, Page, PageRequest } from '../core/ports.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  fromItem,
+  type Item,
+  isConditionalCheckFailed,
+  lastEvaluatedId,
+} from './dynamo-common.js';
+
+/*
+ * Deliveries (docs/DATA-MODEL.md):
+ *   delivery  pk SUB#<subscriptionId>  sk DLV#<deliveryId>
+ *             gsi1pk DLV#<subscriptionId>#<status>  gsi1sk <deliveryId>  expiresAt
+ * Delivery ids start with the event's arrival time, so both sort keys order deliveries by time.
+ */
+
+const DLV_PREFIX = 'DLV#';
+const DELIVERY_ID = /^dlv_[0-9a-z]{9}[0-9a-f]{16}$/;
+const INDEX = 'gsi1';
+
+const deliveryKey = (subscriptionId: string, deliveryId: string) => ({
+  pk: `SUB#${subscriptionId}`,
+  sk: `${DLV_PREFIX}${deliveryId}`,
+});
+const statusKey = (subscriptionId: string, status: DeliveryStatus) => `DLV#${subscriptionId}#${status}`;
+
+/** Delivery fields a recorded attempt sets, besides those with special handling. */
+const SET_FIELDS = ['id', 'subscriptionId', 'brand', 'eventKey', 'webhookId', 'entity', 'event'] as const;
+/** Optional fields: SET when present, REMOVEd when absent. */
+const OPTIONAL_FIELDS = ['nextAttemptAt', 'failureReason'] as const;
+
+export class DynamoDeliveryStore implements DeliveryStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async recordAttempt({ delivery, attempt, expiresAt }: DeliveryAttemptRecord): Promise<void> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const set: string[] = [];
+    const remove: string[] = [];
+    const assign = (field: string, value: unknown, expression = `:${field}`) => {
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      set.push(`#${field} = ${expression}`);
+    };
+
+    for (const field of SET_FIELDS) assign(field, delivery[field]);
+    assign('status', delivery.status);
+    assign('createdAt', delivery.createdAt, `if_not_exists(#createdAt, :createdAt)`);
+    names['#attempts'] = 'attempts';
+    values[':empty'] = [];
+    values[':attempt'] = [attempt];
+    set.push('#attempts = list_append(if_not_exists(#attempts, :empty), :attempt)');
+    assign('updatedAt', attempt.at);
+    assign('gsi1pk', statusKey(delivery.subscriptionId, delivery.status));
+    assign('gsi1sk', delivery.id);
+    assign('expiresAt', expiresAt);
+    for (const field of OPTIONAL_FIELDS) {
+      const value = delivery[field];
+      if (value === undefined) {
+        names[`#${field}`] = field;
+        remove.push(`#${field}`);
+      } else {
+        assign(field, value);
+      }
+    }
+
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: deliveryKey(delivery.subscriptionId, delivery.id),
+        UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  }
+
+  async markPending(subscriptionId: string, deliveryId: string, at: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: deliveryKey(subscriptionId, deliveryId),
+          UpdateExpression:
+            'SET #status = :pending, #gsi1pk = :gsi1pk, #updatedAt = :at REMOVE #failureReason',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#gsi1pk': 'gsi1pk',
+            '#updatedAt': 'updatedAt',
+            '#failureReason': 'failureReason',
+          },
+          ExpressionAttributeValues: {
+            ':pending': 'pending',
+            ':gsi1pk': statusKey(subscriptionId, 'pending'),
+            ':at': at,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async get(subscriptionId: string, deliveryId: string): Promise<Delivery | undefined> {
+    const { Item: item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: deliveryKey(subscriptionId, deliveryId),
+        ConsistentRead: true,
+      }),
+    );
+    return item ? fromItem<Delivery>(item) : undefined;
+  }
+
+  async list(
+    subscriptionId: string,
+    filter: { status?: DeliveryStatus } & PageRequest,
+  ): Promise<Page<Delivery>> {
+    const { status, limit, cursor } = filter;
+    // The cursor carries the last delivery id only; the start key is rebuilt for this subscription.
+    const after = cursor === undefined ? undefined : decodeCursor(cursor, DELIVERY_ID);
+    const query =
+      status === undefined
+        ? {
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': `SUB#${subscriptionId}`, ':prefix': DLV_PREFIX },
+            ...(after !== undefined && { ExclusiveStartKey: deliveryKey(subscriptionId, after) }),
+          }
+        : {
+            IndexName: INDEX,
+            KeyConditionExpression: 'gsi1pk = :gsi1pk',
+            ExpressionAttributeValues: { ':gsi1pk': statusKey(subscriptionId, status) },
+            ...(after !== undefined && {
+              ExclusiveStartKey: {
+                ...deliveryKey(subscriptionId, after),
+                gsi1pk: statusKey(subscriptionId, status),
+                gsi1sk: after,
+              },
+            }),
+          };
+    const output = await this.client.send(
+      new QueryCommand({ TableName: this.tableName, ScanIndexForward: false, Limit: limit, ...query }),
+    );
+    const items = (output.Items ?? []).map((item) => fromItem<Delivery>(item));
+    const last = lastEvaluatedId(output.LastEvaluatedKey, DLV_PREFIX);
+    return last === undefined ? { items } : { items, cursor: encodeCursor(last) };
+  }
+
+  async listBetween(
+    subscriptionId: string,
+    since: string,
+    until: string,
+    limit: number,
+  ): Promise<Delivery[]> {
+    const deliveries: Delivery[] = [];
+    let startKey: Item | undefined;
+    // '~' sorts after every id character: the upper bound includes every delivery of `until`'s millisecond.
+    const from = `${DLV_PREFIX}dlv_${deliveryIdTimePrefix(since)}`;
+    const to = `${DLV_PREFIX}dlv_${deliveryIdTimePrefix(until)}~`;
+    while (deliveries.length < limit) {
+      const output = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': `SUB#${subscriptionId}`, ':from': from, ':to': to },
+          ScanIndexForward: true,
+          Limit: limit - deliveries.length,
+          ...(startKey && { ExclusiveStartKey: startKey }),
+        }),
+      );
+      for (const item of output.Items ?? []) deliveries.push(fromItem<Delivery>(item));
+      startKey = output.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    return deliveries.slice(0, limit);
+  }
+}

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { StoredEvent } from '../core/model.js';
+import type { EventAdmission, EventStore, RejectedEvent, RejectedEventStore } from '../core/ports.js';
+import { fromItem, isConditionalCheckFailed } from './dynamo-common.js';
+
+/*
+ * Events (docs/DATA-MODEL.md):
+ *   event           pk EVENT#<key>                 sk EVENT                           StoredEvent + expiresAt
+ *   rejected event  pk REJECTED#<YYYY-MM-DD, UTC>  sk <receivedAt>#<8 random hex>     RejectedEvent + expiresAt
+ */
+
+const eventKey = (key: string) => ({ pk: `EVENT#${key}`, sk: 'EVENT' });
+
+/** The UTC day of an instant; today for an unparsable one (a rejection must still be kept). */
+function utcDay(instant: string): string {
+  const ms = Date.parse(instant);
+  return new Date(Number.isNaN(ms) ? Date.now() : ms).toISOString().slice(0, 10);
+}
+
+export class DynamoEventStore implements EventStore, RejectedEventStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async admit(event: StoredEvent, expiresAt: number): Promise<EventAdmission> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...event, ...eventKey(event.key), expiresAt },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'new';
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      // The document client does not unmarshall an error's Item: it is in AttributeValue form
+      // ({routedAt: {S: ...}}), which is enough to tell whether the attribute is there.
+      const old = typeof error.Item === 'object' && error.Item !== null ? error.Item : undefined;
+      if (old) return 'routedAt' in old ? 'routed' : 'unrouted';
+      const stored = await this.get(event.key);
+      return stored?.routedAt !== undefined ? 'routed' : 'unrouted';
+    }
+  }
+
+  async markRouted(key: string, at: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: eventKey(key),
+          UpdateExpression: 'SET #routedAt = :at',
+          // Never create a stub item for an event that is not (or no longer) stored.
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#routedAt': 'routedAt' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  async get(key: string): Promise<StoredEvent | undefined> {
+    const { Item: item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: eventKey(key), ConsistentRead: true }),
+    );
+    return item ? fromItem<StoredEvent>(item) : undefined;
+  }
+
+  async putRejected(rejected: RejectedEvent, expiresAt: number): Promise<void> {
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        // Only the fields a RejectedEvent names: never the event's data, whatever the caller passes.
+        Item: {
+          reason: rejected.reason,
+          receivedAt: rejected.receivedAt,
+          detailType: rejected.detailType,
+          brand: rejected.brand,
+          eventId: rejected.eventId,
+          pk: `REJECTED#${utcDay(rejected.receivedAt)}`,
+          sk: `${rejected.receivedAt}#${randomBytes(4).toString('hex')}`,
+          expiresAt,
+        },
+      }),
+    );
+  }
+}

@@ -1,0 +1,244 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { EntityName } from '../core/catalogue.js';
+import { ClientError } from '../core/errors.js';
+import type { Subscription } from '../core/model.js';
+import type { Page, PageRequest, SubscriptionStore } from '../core/ports.js';
+import {
+  conditionFailedAt,
+  decodeCursor,
+  encodeCursor,
+  fromItem,
+  type Item,
+  isConditionalCheckFailed,
+  lastEvaluatedId,
+} from './dynamo-common.js';
+
+/*
+ * Subscriptions (docs/DATA-MODEL.md):
+ *   subscription  pk BRAND#<brand>  sk SUB#<id>             every Subscription field
+ *   name lock     pk BRAND#<brand>  sk NAME#<lowercased>    subscriptionId
+ * The name lock makes names unique per brand (ignoring case) inside the same transaction as the write.
+ */
+
+const SUB_PREFIX = 'SUB#';
+const NAME_PREFIX = 'NAME#';
+const SUBSCRIPTION_ID = /^sub_[A-Za-z0-9_-]{16}$/;
+/** Attempts to delete when the subscription keeps changing between the read and the write. */
+const DELETE_ATTEMPTS = 3;
+
+const brandKey = (brand: string) => `BRAND#${brand}`;
+const subKey = (brand: string, id: string) => ({ pk: brandKey(brand), sk: `${SUB_PREFIX}${id}` });
+const nameKey = (brand: string, name: string) => ({
+  pk: brandKey(brand),
+  sk: `${NAME_PREFIX}${name.toLowerCase()}`,
+});
+
+function nameTaken(name: string): ClientError {
+  const message = `A subscription named "${name}" already exists`;
+  return new ClientError(409, 'name_taken', message, [{ field: 'name', message }]);
+}
+
+export class DynamoSubscriptionStore implements SubscriptionStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(subscription: Subscription): Promise<void> {
+    const { brand, id, name } = subscription;
+    try {
+      await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...subscription, ...subKey(brand, id) },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...nameKey(brand, name), subscriptionId: id },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (conditionFailedAt(error, 1)) throw nameTaken(name);
+      throw error;
+    }
+  }
+
+  async get(brand: string, id: string): Promise<Subscription | undefined> {
+    const { Item: item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: subKey(brand, id), ConsistentRead: true }),
+    );
+    return item ? fromItem<Subscription>(item) : undefined;
+  }
+
+  async list(brand: string, page: PageRequest): Promise<Page<Subscription>> {
+    // The cursor carries the last id only; the start key is rebuilt inside the caller's own partition.
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, SUBSCRIPTION_ID);
+    const output = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': brandKey(brand), ':prefix': SUB_PREFIX },
+        Limit: page.limit,
+        ...(after !== undefined && { ExclusiveStartKey: subKey(brand, after) }),
+      }),
+    );
+    const items = (output.Items ?? []).map((item) => fromItem<Subscription>(item));
+    const last = lastEvaluatedId(output.LastEvaluatedKey, SUB_PREFIX);
+    return last === undefined ? { items } : { items, cursor: encodeCursor(last) };
+  }
+
+  async listActive(brand: string, entity: EntityName): Promise<Subscription[]> {
+    const subscriptions: Subscription[] = [];
+    let startKey: Item | undefined;
+    do {
+      const output = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          FilterExpression: '#entity = :entity AND #status = :active',
+          ExpressionAttributeNames: { '#entity': 'entity', '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':pk': brandKey(brand),
+            ':prefix': SUB_PREFIX,
+            ':entity': entity,
+            ':active': 'active',
+          },
+          ConsistentRead: true,
+          ...(startKey && { ExclusiveStartKey: startKey }),
+        }),
+      );
+      for (const item of output.Items ?? []) subscriptions.push(fromItem<Subscription>(item));
+      startKey = output.LastEvaluatedKey;
+    } while (startKey);
+    return subscriptions;
+  }
+
+  async replace(next: Subscription, previousName: string): Promise<void> {
+    const { brand, id, name } = next;
+    const renamed = name.toLowerCase() !== previousName.toLowerCase();
+    const transactItems: NonNullable<TransactWriteCommandInput['TransactItems']> = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...next, ...subKey(brand, id) },
+          ConditionExpression: 'attribute_exists(pk) AND #version = :previousVersion',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':previousVersion': next.version - 1 },
+        },
+      },
+    ];
+    if (renamed) {
+      transactItems.push(
+        { Delete: { TableName: this.tableName, Key: nameKey(brand, previousName) } },
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...nameKey(brand, name), subscriptionId: id },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+      );
+    }
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
+    } catch (error) {
+      if (conditionFailedAt(error, 0)) {
+        throw new ClientError(409, 'conflict', 'The subscription was changed meanwhile; read it again');
+      }
+      if (renamed && conditionFailedAt(error, 2)) throw nameTaken(name);
+      throw error;
+    }
+  }
+
+  async delete(brand: string, id: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.get(brand, id);
+      if (!current) return false;
+      try {
+        // The version condition guarantees the name read above is still the one its lock holds.
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Delete: {
+                  TableName: this.tableName,
+                  Key: subKey(brand, id),
+                  ConditionExpression: 'attribute_exists(pk) AND #version = :version',
+                  ExpressionAttributeNames: { '#version': 'version' },
+                  ExpressionAttributeValues: { ':version': current.version },
+                },
+              },
+              { Delete: { TableName: this.tableName, Key: nameKey(brand, current.name) } },
+            ],
+          }),
+        );
+        return true;
+      } catch (error) {
+        // Deleted or changed meanwhile: read again (a deleted one then returns false).
+        if (!conditionFailedAt(error, 0) || attempt >= DELETE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async markFailing(brand: string, id: string, since: string): Promise<void> {
+    await this.updateIfPossible({
+      Key: subKey(brand, id),
+      UpdateExpression: 'SET #failingSince = :since',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#failingSince)',
+      ExpressionAttributeNames: { '#failingSince': 'failingSince' },
+      ExpressionAttributeValues: { ':since': since },
+    });
+  }
+
+  async markHealthy(brand: string, id: string): Promise<void> {
+    await this.updateIfPossible({
+      Key: subKey(brand, id),
+      UpdateExpression: 'REMOVE #failingSince',
+      ConditionExpression: 'attribute_exists(#failingSince)',
+      ExpressionAttributeNames: { '#failingSince': 'failingSince' },
+    });
+  }
+
+  async disable(brand: string, id: string, reason: string, at: string): Promise<void> {
+    await this.updateIfPossible({
+      Key: subKey(brand, id),
+      UpdateExpression:
+        'SET #status = :disabled, #disabledReason = :reason, #updatedAt = :at, #version = #version + :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#disabledReason': 'disabledReason',
+        '#updatedAt': 'updatedAt',
+        '#version': 'version',
+      },
+      ExpressionAttributeValues: { ':disabled': 'disabled', ':reason': reason, ':at': at, ':one': 1 },
+    });
+  }
+
+  /** An UpdateItem that is a no-op when its condition does not hold. */
+  private async updateIfPossible(update: Omit<UpdateCommandInput, 'TableName'>): Promise<void> {
+    try {
+      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...update }));
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import type { EntityName } from './catalogue.js';
+import type { SubscriptionSpec, SubscriptionStatus } from './subscription.js';
+
+/** A signing secret. A rotated-out secret keeps signing until `expiresAt` (24 h), beside its successor. */
+export interface SigningSecret {
+  readonly secret: string;
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+}
+
+/** A subscription as stored: the client's spec plus what the platform keeps about it. */
+export interface Subscription extends Omit<SubscriptionSpec, 'status'> {
+  readonly id: string;
+  readonly brand: string;
+  readonly status: SubscriptionStatus;
+  /** Why the platform disabled it (410 Gone, failing for days). */
+  readonly disabledReason?: string;
+  readonly secrets: readonly SigningSecret[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Bumped on every change; updates are conditional on it (optimistic locking). */
+  readonly version: number;
+  /** Set at the first failure after a success, cleared by the next success: drives auto-disable. */
+  readonly failingSince?: string;
+}
+
+/** An accepted event, stored once however many subscriptions receive it. */
+export interface StoredEvent {
+  /** `<brand>/<producer id or EventBridge id>`: the idempotency key. */
+  readonly key: string;
+  readonly brand: string;
+  readonly entity: EntityName;
+  readonly event: string;
+  /** The producer's data as it arrived (validated). */
+  readonly data: Record<string, unknown>;
+  readonly receivedAt: string;
+  /** Set once every matching subscription's delivery was queued. */
+  readonly routedAt?: string;
+}
+
+export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+export interface DeliveryAttempt {
+  /** 1-based across the delivery's life (a resend continues the count). */
+  readonly attempt: number;
+  readonly at: string;
+  readonly durationMs: number;
+  readonly statusCode?: number;
+  readonly error?: string;
+}
+
+/** One event for one subscription: its status and every attempt made. */
+export interface Delivery {
+  readonly id: string;
+  readonly subscriptionId: string;
+  readonly brand: string;
+  readonly eventKey: string;
+  readonly webhookId: string;
+  readonly entity: EntityName;
+  readonly event: string;
+  readonly status: DeliveryStatus;
+  readonly attempts: readonly DeliveryAttempt[];
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** When the next attempt is due, while pending. */
+  readonly nextAttemptAt?: string;
+  /** Why it failed, once failed. */
+  readonly failureReason?: string;
+}
+
+/** The delivery queue's message: which event goes to which subscription. Small; the payload stays in the table. */
+export const deliveryMessageSchema = z.object({
+  v: z.literal(1),
+  brand: z.string().min(1),
+  subscriptionId: z.string().min(1),
+  deliveryId: z.string().min(1),
+  eventKey: z.string().min(1),
+  /** Attempts made before this message (a resend continues the count). */
+  attemptsBefore: z.number().int().nonnegative().default(0),
+  /** A test event from the API: delivered even while the subscription is paused. */
+  test: z.boolean().optional(),
+});
+export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
+
+/** Epoch seconds at which a record written at `from` expires (the table's TTL attribute). */
+export function expiresAtEpoch(from: string, retentionDays: number): number {
+  return Math.floor(Date.parse(from) / 1000) + retentionDays * 24 * 60 * 60;
+}
+
+/** Secrets that still sign at `now`: the current one and any rotated-out one within its overlap. */
+export function activeSecrets(secrets: readonly SigningSecret[], now: Date): SigningSecret[] {
+  return secrets.filter((secret) => !secret.expiresAt || Date.parse(secret.expiresAt) > now.getTime());
+}

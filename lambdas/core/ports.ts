@@ -1,0 +1,113 @@
+import type { EntityName } from './catalogue.js';
+import type {
+  Delivery,
+  DeliveryAttempt,
+  DeliveryMessage,
+  DeliveryStatus,
+  StoredEvent,
+  Subscription,
+} from './model.js';
+
+/*
+ * What the domain needs from storage and queues. DynamoDB and SQS adapters implement these
+ * (lambdas/adapters/); the domain never imports the AWS SDK.
+ */
+
+/** A page of a listing; `cursor` is opaque to the client and absent on the last page. */
+export interface Page<T> {
+  readonly items: T[];
+  readonly cursor?: string;
+}
+
+export interface PageRequest {
+  readonly limit: number;
+  /** A cursor from a previous page. An invalid cursor throws a ClientError (400, field `cursor`). */
+  readonly cursor?: string;
+}
+
+export interface SubscriptionStore {
+  /** Stores a new subscription; throws ClientError 409 (`name_taken`) when the brand already has the name. */
+  create(subscription: Subscription): Promise<void>;
+  get(brand: string, id: string): Promise<Subscription | undefined>;
+  list(brand: string, page: PageRequest): Promise<Page<Subscription>>;
+  /** The brand's active subscriptions of one entity, read strongly consistent: no change is missed. */
+  listActive(brand: string, entity: EntityName): Promise<Subscription[]>;
+  /**
+   * Replaces the subscription if its stored version is still `next.version - 1`; throws ClientError 409
+   * (`name_taken`) for a name the brand already uses and 409 (`conflict`) when someone else changed it first.
+   */
+  replace(next: Subscription, previousName: string): Promise<void>;
+  /** Deletes it (and frees its name); false when there was nothing to delete. */
+  delete(brand: string, id: string): Promise<boolean>;
+  /** Records the first failure after a success; no-op when already failing. */
+  markFailing(brand: string, id: string, since: string): Promise<void>;
+  /** Clears the failing mark after a success; no-op when not failing. */
+  markHealthy(brand: string, id: string): Promise<void>;
+  /** Disables it with a reason, unless it was deleted meanwhile. */
+  disable(brand: string, id: string, reason: string, at: string): Promise<void>;
+}
+
+export type EventAdmission = 'new' | 'unrouted' | 'routed';
+
+export interface EventStore {
+  /**
+   * Stores the event unless its key exists. Returns `new`, or for a known key whether its routing
+   * finished (`routed`: drop the duplicate) or not (`unrouted`: route it again, a crash came between).
+   */
+  admit(event: StoredEvent, expiresAt: number): Promise<EventAdmission>;
+  markRouted(key: string, at: string): Promise<void>;
+  get(key: string): Promise<StoredEvent | undefined>;
+}
+
+export interface RejectedEvent {
+  readonly reason: string;
+  readonly receivedAt: string;
+  readonly detailType?: string;
+  readonly brand?: string;
+  readonly eventId?: string;
+}
+
+export interface RejectedEventStore {
+  /** Keeps an invalid event's reason (never its data) for inspection. */
+  putRejected(rejected: RejectedEvent, expiresAt: number): Promise<void>;
+}
+
+export interface DeliveryAttemptRecord {
+  readonly delivery: Omit<Delivery, 'attempts' | 'updatedAt'>;
+  readonly attempt: DeliveryAttempt;
+  readonly expiresAt: number;
+}
+
+export interface DeliveryStore {
+  /** Creates the delivery on its first attempt, else appends the attempt and sets the new status. */
+  recordAttempt(record: DeliveryAttemptRecord): Promise<void>;
+  /** Sets a delivery back to pending before a resend; false when it does not exist. */
+  markPending(subscriptionId: string, deliveryId: string, at: string): Promise<boolean>;
+  get(subscriptionId: string, deliveryId: string): Promise<Delivery | undefined>;
+  list(subscriptionId: string, filter: { status?: DeliveryStatus } & PageRequest): Promise<Page<Delivery>>;
+  /** Deliveries whose event arrived between `since` and `until` (ISO instants), oldest first, at most `limit`. */
+  listBetween(subscriptionId: string, since: string, until: string, limit: number): Promise<Delivery[]>;
+}
+
+export interface ApiKeyRecord {
+  readonly keyId: string;
+  readonly brand: string;
+  readonly createdAt: string;
+  readonly description?: string;
+}
+
+export interface ApiKeyStore {
+  /** Stores a key by its SHA-256 hash (never the key itself). */
+  put(hash: string, record: ApiKeyRecord): Promise<void>;
+  findByHash(hash: string): Promise<ApiKeyRecord | undefined>;
+  list(brand: string): Promise<ApiKeyRecord[]>;
+  /** Revokes at once; false when no such key. */
+  revoke(brand: string, keyId: string): Promise<boolean>;
+}
+
+export interface DeliveryQueue {
+  /** Queues messages (batched by the adapter); returns those that could not be queued. */
+  send(messages: readonly DeliveryMessage[]): Promise<DeliveryMessage[]>;
+  /** Keeps a received message invisible for `seconds` (its next retry). */
+  delay(receiptHandle: string, seconds: number): Promise<void>;
+}

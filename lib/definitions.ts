@@ -1,0 +1,77 @@
+/*
+ * One source of truth for infrastructure names and rules: the CDK stack (lib/) and the local runtime
+ * build the table, the queues and the EventBridge rule from these definitions. No CDK import here.
+ */
+
+/** Producers put events with this source; the rule routes exactly these to the ingest queue. */
+export const EVENT_SOURCE = 'commbox';
+
+/** Operational events the platform itself puts on the bus (subscription disabled, ...). */
+export const OPERATIONAL_EVENT_SOURCE = 'commbox.webhooks';
+
+/** The EventBridge rule pattern for entity events. */
+export const INGEST_RULE_PATTERN = { source: [EVENT_SOURCE] } as const;
+
+/** The single DynamoDB table: generic keys, one sparse index, TTL. Key design in docs/DATA-MODEL.md. */
+export const TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  timeToLiveAttribute: 'expiresAt',
+  indexes: [{ indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
+} as const;
+
+export interface QueueDefinition {
+  /** Longer than the consuming function's timeout (AWS recommends 6x). */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before a message moves to the DLQ. */
+  readonly maxReceiveCount: number;
+  readonly retentionSeconds: number;
+  /** Event source mapping: records per invocation and how long to gather them. */
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+}
+
+const FOURTEEN_DAYS = 14 * 24 * 60 * 60;
+
+export const QUEUES = {
+  /** EventBridge → route. A record that keeps failing (5 receives) goes to the DLQ, never loops forever. */
+  ingest: {
+    visibilityTimeoutSeconds: 180,
+    maxReceiveCount: 5,
+    retentionSeconds: FOURTEEN_DAYS,
+    batchSize: 10,
+    maxBatchingWindowSeconds: 1,
+  },
+  /**
+   * route → deliver. Each receive is one attempt, so maxReceiveCount exceeds the longest retry schedule
+   * (20 attempts) with room for crashes; retention covers 20 delays of 12 h.
+   */
+  delivery: {
+    visibilityTimeoutSeconds: 360,
+    maxReceiveCount: 25,
+    retentionSeconds: FOURTEEN_DAYS,
+    batchSize: 10,
+    maxBatchingWindowSeconds: 1,
+  },
+} as const satisfies Record<string, QueueDefinition>;
+
+/** Function settings shared by the stack and the local pollers. */
+export const FUNCTIONS = {
+  api: { entry: 'lambdas/api.ts', timeoutSeconds: 29, memoryMb: 512 },
+  authorizer: { entry: 'lambdas/authorizer.ts', timeoutSeconds: 10, memoryMb: 256 },
+  route: { entry: 'lambdas/route.ts', timeoutSeconds: 30, memoryMb: 512 },
+  deliver: { entry: 'lambdas/deliver.ts', timeoutSeconds: 60, memoryMb: 512 },
+} as const;
+
+/** Environment variables the handlers read (lambdas/config.ts). */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  deliveryQueueUrl: 'DELIVERY_QUEUE_URL',
+  eventBusName: 'EVENT_BUS_NAME',
+  allowLocalTargets: 'ALLOW_LOCAL_TARGETS',
+  deliveryTimeoutMs: 'DELIVERY_TIMEOUT_MS',
+  retrySchedule: 'RETRY_SCHEDULE',
+  retentionDays: 'RETENTION_DAYS',
+  disableAfterDays: 'DISABLE_AFTER_DAYS',
+  deliveryLog: 'DELIVERY_LOG',
+} as const;

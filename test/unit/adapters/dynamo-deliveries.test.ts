@@ -1,0 +1,252 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeCursor } from '../../../lambdas/adapters/dynamo-common.js';
+import { DynamoDeliveryStore } from '../../../lambdas/adapters/dynamo-deliveries.js';
+import { deliveryIdFor, deliveryIdTimePrefix } from '../../../lambdas/core/ids.js';
+import type { Delivery } from '../../../lambdas/core/model.js';
+import type { DeliveryAttemptRecord } from '../../../lambdas/core/ports.js';
+
+const TABLE = 'webhooks';
+const ddb = mockClient(DynamoDBDocumentClient);
+const store = new DynamoDeliveryStore(
+  DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+  TABLE,
+);
+
+afterEach(() => {
+  ddb.reset();
+});
+
+const SUB = 'sub_AAAAAAAAAAAAAAAA';
+const RECEIVED = '2026-03-04T05:06:07.089Z';
+const ID = deliveryIdFor(RECEIVED, 'acme/evt-1', SUB);
+const EXPIRES = 1_800_000_000;
+
+function aDelivery(overrides: Partial<Delivery> = {}): Delivery {
+  return {
+    id: ID,
+    subscriptionId: SUB,
+    brand: 'acme',
+    eventKey: 'acme/evt-1',
+    webhookId: 'msg_ABCDEFGHIJKLMNOPQRSTUVWXYZ234567',
+    entity: 'Object',
+    event: 'OnNew',
+    status: 'pending',
+    attempts: [{ attempt: 1, at: '2026-03-04T05:06:08.000Z', durationMs: 120, statusCode: 500 }],
+    createdAt: RECEIVED,
+    updatedAt: '2026-03-04T05:06:08.000Z',
+    ...overrides,
+  };
+}
+
+const stored = (delivery: Delivery) => ({
+  ...delivery,
+  pk: `SUB#${delivery.subscriptionId}`,
+  sk: `DLV#${delivery.id}`,
+  gsi1pk: `DLV#${delivery.subscriptionId}#${delivery.status}`,
+  gsi1sk: delivery.id,
+  expiresAt: EXPIRES,
+});
+
+describe('recording an attempt', () => {
+  const {
+    attempts: _attempts,
+    updatedAt: _updatedAt,
+    ...fields
+  } = aDelivery({
+    nextAttemptAt: '2026-03-04T05:06:13.000Z',
+  });
+  const attempt = { attempt: 1, at: '2026-03-04T05:06:08.000Z', durationMs: 120, statusCode: 500 };
+
+  it('creates or extends the delivery with one UpdateItem that appends the attempt', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await store.recordAttempt({ delivery: fields, attempt, expiresAt: EXPIRES });
+
+    expect(ddb.calls()).toHaveLength(1);
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input?.Key).toEqual({ pk: `SUB#${SUB}`, sk: `DLV#${ID}` });
+    expect(input?.ConditionExpression).toBeUndefined();
+    const expression = input?.UpdateExpression ?? '';
+    expect(expression).toContain('#attempts = list_append(if_not_exists(#attempts, :empty), :attempt)');
+    expect(expression).toContain('#createdAt = if_not_exists(#createdAt, :createdAt)');
+    expect(expression).toContain('#nextAttemptAt = :nextAttemptAt');
+    expect(expression).toMatch(/ REMOVE #failureReason$/);
+    expect(input?.ExpressionAttributeValues).toMatchObject({
+      ':empty': [],
+      ':attempt': [attempt],
+      ':createdAt': RECEIVED,
+      ':updatedAt': attempt.at,
+      ':status': 'pending',
+      ':gsi1pk': `DLV#${SUB}#pending`,
+      ':gsi1sk': ID,
+      ':expiresAt': EXPIRES,
+      ':nextAttemptAt': '2026-03-04T05:06:13.000Z',
+      ':webhookId': fields.webhookId,
+      ':eventKey': 'acme/evt-1',
+    });
+  });
+
+  it('sets the failure reason and removes the next attempt time once failed', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const { nextAttemptAt: _next, ...rest } = fields;
+    const record: DeliveryAttemptRecord = {
+      delivery: { ...rest, status: 'failed', failureReason: 'HTTP 500 after 8 attempts' },
+      attempt,
+      expiresAt: EXPIRES,
+    };
+    await store.recordAttempt(record);
+
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input?.UpdateExpression).toContain('#failureReason = :failureReason');
+    expect(input?.UpdateExpression).toMatch(/ REMOVE #nextAttemptAt$/);
+    expect(input?.ExpressionAttributeValues).toMatchObject({
+      ':gsi1pk': `DLV#${SUB}#failed`,
+      ':failureReason': 'HTTP 500 after 8 attempts',
+    });
+  });
+});
+
+describe('setting a delivery back to pending', () => {
+  it('moves it to the pending index partition and clears the failure reason', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    expect(await store.markPending(SUB, ID, '2026-03-05T00:00:00.000Z')).toBe(true);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { pk: `SUB#${SUB}`, sk: `DLV#${ID}` },
+      UpdateExpression: 'SET #status = :pending, #gsi1pk = :gsi1pk, #updatedAt = :at REMOVE #failureReason',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#gsi1pk': 'gsi1pk',
+        '#updatedAt': 'updatedAt',
+        '#failureReason': 'failureReason',
+      },
+      ExpressionAttributeValues: {
+        ':pending': 'pending',
+        ':gsi1pk': `DLV#${SUB}#pending`,
+        ':at': '2026-03-05T00:00:00.000Z',
+      },
+    });
+  });
+
+  it('answers false for a delivery that does not exist', async () => {
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'x', $metadata: {} }));
+    expect(await store.markPending(SUB, ID, '2026-03-05T00:00:00.000Z')).toBe(false);
+  });
+});
+
+describe('reading a delivery', () => {
+  it('reads consistently and strips the key, index and TTL attributes', async () => {
+    ddb.on(GetCommand).resolves({ Item: stored(aDelivery()) });
+    expect(await store.get(SUB, ID)).toEqual(aDelivery());
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { pk: `SUB#${SUB}`, sk: `DLV#${ID}` },
+      ConsistentRead: true,
+    });
+  });
+});
+
+describe('listing deliveries', () => {
+  it('queries the base table newest first without a status filter', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [stored(aDelivery())] });
+    const page = await store.list(SUB, { limit: 20 });
+
+    expect(page).toEqual({ items: [aDelivery()] });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `SUB#${SUB}`, ':prefix': 'DLV#' },
+      ScanIndexForward: false,
+      Limit: 20,
+    });
+  });
+
+  it('queries gsi1 newest first by status, and its cursor resumes with the full index key', async () => {
+    const failed = aDelivery({ status: 'failed' });
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [stored(failed)],
+        LastEvaluatedKey: { pk: `SUB#${SUB}`, sk: `DLV#${ID}`, gsi1pk: `DLV#${SUB}#failed`, gsi1sk: ID },
+      })
+      .resolvesOnce({ Items: [] });
+
+    const first = await store.list(SUB, { status: 'failed', limit: 1 });
+    expect(first).toEqual({ items: [failed], cursor: encodeCursor(ID) });
+    await store.list(SUB, { status: 'failed', limit: 1, cursor: first.cursor });
+
+    const [query, next] = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(query).toEqual({
+      TableName: TABLE,
+      IndexName: 'gsi1',
+      KeyConditionExpression: 'gsi1pk = :gsi1pk',
+      ExpressionAttributeValues: { ':gsi1pk': `DLV#${SUB}#failed` },
+      ScanIndexForward: false,
+      Limit: 1,
+    });
+    expect(next?.ExclusiveStartKey).toEqual({
+      pk: `SUB#${SUB}`,
+      sk: `DLV#${ID}`,
+      gsi1pk: `DLV#${SUB}#failed`,
+      gsi1sk: ID,
+    });
+  });
+
+  it('refuses a cursor that does not carry a delivery id', async () => {
+    await expect(
+      store.list(SUB, { limit: 1, cursor: encodeCursor('sub_AAAAAAAAAAAAAAAA') }),
+    ).rejects.toMatchObject({ status: 400, code: 'invalid_cursor', details: [{ field: 'cursor' }] });
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+});
+
+describe('listing deliveries between two instants', () => {
+  const since = '2026-03-04T00:00:00.000Z';
+  const until = '2026-03-05T00:00:00.000Z';
+
+  it('queries the id range of the two instants oldest first', async () => {
+    ddb.on(QueryCommand).resolves({ Items: [stored(aDelivery())] });
+    expect(await store.listBetween(SUB, since, until, 100)).toEqual([aDelivery()]);
+
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: {
+        ':pk': `SUB#${SUB}`,
+        ':from': `DLV#dlv_${deliveryIdTimePrefix(since)}`,
+        ':to': `DLV#dlv_${deliveryIdTimePrefix(until)}~`,
+      },
+      ScanIndexForward: true,
+      Limit: 100,
+    });
+  });
+
+  it('bounds include every delivery of both instants', () => {
+    const from = `DLV#dlv_${deliveryIdTimePrefix(since)}`;
+    const to = `DLV#dlv_${deliveryIdTimePrefix(until)}~`;
+    for (const id of [deliveryIdFor(since, 'a/1', SUB), deliveryIdFor(until, 'a/2', SUB)]) {
+      expect(`DLV#${id}` >= from && `DLV#${id}` <= to).toBe(true);
+    }
+    expect(`DLV#${deliveryIdFor('2026-03-05T00:00:00.001Z', 'a/3', SUB)}` > to).toBe(true);
+  });
+
+  it('follows pages until it has the limit, asking only for what is still missing', async () => {
+    const second = aDelivery({ id: deliveryIdFor(RECEIVED, 'acme/evt-2', SUB) });
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [stored(aDelivery())], LastEvaluatedKey: { pk: `SUB#${SUB}`, sk: `DLV#${ID}` } })
+      .resolvesOnce({
+        Items: [stored(second)],
+        LastEvaluatedKey: { pk: `SUB#${SUB}`, sk: `DLV#${second.id}` },
+      });
+
+    expect(await store.listBetween(SUB, since, until, 2)).toEqual([aDelivery(), second]);
+    const queries = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(queries).toHaveLength(2);
+    expect(queries.map((query) => query.Limit)).toEqual([2, 1]);
+    expect(queries[1]?.ExclusiveStartKey).toEqual({ pk: `SUB#${SUB}`, sk: `DLV#${ID}` });
+  });
+});

@@ -1,0 +1,357 @@
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeCursor } from '../../../lambdas/adapters/dynamo-common.js';
+import { DynamoSubscriptionStore } from '../../../lambdas/adapters/dynamo-subscriptions.js';
+import type { Subscription } from '../../../lambdas/core/model.js';
+
+const TABLE = 'webhooks';
+const ddb = mockClient(DynamoDBDocumentClient);
+const store = new DynamoSubscriptionStore(
+  DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
+  TABLE,
+);
+
+afterEach(() => {
+  ddb.reset();
+});
+
+const ID = 'sub_AAAAAAAAAAAAAAAA';
+
+function aSubscription(overrides: Partial<Subscription> = {}): Subscription {
+  return {
+    id: ID,
+    brand: 'acme',
+    name: 'Orders',
+    entity: 'Object',
+    events: [{ name: 'OnNew' }],
+    url: 'https://listener.example.com/hook',
+    format: 'json',
+    includeCompleteData: false,
+    status: 'active',
+    secrets: [{ secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0', createdAt: '2026-01-01T00:00:00.000Z' }],
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    version: 1,
+    ...overrides,
+  };
+}
+
+const cancelled = (...codes: string[]) =>
+  new TransactionCanceledException({
+    message: 'x',
+    $metadata: {},
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
+const conditionFailed = () => new ConditionalCheckFailedException({ message: 'x', $metadata: {} });
+
+const transactInput = (index = 0) => ddb.commandCalls(TransactWriteCommand)[index]?.args[0].input;
+
+describe('creating a subscription', () => {
+  it('writes the subscription and its lowercased name lock in one transaction, both only if new', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    await store.create(aSubscription());
+
+    expect(transactInput()?.TransactItems).toEqual([
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { ...aSubscription(), pk: 'BRAND#acme', sk: `SUB#${ID}` },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { pk: 'BRAND#acme', sk: 'NAME#orders', subscriptionId: ID },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ]);
+  });
+
+  it('maps a name-lock cancellation to 409 name_taken on the name field', async () => {
+    ddb.on(TransactWriteCommand).rejects(cancelled('None', 'ConditionalCheckFailed'));
+    await expect(store.create(aSubscription())).rejects.toMatchObject({
+      status: 409,
+      code: 'name_taken',
+      message: 'A subscription named "Orders" already exists',
+      details: [{ field: 'name' }],
+    });
+  });
+
+  it('passes any other cancellation through unchanged', async () => {
+    const error = cancelled('TransactionConflict', 'None');
+    ddb.on(TransactWriteCommand).rejects(error);
+    await expect(store.create(aSubscription())).rejects.toBe(error);
+  });
+});
+
+describe('reading subscriptions', () => {
+  it('gets one by brand and id, consistently, without its table attributes', async () => {
+    ddb.on(GetCommand).resolves({ Item: { ...aSubscription(), pk: 'BRAND#acme', sk: `SUB#${ID}` } });
+
+    expect(await store.get('acme', ID)).toEqual(aSubscription());
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { pk: 'BRAND#acme', sk: `SUB#${ID}` },
+      ConsistentRead: true,
+    });
+  });
+
+  it('returns undefined for an unknown id', async () => {
+    ddb.on(GetCommand).resolves({});
+    expect(await store.get('acme', ID)).toBeUndefined();
+  });
+});
+
+describe('listing subscriptions', () => {
+  const second = 'sub_BBBBBBBBBBBBBBBB';
+
+  it('returns a cursor of the last id that resumes inside the caller brand partition', async () => {
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [{ ...aSubscription(), pk: 'BRAND#acme', sk: `SUB#${ID}` }],
+        LastEvaluatedKey: { pk: 'BRAND#acme', sk: `SUB#${ID}` },
+      })
+      .resolvesOnce({ Items: [{ ...aSubscription({ id: second }), pk: 'BRAND#acme', sk: `SUB#${second}` }] });
+
+    const first = await store.list('acme', { limit: 1 });
+    expect(first.items).toEqual([aSubscription()]);
+    expect(first.cursor).toBe(encodeCursor(ID));
+
+    const next = await store.list('acme', { limit: 1, cursor: first.cursor });
+    expect(next).toEqual({ items: [aSubscription({ id: second })] });
+    expect(next).not.toHaveProperty('cursor');
+
+    const queries = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(queries[0]).toEqual({
+      TableName: TABLE,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': 'BRAND#acme', ':prefix': 'SUB#' },
+      Limit: 1,
+    });
+    expect(queries[1]?.ExclusiveStartKey).toEqual({ pk: 'BRAND#acme', sk: `SUB#${ID}` });
+  });
+
+  it.each([
+    [
+      'a raw start key',
+      Buffer.from(JSON.stringify({ pk: 'BRAND#other', sk: `SUB#${ID}` })).toString('base64url'),
+    ],
+    ['another kind of id', encodeCursor('dlv_00000000000000000000000000')],
+    ['not base64url', 'sub_AAAA!'],
+  ])('refuses a forged cursor (%s) as 400 invalid_cursor without querying', async (_, cursor) => {
+    await expect(store.list('acme', { limit: 10, cursor })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_cursor',
+      details: [{ field: 'cursor' }],
+    });
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+});
+
+describe('listing the active subscriptions of an entity', () => {
+  it('reads consistently with a filter on entity and status and follows every page', async () => {
+    const page2Key = { pk: 'BRAND#acme', sk: `SUB#${ID}` };
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({
+        Items: [{ ...aSubscription(), pk: 'BRAND#acme', sk: `SUB#${ID}` }],
+        LastEvaluatedKey: page2Key,
+      })
+      .resolvesOnce({ Items: [], LastEvaluatedKey: { pk: 'BRAND#acme', sk: 'SUB#sub_CCCCCCCCCCCCCCCC' } })
+      .resolvesOnce({ Items: [{ ...aSubscription({ id: 'sub_DDDDDDDDDDDDDDDD' }) }] });
+
+    const active = await store.listActive('acme', 'Object');
+
+    expect(active.map((subscription) => subscription.id)).toEqual([ID, 'sub_DDDDDDDDDDDDDDDD']);
+    const queries = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(queries).toHaveLength(3);
+    expect(queries[0]).toEqual({
+      TableName: TABLE,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      FilterExpression: '#entity = :entity AND #status = :active',
+      ExpressionAttributeNames: { '#entity': 'entity', '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':pk': 'BRAND#acme',
+        ':prefix': 'SUB#',
+        ':entity': 'Object',
+        ':active': 'active',
+      },
+      ConsistentRead: true,
+    });
+    expect(queries[1]?.ExclusiveStartKey).toEqual(page2Key);
+    expect(queries.every((query) => query.ConsistentRead === true)).toBe(true);
+  });
+});
+
+describe('replacing a subscription', () => {
+  it('puts it only if the stored version is the previous one, leaving the name lock alone', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    await store.replace(aSubscription({ name: 'ORDERS', version: 3 }), 'Orders');
+
+    expect(transactInput()?.TransactItems).toEqual([
+      {
+        Put: {
+          TableName: TABLE,
+          Item: { ...aSubscription({ name: 'ORDERS', version: 3 }), pk: 'BRAND#acme', sk: `SUB#${ID}` },
+          ConditionExpression: 'attribute_exists(pk) AND #version = :previousVersion',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':previousVersion': 2 },
+        },
+      },
+    ]);
+  });
+
+  it('moves the name lock in the same transaction when the name changes', async () => {
+    ddb.on(TransactWriteCommand).resolves({});
+    await store.replace(aSubscription({ name: 'Invoices', version: 2 }), 'Orders');
+
+    const items = transactInput()?.TransactItems ?? [];
+    expect(items).toHaveLength(3);
+    expect(items[1]).toEqual({ Delete: { TableName: TABLE, Key: { pk: 'BRAND#acme', sk: 'NAME#orders' } } });
+    expect(items[2]).toEqual({
+      Put: {
+        TableName: TABLE,
+        Item: { pk: 'BRAND#acme', sk: 'NAME#invoices', subscriptionId: ID },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    });
+  });
+
+  it('maps a version cancellation to 409 conflict', async () => {
+    ddb.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed'));
+    await expect(store.replace(aSubscription({ version: 2 }), 'Orders')).rejects.toMatchObject({
+      status: 409,
+      code: 'conflict',
+    });
+  });
+
+  it('maps a new-name-lock cancellation to 409 name_taken', async () => {
+    ddb.on(TransactWriteCommand).rejects(cancelled('None', 'None', 'ConditionalCheckFailed'));
+    await expect(
+      store.replace(aSubscription({ name: 'Invoices', version: 2 }), 'Orders'),
+    ).rejects.toMatchObject({ status: 409, code: 'name_taken', details: [{ field: 'name' }] });
+  });
+});
+
+describe('deleting a subscription', () => {
+  const stored = { ...aSubscription({ version: 4 }), pk: 'BRAND#acme', sk: `SUB#${ID}` };
+
+  it('deletes it and frees its name in one transaction, conditional on the version it read', async () => {
+    ddb.on(GetCommand).resolves({ Item: stored });
+    ddb.on(TransactWriteCommand).resolves({});
+
+    expect(await store.delete('acme', ID)).toBe(true);
+    expect(transactInput()?.TransactItems).toEqual([
+      {
+        Delete: {
+          TableName: TABLE,
+          Key: { pk: 'BRAND#acme', sk: `SUB#${ID}` },
+          ConditionExpression: 'attribute_exists(pk) AND #version = :version',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: { ':version': 4 },
+        },
+      },
+      { Delete: { TableName: TABLE, Key: { pk: 'BRAND#acme', sk: 'NAME#orders' } } },
+    ]);
+  });
+
+  it('returns false when there is nothing to delete', async () => {
+    ddb.on(GetCommand).resolves({});
+    expect(await store.delete('acme', ID)).toBe(false);
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('returns false when someone else deleted it between the read and the write', async () => {
+    ddb.on(GetCommand).resolvesOnce({ Item: stored }).resolves({});
+    ddb.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed', 'None'));
+    expect(await store.delete('acme', ID)).toBe(false);
+  });
+
+  it('reads again and frees the current name when it was renamed between the read and the write', async () => {
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: stored })
+      .resolves({ Item: { ...stored, name: 'Invoices', version: 5 } });
+    ddb.on(TransactWriteCommand).rejectsOnce(cancelled('ConditionalCheckFailed', 'None')).resolves({});
+
+    expect(await store.delete('acme', ID)).toBe(true);
+    expect(transactInput(1)?.TransactItems?.[1]).toEqual({
+      Delete: { TableName: TABLE, Key: { pk: 'BRAND#acme', sk: 'NAME#invoices' } },
+    });
+  });
+});
+
+describe('health marks', () => {
+  it('mark it failing only on the first failure, and ignore a subscription already failing', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    await expect(store.markFailing('acme', ID, '2026-01-02T00:00:00.000Z')).resolves.toBeUndefined();
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { pk: 'BRAND#acme', sk: `SUB#${ID}` },
+      UpdateExpression: 'SET #failingSince = :since',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#failingSince)',
+      ExpressionAttributeNames: { '#failingSince': 'failingSince' },
+      ExpressionAttributeValues: { ':since': '2026-01-02T00:00:00.000Z' },
+    });
+  });
+
+  it('clear the failing mark only when set, and ignore a healthy subscription', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    await expect(store.markHealthy('acme', ID)).resolves.toBeUndefined();
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      UpdateExpression: 'REMOVE #failingSince',
+      ConditionExpression: 'attribute_exists(#failingSince)',
+    });
+  });
+
+  it('do not swallow errors other than a failed condition', async () => {
+    ddb.on(UpdateCommand).rejects(new Error('throttled'));
+    await expect(store.markHealthy('acme', ID)).rejects.toThrow('throttled');
+  });
+});
+
+describe('disabling a subscription', () => {
+  it('sets the status and reason and bumps the version', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await store.disable('acme', ID, 'listener answered 410 Gone', '2026-01-03T00:00:00.000Z');
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: { pk: 'BRAND#acme', sk: `SUB#${ID}` },
+      UpdateExpression:
+        'SET #status = :disabled, #disabledReason = :reason, #updatedAt = :at, #version = #version + :one',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#disabledReason': 'disabledReason',
+        '#updatedAt': 'updatedAt',
+        '#version': 'version',
+      },
+      ExpressionAttributeValues: {
+        ':disabled': 'disabled',
+        ':reason': 'listener answered 410 Gone',
+        ':at': '2026-01-03T00:00:00.000Z',
+        ':one': 1,
+      },
+    });
+  });
+
+  it('does nothing when the subscription was deleted meanwhile', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    await expect(store.disable('acme', ID, 'gone', '2026-01-03T00:00:00.000Z')).resolves.toBeUndefined();
+  });
+});
