@@ -1,0 +1,22 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '../adapters/dynamo-common.js';
+
+/*
+ * SDK clients, created once per container on first use and reused across invocations. Endpoints come
+ * from the SDK's own settings (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SQS), which is how the local
+ * runtime points the very same modules at its emulators.
+ */
+
+let dynamo: DynamoDBDocumentClient | undefined;
+let sqs: SQSClient | undefined;
+
+export function documentClient(): DynamoDBDocumentClient {
+  dynamo ??= createDocumentClient();
+  return dynamo;
+}
+
+export function sqsClient(): SQSClient {
+  sqs ??= new SQSClient({});
+  return sqs;
+}

@@ -1,0 +1,75 @@
+import { DynamoApiKeyStore } from '../adapters/dynamo-api-keys.js';
+import { DynamoDeliveryStore } from '../adapters/dynamo-deliveries.js';
+import { DynamoEventStore } from '../adapters/dynamo-events.js';
+import { DynamoSubscriptionStore } from '../adapters/dynamo-subscriptions.js';
+import { SqsDeliveryQueue } from '../adapters/sqs-delivery-queue.js';
+import type { Config } from '../config.js';
+import type { DeliveryDeps } from '../core/delivery.js';
+import { createListenerClient, type ListenerClient } from '../core/listener-client.js';
+import type { ApiKeyStore } from '../core/ports.js';
+import type { RoutingDeps } from '../core/routing.js';
+import { defaultResolver } from '../core/ssrf.js';
+import type { ServiceDeps } from '../core/subscriptions-service.js';
+import { documentClient, sqsClient } from './clients.js';
+
+/** The stores and queue every handler shares, built on the container's clients. */
+function storesFor(config: Config) {
+  const client = documentClient();
+  return {
+    subscriptions: new DynamoSubscriptionStore(client, config.tableName),
+    events: new DynamoEventStore(client, config.tableName),
+    deliveries: new DynamoDeliveryStore(client, config.tableName),
+  };
+}
+
+function deliveryQueueFor(config: Config): SqsDeliveryQueue {
+  if (!config.deliveryQueueUrl) throw new Error('DELIVERY_QUEUE_URL is not set');
+  return new SqsDeliveryQueue(sqsClient(), config.deliveryQueueUrl);
+}
+
+export function serviceDeps(config: Config): ServiceDeps {
+  return {
+    ...storesFor(config),
+    queue: deliveryQueueFor(config),
+    policy: { allowLocalTargets: config.allowLocalTargets },
+    resolve: defaultResolver,
+    now: () => new Date(),
+    retentionDays: config.retentionDays,
+  };
+}
+
+export function routingDeps(config: Config): RoutingDeps {
+  const stores = storesFor(config);
+  return {
+    subscriptions: stores.subscriptions,
+    events: stores.events,
+    rejected: stores.events,
+    queue: deliveryQueueFor(config),
+    now: () => new Date(),
+    retentionDays: config.retentionDays,
+  };
+}
+
+export function apiKeyStore(config: Config): ApiKeyStore {
+  return new DynamoApiKeyStore(documentClient(), config.tableName);
+}
+
+let listener: ListenerClient | undefined;
+
+/** The deliver function's dependencies; its keep-alive listener client lives as long as the container. */
+export function deliveryDeps(config: Config): DeliveryDeps {
+  listener ??= createListenerClient({
+    allowLocalTargets: config.allowLocalTargets,
+    timeoutMs: config.deliveryTimeoutMs,
+  });
+  return {
+    ...storesFor(config),
+    queue: deliveryQueueFor(config),
+    listener,
+    now: () => new Date(),
+    retrySchedule: config.retrySchedule,
+    retentionDays: config.retentionDays,
+    disableAfterDays: config.disableAfterDays,
+    deliveryLog: config.deliveryLog,
+  };
+}

@@ -1,0 +1,215 @@
+import { findEvent } from './catalogue.js';
+import {
+  activeSecrets,
+  type DeliveryMessage,
+  type DeliveryStatus,
+  expiresAtEpoch,
+  type Subscription,
+} from './model.js';
+import type { DeliveryQueue, DeliveryStore, EventStore, SubscriptionStore } from './ports.js';
+import { renderPayload } from './render.js';
+import { type AttemptOutcome, decideNextStep, type NextStep } from './retry.js';
+import { signWebhook, webhookId } from './signing.js';
+
+/** One POST to a listener, as the listener client reports it. */
+export interface ListenerResult {
+  readonly outcome: AttemptOutcome;
+  readonly durationMs: number;
+  readonly responseSnippet?: string;
+}
+
+export interface ListenerPoster {
+  post(request: { url: string; body: string; headers: Record<string, string> }): Promise<ListenerResult>;
+}
+
+export interface DeliveryDeps {
+  readonly subscriptions: SubscriptionStore;
+  readonly events: EventStore;
+  readonly deliveries: DeliveryStore;
+  readonly queue: DeliveryQueue;
+  readonly listener: ListenerPoster;
+  readonly now: () => Date;
+  readonly retrySchedule: readonly number[];
+  readonly retentionDays: number;
+  readonly disableAfterDays: number;
+  readonly deliveryLog: 'full' | 'failures';
+}
+
+/** How SQS handed the message over: each receive is one attempt. */
+export interface Receipt {
+  readonly receiveCount: number;
+  readonly receiptHandle: string;
+}
+
+/** Thrown to leave the message on the queue: its visibility was set to the next retry's delay. */
+export class RetryScheduled extends Error {
+  constructor(
+    readonly deliveryId: string,
+    readonly delaySeconds: number,
+  ) {
+    super(`delivery ${deliveryId} retries in ${delaySeconds}s`);
+    this.name = 'RetryScheduled';
+  }
+}
+
+export type DeliveryResult =
+  | { readonly outcome: 'succeeded' | 'failed' | 'gone'; readonly attempt: number; readonly reason?: string }
+  | { readonly outcome: 'dropped'; readonly reason: string };
+
+/**
+ * Makes one attempt of a delivery: renders the event for the subscription, signs it with every active
+ * secret, POSTs it, records the attempt and decides what follows. A retry sets the message's visibility to
+ * the next delay and throws RetryScheduled, so the batch reports the record as failed and SQS redelivers
+ * it then; everything else returns, and the message is deleted.
+ */
+export async function deliverMessage(
+  deps: DeliveryDeps,
+  message: DeliveryMessage,
+  receipt: Receipt,
+): Promise<DeliveryResult> {
+  const subscription = await deps.subscriptions.get(message.brand, message.subscriptionId);
+  if (!subscription) return { outcome: 'dropped', reason: 'the subscription was deleted' };
+  const event = await deps.events.get(message.eventKey);
+  const definition = event && findEvent(event.entity, event.event);
+  if (!event || !definition) return { outcome: 'dropped', reason: 'the event has expired' };
+
+  const attempt = (message.attemptsBefore ?? 0) + receipt.receiveCount;
+  const started = deps.now();
+  const id = webhookId(message.eventKey, subscription.id);
+  const record = (status: DeliveryStatus, result: ListenerResult, step: NextStep) =>
+    recordAttempt(deps, { message, subscription, event, id, attempt, started, status, result, step });
+
+  if (subscription.status !== 'active' && !message.test) {
+    const reason = `the subscription is ${subscription.status}`;
+    const step: NextStep = { action: 'failed', reason };
+    await record('failed', { outcome: { kind: 'refused', reason }, durationMs: 0 }, step);
+    return { outcome: 'failed', attempt, reason };
+  }
+
+  const payload = renderPayload(subscription.format, {
+    definition,
+    brand: event.brand,
+    data: event.data,
+    includeCompleteData: subscription.includeCompleteData,
+  });
+  const signature = signWebhook({
+    id,
+    timestamp: Math.floor(started.getTime() / 1000),
+    body: payload.body,
+    secrets: activeSecrets(subscription.secrets, started).map((secret) => secret.secret),
+  });
+  const result = await deps.listener.post({
+    url: subscription.url,
+    body: payload.body,
+    headers: {
+      ...subscription.headers,
+      ...payload.headers,
+      'Content-Type': payload.contentType,
+      ...signature,
+    },
+  });
+  const step = decideNextStep({
+    attempt: receipt.receiveCount,
+    outcome: result.outcome,
+    schedule: subscription.retrySchedule ?? deps.retrySchedule,
+    now: deps.now(),
+  });
+
+  switch (step.action) {
+    case 'succeeded':
+      // Failures-only log: a first-attempt success leaves no record (one write less per delivery).
+      if (deps.deliveryLog === 'full' || attempt > 1) await record('succeeded', result, step);
+      if (subscription.failingSince)
+        await deps.subscriptions.markHealthy(subscription.brand, subscription.id);
+      return { outcome: 'succeeded', attempt };
+    case 'retry':
+      await record('pending', result, step);
+      await noteFailure(deps, subscription);
+      await deps.queue.delay(receipt.receiptHandle, step.delaySeconds);
+      throw new RetryScheduled(message.deliveryId, step.delaySeconds);
+    case 'failed':
+      await record('failed', result, step);
+      await noteFailure(deps, subscription);
+      return { outcome: 'failed', attempt, reason: step.reason };
+    case 'gone':
+      await record('failed', result, step);
+      await deps.subscriptions.disable(
+        subscription.brand,
+        subscription.id,
+        'the listener answered 410 Gone',
+        deps.now().toISOString(),
+      );
+      return { outcome: 'gone', attempt, reason: step.reason };
+  }
+}
+
+/** Starts the failing clock, or disables the subscription once it has failed for `disableAfterDays`. */
+async function noteFailure(deps: DeliveryDeps, subscription: Subscription): Promise<void> {
+  const now = deps.now();
+  if (!subscription.failingSince) {
+    await deps.subscriptions.markFailing(subscription.brand, subscription.id, now.toISOString());
+    return;
+  }
+  const failingMs = now.getTime() - Date.parse(subscription.failingSince);
+  if (failingMs >= deps.disableAfterDays * 24 * 60 * 60 * 1000) {
+    await deps.subscriptions.disable(
+      subscription.brand,
+      subscription.id,
+      `no successful delivery for ${deps.disableAfterDays} days (failing since ${subscription.failingSince})`,
+      now.toISOString(),
+    );
+  }
+}
+
+interface AttemptContext {
+  readonly message: DeliveryMessage;
+  readonly subscription: Subscription;
+  readonly event: {
+    readonly entity: Subscription['entity'];
+    readonly event: string;
+    readonly receivedAt: string;
+  };
+  readonly id: string;
+  readonly attempt: number;
+  readonly started: Date;
+  readonly status: DeliveryStatus;
+  readonly result: ListenerResult;
+  readonly step: NextStep;
+}
+
+async function recordAttempt(deps: DeliveryDeps, context: AttemptContext): Promise<void> {
+  const { message, subscription, event, id, attempt, started, status, result, step } = context;
+  const at = started.toISOString();
+  const statusCode = result.outcome.kind === 'response' ? result.outcome.status : undefined;
+  await deps.deliveries.recordAttempt({
+    delivery: {
+      id: message.deliveryId,
+      subscriptionId: subscription.id,
+      brand: subscription.brand,
+      eventKey: message.eventKey,
+      webhookId: id,
+      entity: event.entity,
+      event: event.event,
+      status,
+      createdAt: at,
+      ...(step.action === 'retry'
+        ? { nextAttemptAt: new Date(deps.now().getTime() + step.delaySeconds * 1000).toISOString() }
+        : {}),
+      ...(status === 'failed' && 'reason' in step ? { failureReason: step.reason } : {}),
+    },
+    attempt: {
+      attempt,
+      at,
+      durationMs: Math.round(result.durationMs),
+      ...(statusCode !== undefined ? { statusCode } : {}),
+      ...(step.action !== 'succeeded' && 'reason' in step ? { error: errorText(step.reason, result) } : {}),
+    },
+    expiresAt: expiresAtEpoch(event.receivedAt, deps.retentionDays),
+  });
+}
+
+/** The attempt's error for the log: the reason and the start of the listener's answer. */
+function errorText(reason: string, result: ListenerResult): string {
+  const snippet = result.responseSnippet?.trim();
+  return snippet ? `${reason}: ${snippet.slice(0, 500)}` : reason;
+}

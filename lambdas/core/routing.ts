@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { EVENT_SOURCE } from '../../lib/definitions.js';
+import { type EventDefinition, findEventByDetailType } from './catalogue.js';
+import { deliveryIdFor } from './ids.js';
+import { matchSubscriptions } from './matching.js';
+import { type DeliveryMessage, expiresAtEpoch, type StoredEvent } from './model.js';
+import type { DeliveryQueue, EventStore, RejectedEventStore, SubscriptionStore } from './ports.js';
+
+/** Serialized `data` above this is refused: the event record must fit a DynamoDB item (400 KB). */
+export const MAX_EVENT_DATA_BYTES = 200_000;
+/** Nesting deeper than this is refused: no CommBox shape comes close, and renderers recurse. */
+export const MAX_EVENT_DATA_DEPTH = 32;
+
+/** The EventBridge envelope as it arrives in an SQS body. */
+const envelopeSchema = z.object({
+  id: z.string().min(1),
+  source: z.string(),
+  'detail-type': z.string(),
+  time: z.string().optional(),
+  detail: z.unknown(),
+});
+
+/** `Detail` as producers put it. */
+export const detailSchema = z.object({
+  brand: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'must be letters, digits, ".", "_" or "-"' }),
+  id: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\x21-\x7e]+$/, { error: 'must be visible ASCII' })
+    .optional(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export interface RoutingDeps {
+  readonly subscriptions: SubscriptionStore;
+  readonly events: EventStore;
+  readonly rejected: RejectedEventStore;
+  readonly queue: DeliveryQueue;
+  readonly now: () => Date;
+  readonly retentionDays: number;
+}
+
+export type RoutingResult =
+  | { readonly outcome: 'routed'; readonly eventKey: string; readonly deliveries: number }
+  | { readonly outcome: 'duplicate'; readonly eventKey: string }
+  | { readonly outcome: 'rejected'; readonly reason: string };
+
+/** A valid event, ready to route. */
+export interface AcceptedEvent {
+  readonly definition: EventDefinition;
+  readonly brand: string;
+  readonly key: string;
+  readonly data: Record<string, unknown>;
+}
+
+/**
+ * Validates an EventBridge envelope against the catalogue. Returns the event or the reason it is
+ * refused; never throws for bad input, so a bad event is dropped with its reason, never retried.
+ */
+export function acceptEvent(envelope: unknown): AcceptedEvent | { readonly reason: string } {
+  const outer = envelopeSchema.safeParse(envelope);
+  if (!outer.success) return { reason: 'not an EventBridge event' };
+  const { source, 'detail-type': detailType, detail, id } = outer.data;
+  if (source !== EVENT_SOURCE) return { reason: `source "${source.slice(0, 100)}" is not ${EVENT_SOURCE}` };
+  const definition = findEventByDetailType(detailType);
+  if (!definition) return { reason: `unknown detail type "${detailType.slice(0, 100)}"` };
+  const parsed = detailSchema.safeParse(detail);
+  if (!parsed.success) return { reason: `detail: ${describeIssues(parsed.error)}` };
+  const { brand, data } = parsed.data;
+  // Depth first: its walk is bounded, while serializing absurdly deep data could exhaust the stack.
+  if (depthOf(data) > MAX_EVENT_DATA_DEPTH)
+    return { reason: `data is nested deeper than ${MAX_EVENT_DATA_DEPTH}` };
+  const size = Buffer.byteLength(JSON.stringify(data));
+  if (size > MAX_EVENT_DATA_BYTES)
+    return { reason: `data is ${size} bytes; the limit is ${MAX_EVENT_DATA_BYTES}` };
+  const valid = definition.schema.safeParse(data);
+  if (!valid.success)
+    return { reason: `data does not fit ${definition.detailType}: ${describeIssues(valid.error)}` };
+  return { definition, brand, key: `${brand}/${parsed.data.id ?? id}`, data };
+}
+
+/**
+ * Routes one event: stores it once (idempotent on the producer's id, else EventBridge's), reads the
+ * brand's active subscriptions of the entity (strongly consistent: a subscription created a moment ago
+ * is seen), and queues one delivery per match. Throws only for infrastructure failures, so the record is
+ * retried; a retry re-queues the same delivery ids.
+ */
+export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<RoutingResult> {
+  const receivedAt = deps.now().toISOString();
+  const accepted = acceptEvent(envelope);
+  if ('reason' in accepted) {
+    await deps.rejected.putRejected(
+      { reason: accepted.reason, receivedAt, ...identify(envelope) },
+      expiresAtEpoch(receivedAt, deps.retentionDays),
+    );
+    return { outcome: 'rejected', reason: accepted.reason };
+  }
+  const { definition, brand, key, data } = accepted;
+  const fresh: StoredEvent = {
+    key,
+    brand,
+    entity: definition.entity,
+    event: definition.name,
+    data,
+    receivedAt,
+  };
+  const admission = await deps.events.admit(fresh, expiresAtEpoch(receivedAt, deps.retentionDays));
+  if (admission === 'routed') return { outcome: 'duplicate', eventKey: key };
+  // A crash came between storing and routing: route the stored event, so delivery ids stay the same.
+  const event = admission === 'new' ? fresh : ((await deps.events.get(key)) ?? fresh);
+
+  const subscriptions = await deps.subscriptions.listActive(brand, definition.entity);
+  const matched = matchSubscriptions(event, subscriptions);
+  const messages: DeliveryMessage[] = matched.map((subscription) => ({
+    v: 1,
+    brand,
+    subscriptionId: subscription.id,
+    deliveryId: deliveryIdFor(event.receivedAt, key, subscription.id),
+    eventKey: key,
+  }));
+  const failed = await deps.queue.send(messages);
+  if (failed.length > 0)
+    throw new Error(`${failed.length} of ${messages.length} deliveries could not be queued`);
+  await deps.events.markRouted(key, deps.now().toISOString());
+  return { outcome: 'routed', eventKey: key, deliveries: messages.length };
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'} ${issue.message}`)
+    .join('; ');
+}
+
+/** What can be told about an event that failed validation, for the rejected record (never its data). */
+function identify(envelope: unknown): { detailType?: string; brand?: string; eventId?: string } {
+  const outer = envelopeSchema.safeParse(envelope);
+  if (!outer.success) return {};
+  const detail = z
+    .object({ brand: z.string().max(100), id: z.string().max(200) })
+    .partial()
+    .safeParse(outer.data.detail);
+  return {
+    detailType: outer.data['detail-type'].slice(0, 100),
+    eventId: (detail.success ? detail.data.id : undefined) ?? outer.data.id,
+    ...(detail.success && detail.data.brand ? { brand: detail.data.brand } : {}),
+  };
+}
+
+function depthOf(value: unknown, depth = 0): number {
+  if (depth > MAX_EVENT_DATA_DEPTH || typeof value !== 'object' || value === null) return depth;
+  let deepest = depth;
+  for (const child of Object.values(value)) deepest = Math.max(deepest, depthOf(child, depth + 1));
+  return deepest;
+}

@@ -1,0 +1,60 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { deliveryDeps } from './commons/deps.js';
+import { logger } from './commons/logger.js';
+import { readConfig } from './config.js';
+import { type DeliveryDeps, deliverMessage, RetryScheduled } from './core/delivery.js';
+import { deliveryMessageSchema } from './core/model.js';
+
+const processor = new BatchProcessor(EventType.SQS);
+let deps: DeliveryDeps | undefined;
+
+/**
+ * Consumer of the delivery queue: each record is one attempt of one delivery. A retry leaves the record
+ * failed with its visibility set to the next delay; a malformed message is logged and dropped.
+ */
+async function deliverRecord(record: SQSRecord): Promise<void> {
+  deps ??= deliveryDeps(readConfig());
+  const message = deliveryMessageSchema.safeParse(parseJson(record.body));
+  if (!message.success) {
+    logger.error('malformed delivery message dropped', { messageId: record.messageId });
+    return;
+  }
+  try {
+    const result = await deliverMessage(deps, message.data, {
+      receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
+      receiptHandle: record.receiptHandle,
+    });
+    logger.info(`delivery ${result.outcome}`, {
+      deliveryId: message.data.deliveryId,
+      subscriptionId: message.data.subscriptionId,
+      ...result,
+    });
+  } catch (error) {
+    if (error instanceof RetryScheduled) {
+      logger.info('delivery retry scheduled', {
+        deliveryId: error.deliveryId,
+        delaySeconds: error.delaySeconds,
+      });
+    }
+    throw error;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  // A batch in which every delivery waits for a retry is normal, not a function error.
+  return processPartialResponse(event, deliverRecord, processor, { context, throwOnFullBatchFailure: false });
+}
+
+/** For tests and the local runtime: replace the dependencies built from the environment. */
+export function useDeliveryDeps(replacement: DeliveryDeps | undefined): void {
+  deps = replacement;
+}

@@ -1,0 +1,460 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ApiResult } from '../../../lambdas/api/http.js';
+import { handler, useServiceDeps } from '../../../lambdas/api.js';
+import { serviceDeps } from '../../../lambdas/commons/deps.js';
+import { readConfig } from '../../../lambdas/config.js';
+import type { Subscription } from '../../../lambdas/core/model.js';
+import { generateSecret } from '../../../lambdas/core/signing.js';
+import { apiEvent, lambdaContext } from '../../support/api-events.js';
+import { exampleData } from '../../support/factories.js';
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+const NOW = new Date('2026-11-27T12:00:00.000Z');
+const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/delivery';
+const SUB_ID = 'sub_AAAAAAAAAAAAAAAA';
+const publicResolver = vi.fn(async () => [{ address: '93.184.216.34', family: 4 as const }]);
+
+const createBody = {
+  name: 'CRM sync',
+  entity: 'Object',
+  events: ['OnNew'],
+  url: 'https://crm.example.com/hook',
+};
+
+function storedSubscription(overrides: Partial<Subscription> = {}): Subscription {
+  return {
+    id: SUB_ID,
+    brand: 'acme',
+    name: 'CRM sync',
+    entity: 'Object',
+    events: [{ name: 'OnNew' }],
+    url: 'https://crm.example.com/hook',
+    format: 'json',
+    includeCompleteData: false,
+    status: 'active',
+    secrets: [{ secret: generateSecret(), createdAt: '2026-11-01T00:00:00.000Z' }],
+    createdAt: '2026-11-01T00:00:00.000Z',
+    updatedAt: '2026-11-01T00:00:00.000Z',
+    version: 3,
+    ...overrides,
+  };
+}
+
+const asItem = (subscription: Subscription) => ({
+  pk: `BRAND#${subscription.brand}`,
+  sk: `SUB#${subscription.id}`,
+  ...subscription,
+});
+
+async function call(
+  method: string,
+  path: string,
+  options: Parameters<typeof apiEvent>[2] = { brand: 'acme' },
+) {
+  const result = (await handler(apiEvent(method, path, options), lambdaContext)) as ApiResult;
+  return {
+    status: result.statusCode,
+    body: result.body ? JSON.parse(result.body) : undefined,
+    raw: result.body ?? '',
+  };
+}
+
+/** The subscription is found only under acme's partition, as DynamoDB would answer. */
+function givenSubscription(subscription: Subscription) {
+  dynamo
+    .on(GetCommand)
+    .callsFake((input) =>
+      input.Key?.pk === `BRAND#${subscription.brand}` && input.Key?.sk === `SUB#${subscription.id}`
+        ? { Item: asItem(subscription) }
+        : {},
+    );
+}
+
+beforeEach(() => {
+  vi.stubEnv('TABLE_NAME', 'webhooks');
+  vi.stubEnv('DELIVERY_QUEUE_URL', QUEUE_URL);
+  useServiceDeps({ ...serviceDeps(readConfig()), resolve: publicResolver, now: () => NOW });
+  sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+});
+
+afterEach(() => {
+  dynamo.reset();
+  sqs.reset();
+  publicResolver.mockClear();
+  useServiceDeps(undefined);
+  vi.unstubAllEnvs();
+});
+
+describe('POST /subscriptions', () => {
+  it('creates the subscription for the caller brand and returns its secret once', async () => {
+    dynamo.on(TransactWriteCommand).resolves({});
+    const { status, body } = await call('POST', '/subscriptions', { brand: 'acme', body: createBody });
+    expect(status).toBe(201);
+    expect(body).toMatchObject({
+      ...createBody,
+      events: [{ name: 'OnNew' }],
+      brand: 'acme',
+      status: 'active',
+    });
+    expect(body.secret).toMatch(/^whsec_/);
+    const written = dynamo.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
+    expect(written).toMatchObject({ pk: 'BRAND#acme', name: 'CRM sync', secrets: [{ secret: body.secret }] });
+    expect(publicResolver).toHaveBeenCalledWith('crm.example.com');
+  });
+
+  it('takes the brand from the authorizer, never from the body', async () => {
+    dynamo.on(TransactWriteCommand).resolves({});
+    const { status, body } = await call('POST', '/subscriptions', {
+      brand: 'acme',
+      body: { ...createBody, brand: 'globex' },
+    });
+    expect(status).toBe(422);
+    expect(body.error.details).toContainEqual({
+      field: 'brand',
+      message: expect.stringContaining('unknown'),
+    });
+    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(0);
+  });
+
+  it('answers 422 naming each invalid field and writes nothing', async () => {
+    const { status, body } = await call('POST', '/subscriptions', {
+      brand: 'acme',
+      body: { ...createBody, entity: 'Invoice', url: 'http://10.0.0.1/' },
+    });
+    expect(status).toBe(422);
+    expect(body.error.code).toBe('validation_failed');
+    expect(body.error.details.map((issue: { field: string }) => issue.field)).toEqual(
+      expect.arrayContaining(['entity']),
+    );
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+
+  it('refuses a listener whose name resolves to a private address, before writing', async () => {
+    publicResolver.mockResolvedValueOnce([{ address: '10.1.2.3', family: 4 }]);
+    const { status, body } = await call('POST', '/subscriptions', { brand: 'acme', body: createBody });
+    expect(status).toBe(422);
+    expect(body.error.details[0].field).toBe('url');
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+
+  it('answers 409 when the brand already has a subscription of that name', async () => {
+    dynamo.on(TransactWriteCommand).rejects(
+      new TransactionCanceledException({
+        message: 'cancelled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+      }),
+    );
+    const { status, body } = await call('POST', '/subscriptions', { brand: 'acme', body: createBody });
+    expect(status).toBe(409);
+    expect(body.error.code).toBe('name_taken');
+  });
+
+  it.each([
+    [
+      'malformed JSON',
+      { rawBody: '{"name": ', headers: { 'content-type': 'application/json' } },
+      400,
+      'invalid_json',
+    ],
+    [
+      'a text body',
+      { rawBody: 'name=x', headers: { 'content-type': 'text/plain' } },
+      415,
+      'unsupported_media_type',
+    ],
+    ['a body over 1 MB', { rawBody: `"${'x'.repeat(1024 * 1024)}"` }, 413, 'payload_too_large'],
+  ])('answers %s with a %i JSON error', async (_, options, status, code) => {
+    const result = await call('POST', '/subscriptions', { brand: 'acme', ...options });
+    expect(result.status).toBe(status);
+    expect(result.body.error.code).toBe(code);
+    expect(dynamo.calls()).toHaveLength(0);
+  });
+
+  it('answers 401 on a data route when the authorizer gave no brand', async () => {
+    const { status } = await call('POST', '/subscriptions', { body: createBody });
+    expect(status).toBe(401);
+  });
+});
+
+describe('reading subscriptions', () => {
+  it('lists the brand subscriptions without their secrets, with a cursor for the next page', async () => {
+    const subscription = storedSubscription({
+      headers: { Authorization: 'Bearer listener-token', 'X-Team': 'crm' },
+    });
+    dynamo.on(QueryCommand).resolves({
+      Items: [asItem(subscription)],
+      LastEvaluatedKey: { pk: 'BRAND#acme', sk: `SUB#${SUB_ID}` },
+    });
+    const { status, body, raw } = await call('GET', '/subscriptions', {
+      brand: 'acme',
+      query: { limit: '1' },
+    });
+    expect(status).toBe(200);
+    expect(body.items).toHaveLength(1);
+    expect(body.cursor).toEqual(expect.any(String));
+    expect(raw).not.toContain(subscription.secrets[0]?.secret);
+    expect(raw).not.toContain('listener-token');
+    expect(body.items[0].headers).toEqual({ Authorization: '[redacted]', 'X-Team': 'crm' });
+    expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      ExpressionAttributeValues: expect.objectContaining({ ':pk': 'BRAND#acme' }),
+      Limit: 1,
+    });
+  });
+
+  it('answers 400 for a limit out of range', async () => {
+    const { status, body } = await call('GET', '/subscriptions', { brand: 'acme', query: { limit: '1000' } });
+    expect(status).toBe(400);
+    expect(body.error.details[0].field).toBe('limit');
+  });
+
+  it('answers 404 for a subscription of another brand', async () => {
+    givenSubscription(storedSubscription({ brand: 'globex' }));
+    const { status, body } = await call('GET', `/subscriptions/${SUB_ID}`);
+    expect(status).toBe(404);
+    expect(body.error.code).toBe('not_found');
+  });
+
+  it('returns one subscription without its secrets', async () => {
+    const subscription = storedSubscription();
+    givenSubscription(subscription);
+    const { status, body, raw } = await call('GET', `/subscriptions/${SUB_ID}`);
+    expect(status).toBe(200);
+    expect(body.id).toBe(SUB_ID);
+    expect(body.secrets).toBeUndefined();
+    expect(raw).not.toContain('whsec_');
+  });
+});
+
+describe('changing subscriptions', () => {
+  it('applies a PATCH and writes the next version', async () => {
+    givenSubscription(storedSubscription());
+    dynamo.on(TransactWriteCommand).resolves({});
+    const { status, body } = await call('PATCH', `/subscriptions/${SUB_ID}`, {
+      brand: 'acme',
+      body: { status: 'paused' },
+    });
+    expect(status).toBe(200);
+    expect(body.status).toBe('paused');
+    const put = dynamo.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put;
+    expect(put?.Item).toMatchObject({ status: 'paused', version: 4 });
+  });
+
+  it('re-enables a disabled subscription only when the client sets its status', async () => {
+    givenSubscription(
+      storedSubscription({ status: 'disabled', disabledReason: 'the listener answered 410 Gone' }),
+    );
+    dynamo.on(TransactWriteCommand).resolves({});
+    const renamed = await call('PATCH', `/subscriptions/${SUB_ID}`, {
+      brand: 'acme',
+      body: { description: 'x' },
+    });
+    expect(renamed.body).toMatchObject({
+      status: 'disabled',
+      disabledReason: 'the listener answered 410 Gone',
+    });
+    const resumed = await call('PATCH', `/subscriptions/${SUB_ID}`, {
+      brand: 'acme',
+      body: { status: 'active' },
+    });
+    expect(resumed.body.status).toBe('active');
+    expect(resumed.body.disabledReason).toBeUndefined();
+  });
+
+  it('deletes a subscription and answers 404 the second time', async () => {
+    givenSubscription(storedSubscription());
+    dynamo.on(TransactWriteCommand).resolves({});
+    expect((await call('DELETE', `/subscriptions/${SUB_ID}`)).status).toBe(204);
+    dynamo.on(GetCommand).resolves({});
+    expect((await call('DELETE', `/subscriptions/${SUB_ID}`)).status).toBe(404);
+  });
+
+  it('rotates the secret: the new one is returned once, the old one keeps signing for 24 hours', async () => {
+    const subscription = storedSubscription();
+    givenSubscription(subscription);
+    dynamo.on(TransactWriteCommand).resolves({});
+    const { status, body } = await call('POST', `/subscriptions/${SUB_ID}/secret/rotate`);
+    expect(status).toBe(200);
+    expect(body.secret).toMatch(/^whsec_/);
+    expect(body.previousSecretsExpireAt).toBe('2026-11-28T12:00:00.000Z');
+    const stored = dynamo.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
+    expect(stored?.secrets).toEqual([
+      { secret: body.secret, createdAt: NOW.toISOString() },
+      { ...subscription.secrets[0], expiresAt: '2026-11-28T12:00:00.000Z' },
+    ]);
+  });
+});
+
+describe('test events and the delivery log', () => {
+  const delivery = {
+    id: 'dlv_00m9abcde0123456789abcdef',
+    subscriptionId: SUB_ID,
+    brand: 'acme',
+    eventKey: 'acme/evt-1',
+    webhookId: 'msg_x',
+    entity: 'Object',
+    event: 'OnNew',
+    status: 'failed',
+    attempts: [{ attempt: 1, at: NOW.toISOString(), durationMs: 12, statusCode: 500, error: 'HTTP 500' }],
+    createdAt: NOW.toISOString(),
+    updatedAt: NOW.toISOString(),
+  };
+  const event = {
+    pk: 'EVENT#acme/evt-1',
+    sk: 'EVENT',
+    key: 'acme/evt-1',
+    brand: 'acme',
+    entity: 'Object',
+    event: 'OnNew',
+    data: exampleData('Object', 'OnNew'),
+    receivedAt: NOW.toISOString(),
+  };
+
+  beforeEach(() => {
+    const subscription = asItem(storedSubscription());
+    dynamo.on(GetCommand).callsFake((input) => {
+      if (input.Key?.sk === `SUB#${SUB_ID}` && input.Key?.pk === 'BRAND#acme') return { Item: subscription };
+      if (input.Key?.pk === 'EVENT#acme/evt-1') return { Item: event };
+      if (input.Key?.sk === `DLV#${delivery.id}`)
+        return { Item: { pk: `SUB#${SUB_ID}`, sk: `DLV#${delivery.id}`, ...delivery } };
+      return {};
+    });
+  });
+
+  it('queues a test event built from the catalogue example of the first selected event', async () => {
+    dynamo.on(PutCommand).resolves({});
+    const { status, body } = await call('POST', `/subscriptions/${SUB_ID}/test`);
+    expect(status).toBe(202);
+    expect(body.event).toBe('Object.OnNew');
+    const message = JSON.parse(
+      sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.Entries?.[0]?.MessageBody ?? '{}',
+    );
+    expect(message).toMatchObject({
+      v: 1,
+      brand: 'acme',
+      subscriptionId: SUB_ID,
+      deliveryId: body.deliveryId,
+      test: true,
+    });
+    expect(dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
+      data: exampleData('Object', 'OnNew'),
+    });
+  });
+
+  it('lists failed deliveries from the status index with attempts and payload', async () => {
+    dynamo
+      .on(QueryCommand)
+      .resolves({ Items: [{ pk: `SUB#${SUB_ID}`, sk: `DLV#${delivery.id}`, ...delivery }] });
+    const { status, body } = await call('GET', `/subscriptions/${SUB_ID}/deliveries`, {
+      brand: 'acme',
+      query: { status: 'failed' },
+    });
+    expect(status).toBe(200);
+    expect(body.items[0].attempts[0]).toMatchObject({ statusCode: 500, error: 'HTTP 500' });
+    expect(JSON.parse(body.items[0].payload.body).Event).toMatchObject({
+      Subscription: 'Object',
+      Name: 'OnNew',
+      Brand: 'acme',
+    });
+    expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.IndexName).toBe('gsi1');
+  });
+
+  it('answers 422 for an unknown status filter', async () => {
+    const { status, body } = await call('GET', `/subscriptions/${SUB_ID}/deliveries`, {
+      brand: 'acme',
+      query: { status: 'lost' },
+    });
+    expect(status).toBe(422);
+    expect(body.error.details[0].field).toBe('status');
+  });
+
+  it('resends a delivery with its attempt count carried on, and marks it pending', async () => {
+    dynamo.on(UpdateCommand).resolves({});
+    const { status } = await call('POST', `/subscriptions/${SUB_ID}/deliveries/${delivery.id}/resend`);
+    expect(status).toBe(202);
+    const message = JSON.parse(
+      sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.Entries?.[0]?.MessageBody ?? '{}',
+    );
+    expect(message).toEqual({
+      v: 1,
+      brand: 'acme',
+      subscriptionId: SUB_ID,
+      deliveryId: delivery.id,
+      eventKey: 'acme/evt-1',
+      attemptsBefore: 1,
+    });
+    expect(dynamo.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
+      ':pending': 'pending',
+    });
+  });
+
+  it('replays the deliveries of a time range', async () => {
+    dynamo
+      .on(QueryCommand)
+      .resolves({ Items: [{ pk: `SUB#${SUB_ID}`, sk: `DLV#${delivery.id}`, ...delivery }] });
+    dynamo.on(UpdateCommand).resolves({});
+    const { status, body } = await call('POST', `/subscriptions/${SUB_ID}/replay`, {
+      brand: 'acme',
+      body: { since: '2026-11-27T00:00:00Z', until: '2026-11-27T23:59:59Z' },
+    });
+    expect(status).toBe(202);
+    expect(body).toMatchObject({ queued: 1, truncated: false });
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
+  });
+
+  it('refuses a replay range that ends before it starts', async () => {
+    const { status, body } = await call('POST', `/subscriptions/${SUB_ID}/replay`, {
+      brand: 'acme',
+      body: { since: '2026-11-27T10:00:00Z', until: '2026-11-27T09:00:00Z' },
+    });
+    expect(status).toBe(422);
+    expect(body.error.details[0].field).toBe('until');
+  });
+});
+
+describe('public routes and errors', () => {
+  it('serves the catalogue without a key', async () => {
+    const { status, body } = await call('GET', '/event-types', {});
+    expect(status).toBe(200);
+    expect(body.entities.map((entity: { entity: string }) => entity.entity)).toContain('Satisfaction');
+  });
+
+  it('serves an OpenAPI document that lists every route', async () => {
+    const { status, body } = await call('GET', '/openapi.json', {});
+    expect(status).toBe(200);
+    expect(body.openapi).toBe('3.1.0');
+    expect(Object.keys(body.paths)).toContain('/subscriptions/{id}/deliveries/{deliveryId}/resend');
+    expect(body.paths['/subscriptions'].post.requestBody.content['application/json'].schema.required).toEqual(
+      expect.arrayContaining(['name', 'entity', 'events', 'url']),
+    );
+  });
+
+  it('answers an internal failure with a plain 500 that leaks nothing', async () => {
+    dynamo
+      .on(GetCommand)
+      .rejects(new Error('ProvisionedThroughputExceeded on table webhooks-secret-internal'));
+    const { status, body, raw } = await call('GET', `/subscriptions/${SUB_ID}`);
+    expect(status).toBe(500);
+    expect(body).toEqual({
+      error: { code: 'internal_error', message: 'Internal error', details: [], requestId: 'apigw-req-1' },
+    });
+    expect(raw).not.toContain('webhooks-secret-internal');
+  });
+
+  it('answers 404 for a route that does not exist', async () => {
+    const { status } = await call('GET', '/nowhere', { brand: 'acme' });
+    expect(status).toBe(404);
+  });
+});

@@ -1,0 +1,124 @@
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { runKeysCommand } from '../../../bin/keys.js';
+import { DynamoApiKeyStore } from '../../../lambdas/adapters/dynamo-api-keys.js';
+import { createDocumentClient } from '../../../lambdas/adapters/dynamo-common.js';
+import { handler } from '../../../lambdas/authorizer.js';
+import { createApiKey, hashApiKey } from '../../../lambdas/core/api-keys.js';
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+
+/** A key table as DynamoDB would answer it: what was Put by the key command can be found by its hash. */
+function givenStoredKeys() {
+  const items = new Map<string, Record<string, unknown>>();
+  dynamo.on(TransactWriteCommand).callsFake((input) => {
+    for (const item of input.TransactItems ?? []) {
+      if (item.Put?.Item) items.set(`${item.Put.Item.pk}|${item.Put.Item.sk}`, item.Put.Item);
+      if (item.Delete?.Key) items.delete(`${item.Delete.Key.pk}|${item.Delete.Key.sk}`);
+    }
+    return {};
+  });
+  dynamo.on(GetCommand).callsFake((input) => ({ Item: items.get(`${input.Key?.pk}|${input.Key?.sk}`) }));
+  dynamo.on(QueryCommand).callsFake((input) => ({
+    Items: [...items.values()].filter(
+      (item) => item.pk === input.ExpressionAttributeValues?.[':pk'] && String(item.sk).startsWith('KEY#'),
+    ),
+  }));
+  return items;
+}
+
+function authorizerEvent(authorization?: string): APIGatewayRequestAuthorizerEventV2 {
+  return {
+    version: '2.0',
+    type: 'REQUEST',
+    routeArn: 'arn:aws:execute-api:us-east-1:123456789012:api/$default/GET/subscriptions',
+    identitySource: authorization ? [authorization] : [],
+    routeKey: 'GET /subscriptions',
+    rawPath: '/subscriptions',
+    rawQueryString: '',
+    cookies: [],
+    headers: authorization ? { authorization } : {},
+    requestContext: {} as APIGatewayRequestAuthorizerEventV2['requestContext'],
+  };
+}
+
+beforeEach(() => vi.stubEnv('TABLE_NAME', 'webhooks'));
+afterEach(() => {
+  dynamo.reset();
+  vi.unstubAllEnvs();
+});
+
+describe('the authorizer', () => {
+  it('authorizes a valid key and passes its brand in the context', async () => {
+    givenStoredKeys();
+    const store = new DynamoApiKeyStore(createDocumentClient(), 'webhooks');
+    const { key, record } = await createApiKey(store, 'acme');
+    const result = await handler(authorizerEvent(`Bearer ${key}`));
+    expect(result).toEqual({ isAuthorized: true, context: { brand: 'acme', keyId: record.keyId } });
+  });
+
+  it('stores only the hash of a key and looks it up by hash, consistently', async () => {
+    const items = givenStoredKeys();
+    const store = new DynamoApiKeyStore(createDocumentClient(), 'webhooks');
+    const { key } = await createApiKey(store, 'acme');
+    expect(JSON.stringify([...items.values()])).not.toContain(key);
+    await handler(authorizerEvent(`Bearer ${key}`));
+    expect(dynamo.commandCalls(GetCommand).at(-1)?.args[0].input).toMatchObject({
+      Key: { pk: `APIKEY#${hashApiKey(key)}`, sk: 'APIKEY' },
+      ConsistentRead: true,
+    });
+  });
+
+  it.each([
+    ['no Authorization header', undefined],
+    ['an unknown key', 'Bearer cbk_not-a-key-we-issued'],
+    ['a Basic scheme', 'Basic YWNtZTpzZWNyZXQ='],
+    ['a key that is too short', 'Bearer abc'],
+  ])('refuses %s', async (_, authorization) => {
+    givenStoredKeys();
+    const result = await handler(authorizerEvent(authorization));
+    expect(result.isAuthorized).toBe(false);
+  });
+
+  it('refuses a key at once after the key command revoked it', async () => {
+    givenStoredKeys();
+    const store = new DynamoApiKeyStore(createDocumentClient(), 'webhooks');
+    const printed: string[] = [];
+    expect(await runKeysCommand(['create', '--brand', 'acme'], store, (line) => printed.push(line))).toBe(0);
+    const key = printed.join('\n').match(/cbk_[A-Za-z0-9_-]+/)?.[0] ?? '';
+    const keyId = printed.join('\n').match(/key_[A-Za-z0-9_-]+/)?.[0] ?? '';
+    expect((await handler(authorizerEvent(`Bearer ${key}`))).isAuthorized).toBe(true);
+
+    expect(
+      await runKeysCommand(['revoke', '--brand', 'acme', '--id', keyId], store, (line) => printed.push(line)),
+    ).toBe(0);
+    expect((await handler(authorizerEvent(`Bearer ${key}`))).isAuthorized).toBe(false);
+  });
+
+  it('lists a brand keys by id without ever printing a key or its hash', async () => {
+    const items = givenStoredKeys();
+    const store = new DynamoApiKeyStore(createDocumentClient(), 'webhooks');
+    const { key, record } = await createApiKey(store, 'acme', { description: 'CRM' });
+    const printed: string[] = [];
+    expect(await runKeysCommand(['list', '--brand', 'acme'], store, (line) => printed.push(line))).toBe(0);
+    expect(printed).toEqual([`${record.keyId}  ${record.createdAt}  CRM`]);
+    expect(printed.join('')).not.toContain(key);
+    expect(printed.join('')).not.toContain(hashApiKey(key));
+    expect(items.size).toBe(2);
+  });
+
+  it('prints usage and fails for a missing brand or an unknown command', async () => {
+    const store = new DynamoApiKeyStore(createDocumentClient(), 'webhooks');
+    const printed: string[] = [];
+    expect(await runKeysCommand(['create'], store, (line) => printed.push(line))).toBe(2);
+    expect(await runKeysCommand(['explode', '--brand', 'acme'], store, (line) => printed.push(line))).toBe(2);
+    expect(printed.join('\n')).toContain('usage: npm run keys');
+  });
+});
