@@ -1,9 +1,36 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { WebhooksService, type WebhooksServiceProps } from './webhooks-service.js';
 
-/** The deployable stack. It holds the WebhooksService construct once that exists (issue #3). */
+export interface WebhooksStackProps extends StackProps {
+  /**
+   * Configuration of the service (retry schedule, retention, alarm topic, ...).
+   * @default - the service's defaults
+   */
+  readonly service?: WebhooksServiceProps;
+}
+
+/** The deployable stack: the webhooks service and the outputs an operator needs after `cdk deploy`. */
 export class WebhooksStack extends Stack {
-  constructor(scope: Construct, id: string, props?: StackProps) {
+  public readonly service: WebhooksService;
+
+  constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     super(scope, id, props);
+    this.service = new WebhooksService(this, 'Webhooks', props.service);
+    const { service } = this;
+
+    const output = (name: string, value: string, description: string) =>
+      new CfnOutput(this, name, { value, description });
+    output('ApiUrl', service.apiUrl, 'Base URL of the webhooks API');
+    output(
+      'EventBusName',
+      service.eventBus.eventBusName,
+      'Put CommBox events on this bus (source "commbox")',
+    );
+    output('TableName', service.table.tableName, 'The table: set TABLE_NAME to it for `npm run keys`');
+    output('IngestQueueUrl', service.ingestQueue.queueUrl, 'Events waiting for routing');
+    output('IngestDlqUrl', service.ingestDlq.queueUrl, 'Events given up on');
+    output('DeliveryQueueUrl', service.deliveryQueue.queueUrl, 'Deliveries waiting for an attempt');
+    output('DeliveryDlqUrl', service.deliveryDlq.queueUrl, 'Delivery messages given up on');
   }
 }

@@ -1,0 +1,419 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { HttpApi, HttpMethod, type HttpStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import {
+  type Alarm,
+  ComparisonOperator,
+  type Metric,
+  Stats,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { API_ROUTES } from '../lambdas/api/routes.js';
+import { MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/subscription.js';
+import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from './definitions.js';
+import { WebhooksFunction } from './webhooks-function.js';
+
+export type DeliveryLogMode = 'full' | 'failures';
+
+export interface WebhooksServiceProps {
+  /**
+   * The bus producers put CommBox events on (an existing one, e.g. `EventBus.fromEventBusName`).
+   * Do not combine with `eventBusName`.
+   * @default - a new bus
+   */
+  readonly eventBus?: IEventBus;
+  /**
+   * The name of the new bus. Only when `eventBus` is not given.
+   * @default - CloudFormation generates one
+   */
+  readonly eventBusName?: string;
+  /**
+   * What happens to the table when it leaves the stack (or the stack is deleted).
+   * @default RemovalPolicy.RETAIN - subscriptions, their secrets and the delivery log are customer data:
+   * a mistaken `cdk destroy` or a logical-id change must not delete them.
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Retention of the functions' log groups.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * How long one POST to a listener may take; longer counts as a failed attempt. Less than the deliver
+   * function's timeout.
+   * @default Duration.seconds(15)
+   */
+  readonly deliveryTimeout?: Duration;
+  /**
+   * Seconds to wait before each attempt, for subscriptions that set no schedule of their own; its length
+   * is the number of attempts (1 to 20, each 0 to 43,200 s: SQS delays a message at most 12 h).
+   * @default - the built-in schedule: immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
+   */
+  readonly retrySchedule?: readonly number[];
+  /**
+   * Events and deliveries expire from the table (TTL) this many days after they were written.
+   * @default 30
+   */
+  readonly retentionDays?: number;
+  /**
+   * A subscription whose deliveries keep failing for this many days is disabled, with the reason.
+   * @default 5
+   */
+  readonly disableAfterDays?: number;
+  /**
+   * `full` records every delivery; `failures` skips deliveries that succeed at their first attempt.
+   * @default 'full'
+   */
+  readonly deliveryLog?: DeliveryLogMode;
+  /**
+   * Throttling of the API's default stage, for all clients together.
+   * @default - { rateLimit: 100, burstLimit: 200 }
+   */
+  readonly apiThrottle?: ThrottleSettings;
+  /**
+   * Where the alarms notify (on alarm and on recovery).
+   * @default - the alarms have no actions
+   */
+  readonly alarmTopic?: ITopic;
+}
+
+/** The alarms the service raises; see docs/DEPLOY.md for what each one means. */
+export interface WebhooksAlarms {
+  readonly ingestDlqDepth: Alarm;
+  readonly deliveryDlqDepth: Alarm;
+  readonly ingestQueueAge: Alarm;
+  readonly deliveryQueueAge: Alarm;
+  readonly apiErrors: Alarm;
+  readonly authorizerErrors: Alarm;
+  readonly routeErrors: Alarm;
+  readonly deliverErrors: Alarm;
+}
+
+const DEFAULT_DELIVERY_TIMEOUT = Duration.seconds(15);
+const DEFAULT_RETENTION_DAYS = 30;
+const DEFAULT_DISABLE_AFTER_DAYS = 5;
+const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
+const DLQ_RETENTION = Duration.days(14);
+/** Ingest should drain within seconds; five minutes means route is failing or far behind. */
+const INGEST_AGE_THRESHOLD = Duration.minutes(5);
+/** A retry legitimately waits up to 12 h in the delivery queue; past 13 h something is stuck. */
+const DELIVERY_AGE_THRESHOLD = Duration.hours(13);
+
+/**
+ * The whole webhook pipeline: EventBridge bus and rule → ingest queue → route → delivery queue →
+ * deliver → listeners, the table, and the HTTP API (with its API-key authorizer) that manages
+ * subscriptions. Every queue has a DLQ, every function only the permissions it uses.
+ */
+export class WebhooksService extends Construct {
+  public readonly eventBus: IEventBus;
+  public readonly ingestRule: Rule;
+  public readonly table: Table;
+  public readonly ingestQueue: Queue;
+  public readonly ingestDlq: Queue;
+  public readonly deliveryQueue: Queue;
+  public readonly deliveryDlq: Queue;
+  public readonly apiFunction: WebhooksFunction;
+  public readonly authorizerFunction: WebhooksFunction;
+  public readonly routeFunction: WebhooksFunction;
+  public readonly deliverFunction: WebhooksFunction;
+  public readonly httpApi: HttpApi;
+  /** The `$default` stage, with the throttling; `apiUrl` is its URL. */
+  public readonly apiStage: HttpStage;
+  public readonly apiUrl: string;
+  public readonly alarms: WebhooksAlarms;
+
+  constructor(scope: Construct, id: string, props: WebhooksServiceProps = {}) {
+    super(scope, id);
+    validateProps(props);
+
+    this.eventBus = props.eventBus ?? new EventBus(this, 'EventBus', { eventBusName: props.eventBusName });
+    this.table = this.createTable(props.tableRemovalPolicy ?? RemovalPolicy.RETAIN);
+
+    ({ queue: this.ingestQueue, dlq: this.ingestDlq } = this.createQueueWithDlq('Ingest', QUEUES.ingest));
+    ({ queue: this.deliveryQueue, dlq: this.deliveryDlq } = this.createQueueWithDlq(
+      'Delivery',
+      QUEUES.delivery,
+    ));
+
+    // Events EventBridge cannot hand to the queue go to the ingest DLQ: same body, same redrive.
+    this.ingestRule = new Rule(this, 'IngestRule', {
+      eventBus: this.eventBus,
+      description: 'CommBox entity events to the ingest queue',
+      eventPattern: { source: [...INGEST_RULE_PATTERN.source] },
+      targets: [new SqsQueue(this.ingestQueue, { deadLetterQueue: this.ingestDlq })],
+    });
+
+    const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    const tableEnv = { [ENV.tableName]: this.table.tableName };
+    const queueEnv = { [ENV.deliveryQueueUrl]: this.deliveryQueue.queueUrl };
+    // One set for every function that reads delivery settings, so they can never disagree.
+    const settingsEnv = deliverySettingsEnvironment(props);
+
+    this.apiFunction = new WebhooksFunction(this, 'Api', {
+      definition: FUNCTIONS.api,
+      description: 'Webhooks API: subscriptions, secrets, test events, delivery log, resend, replay',
+      logRetention,
+      environment: { ...tableEnv, ...queueEnv, ...settingsEnv },
+    });
+    this.authorizerFunction = new WebhooksFunction(this, 'Authorizer', {
+      definition: FUNCTIONS.authorizer,
+      description: "Webhooks API authorizer: API key to the key's brand",
+      logRetention,
+      environment: tableEnv,
+    });
+    this.routeFunction = new WebhooksFunction(this, 'Route', {
+      definition: FUNCTIONS.route,
+      description: 'Matches each event to subscriptions, one delivery message per match',
+      logRetention,
+      environment: { ...tableEnv, ...queueEnv, ...settingsEnv },
+    });
+    this.deliverFunction = new WebhooksFunction(this, 'Deliver', {
+      definition: FUNCTIONS.deliver,
+      description: 'Signs and POSTs one delivery per message, retries on the schedule',
+      logRetention,
+      // The queue URL too: a retry is a ChangeMessageVisibility call, which takes it.
+      environment: {
+        ...tableEnv,
+        ...queueEnv,
+        [ENV.eventBusName]: this.eventBus.eventBusName,
+        ...settingsEnv,
+      },
+    });
+
+    this.grantLeastPrivilege();
+    this.connectQueues();
+    ({ httpApi: this.httpApi, stage: this.apiStage } = this.createHttpApi(
+      props.apiThrottle ?? DEFAULT_API_THROTTLE,
+    ));
+    this.apiUrl = this.apiStage.url;
+    this.alarms = this.createAlarms(props.alarmTopic);
+  }
+
+  private createTable(removalPolicy: RemovalPolicy): Table {
+    const table = new Table(this, 'Table', {
+      partitionKey: { name: TABLE.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE.sortKey, type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: TABLE.timeToLiveAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: TableEncryption.AWS_MANAGED,
+      removalPolicy,
+    });
+    for (const index of TABLE.indexes) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.ALL,
+      });
+    }
+    return table;
+  }
+
+  private createQueueWithDlq(name: string, definition: QueueDefinition): { queue: Queue; dlq: Queue } {
+    const dlq = new Queue(this, `${name}Dlq`, {
+      retentionPeriod: DLQ_RETENTION,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const queue = new Queue(this, `${name}Queue`, {
+      visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(definition.retentionSeconds),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: dlq, maxReceiveCount: definition.maxReceiveCount },
+    });
+    return { queue, dlq };
+  }
+
+  private grantLeastPrivilege(): void {
+    this.table.grantReadWriteData(this.apiFunction);
+    this.deliveryQueue.grantSendMessages(this.apiFunction);
+
+    this.table.grantReadData(this.authorizerFunction);
+
+    this.table.grantReadWriteData(this.routeFunction);
+    this.deliveryQueue.grantSendMessages(this.routeFunction);
+
+    this.table.grantReadWriteData(this.deliverFunction);
+    // The event source mapping grants consumption; this states what the retry delay needs on its own.
+    this.deliveryQueue.grant(this.deliverFunction, 'sqs:ChangeMessageVisibility');
+    this.eventBus.grantPutEventsTo(this.deliverFunction);
+  }
+
+  private connectQueues(): void {
+    const eventSource = (queue: Queue, definition: QueueDefinition) =>
+      new SqsEventSource(queue, {
+        batchSize: definition.batchSize,
+        maxBatchingWindow: Duration.seconds(definition.maxBatchingWindowSeconds),
+        reportBatchItemFailures: true,
+      });
+    this.routeFunction.addEventSource(eventSource(this.ingestQueue, QUEUES.ingest));
+    this.deliverFunction.addEventSource(eventSource(this.deliveryQueue, QUEUES.delivery));
+  }
+
+  private createHttpApi(throttle: ThrottleSettings): { httpApi: HttpApi; stage: HttpStage } {
+    // The default stage is created here rather than by HttpApi: only a stage created this way takes throttling.
+    const httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'CommBox webhooks: subscriptions and the delivery log',
+      createDefaultStage: false,
+    });
+    const stage = httpApi.addStage('DefaultStage', { stageName: '$default', autoDeploy: true, throttle });
+
+    const authorizer = new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizerFunction, {
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
+      // No caching: a revoked key stops working at once.
+      resultsCacheTtl: Duration.seconds(0),
+      identitySource: ['$request.header.Authorization'],
+    });
+    const integration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction);
+    for (const route of API_ROUTES) {
+      httpApi.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration,
+        ...(route.authorized ? { authorizer } : {}),
+      });
+    }
+    return { httpApi, stage };
+  }
+
+  private createAlarms(topic: ITopic | undefined): WebhooksAlarms {
+    const oneMinute = Duration.minutes(1);
+    const alarm = (id: string, metric: Metric, threshold: number, description: string, inclusive = true) => {
+      const created = metric.createAlarm(this, id, {
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: inclusive
+          ? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+          : ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      if (topic) {
+        created.addAlarmAction(new SnsAction(topic));
+        created.addOkAction(new SnsAction(topic));
+      }
+      return created;
+    };
+    const dlqDepth = (id: string, dlq: Queue, description: string) =>
+      alarm(
+        id,
+        dlq.metricApproximateNumberOfMessagesVisible({ period: oneMinute, statistic: Stats.MAXIMUM }),
+        1,
+        description,
+      );
+    const queueAge = (id: string, queue: Queue, threshold: Duration, description: string) =>
+      alarm(
+        id,
+        queue.metricApproximateAgeOfOldestMessage({ period: oneMinute, statistic: Stats.MAXIMUM }),
+        threshold.toSeconds(),
+        description,
+        false,
+      );
+    const functionErrors = (id: string, fn: WebhooksFunction, name: string) =>
+      alarm(
+        id,
+        fn.metricErrors({ period: Duration.minutes(5), statistic: Stats.SUM }),
+        1,
+        `The ${name} function failed (threw or timed out) in the last 5 minutes.`,
+      );
+
+    return {
+      ingestDlqDepth: dlqDepth(
+        'IngestDlqDepthAlarm',
+        this.ingestDlq,
+        'Events were given up on (route failed 5 times, or EventBridge could not queue them). Inspect, fix, redrive.',
+      ),
+      deliveryDlqDepth: dlqDepth(
+        'DeliveryDlqDepthAlarm',
+        this.deliveryDlq,
+        'Delivery messages were given up on (deliver crashed on them 25 times). Inspect, fix, redrive.',
+      ),
+      ingestQueueAge: queueAge(
+        'IngestQueueAgeAlarm',
+        this.ingestQueue,
+        INGEST_AGE_THRESHOLD,
+        'Events wait in the ingest queue for more than 5 minutes: route is failing or far behind.',
+      ),
+      deliveryQueueAge: queueAge(
+        'DeliveryQueueAgeAlarm',
+        this.deliveryQueue,
+        DELIVERY_AGE_THRESHOLD,
+        'A delivery waits for more than 13 hours (retries wait at most 12 h): deliver is failing or far behind.',
+      ),
+      apiErrors: functionErrors('ApiErrorsAlarm', this.apiFunction, 'api'),
+      authorizerErrors: functionErrors('AuthorizerErrorsAlarm', this.authorizerFunction, 'authorizer'),
+      routeErrors: functionErrors('RouteErrorsAlarm', this.routeFunction, 'route'),
+      deliverErrors: functionErrors('DeliverErrorsAlarm', this.deliverFunction, 'deliver'),
+    };
+  }
+}
+
+/** The settings the handlers read (lambdas/config.ts); unset ones fall back to the handlers' defaults. */
+function deliverySettingsEnvironment(props: WebhooksServiceProps): Record<string, string> {
+  const env: Record<string, string> = {
+    [ENV.deliveryTimeoutMs]: String((props.deliveryTimeout ?? DEFAULT_DELIVERY_TIMEOUT).toMilliseconds()),
+    [ENV.retentionDays]: String(props.retentionDays ?? DEFAULT_RETENTION_DAYS),
+    [ENV.disableAfterDays]: String(props.disableAfterDays ?? DEFAULT_DISABLE_AFTER_DAYS),
+    [ENV.deliveryLog]: props.deliveryLog ?? 'full',
+  };
+  if (props.retrySchedule) env[ENV.retrySchedule] = props.retrySchedule.join(',');
+  return env;
+}
+
+/** Rejects props that contradict each other or that the handlers would refuse at their first start. */
+function validateProps(props: WebhooksServiceProps): void {
+  if (props.eventBus && props.eventBusName !== undefined) {
+    throw new Error('WebhooksService: give either eventBus or eventBusName, not both');
+  }
+  if (props.retrySchedule) {
+    const schedule = props.retrySchedule;
+    if (schedule.length === 0) {
+      throw new Error(
+        'WebhooksService: retrySchedule needs at least one delay (leave it unset for the default)',
+      );
+    }
+    if (schedule.length > MAX_ATTEMPTS) {
+      throw new Error(`WebhooksService: retrySchedule allows at most ${MAX_ATTEMPTS} attempts`);
+    }
+    const invalid = schedule.find(
+      (delay) => !Number.isInteger(delay) || delay < 0 || delay > MAX_RETRY_DELAY_SECONDS,
+    );
+    if (invalid !== undefined) {
+      throw new Error(
+        `WebhooksService: retrySchedule delay ${invalid} is not a whole number of seconds from 0 to ${MAX_RETRY_DELAY_SECONDS} (SQS delays a message at most 12 h)`,
+      );
+    }
+  }
+  if (props.deliveryTimeout) {
+    const timeoutMs = props.deliveryTimeout.toMilliseconds();
+    const functionMs = FUNCTIONS.deliver.timeoutSeconds * 1000;
+    if (timeoutMs <= 0 || timeoutMs >= functionMs) {
+      throw new Error(
+        `WebhooksService: deliveryTimeout must be above 0 and below the deliver function's timeout (${FUNCTIONS.deliver.timeoutSeconds} s)`,
+      );
+    }
+  }
+  for (const [name, value] of [
+    ['retentionDays', props.retentionDays],
+    ['disableAfterDays', props.disableAfterDays],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new Error(`WebhooksService: ${name} must be a whole number of days, at least 1`);
+    }
+  }
+  if (props.deliveryLog !== undefined && props.deliveryLog !== 'full' && props.deliveryLog !== 'failures') {
+    throw new Error("WebhooksService: deliveryLog must be 'full' or 'failures'");
+  }
+}
