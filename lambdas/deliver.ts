@@ -6,7 +6,6 @@ import { readConfig } from './config.js';
 import { type DeliveryDeps, deliverMessage, RetryScheduled } from './core/delivery.js';
 import { deliveryMessageSchema } from './core/model.js';
 
-const processor = new BatchProcessor(EventType.SQS);
 let deps: DeliveryDeps | undefined;
 
 /**
@@ -50,8 +49,12 @@ function parseJson(text: string): unknown {
 }
 
 export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  // A processor per invocation: it holds the batch's state, and the local runtime may run two batches at once.
   // A batch in which every delivery waits for a retry is normal, not a function error.
-  return processPartialResponse(event, deliverRecord, processor, { context, throwOnFullBatchFailure: false });
+  return processPartialResponse(event, deliverRecord, new BatchProcessor(EventType.SQS), {
+    context,
+    throwOnFullBatchFailure: false,
+  });
 }
 
 /** For tests and the local runtime: replace the dependencies built from the environment. */

@@ -5,7 +5,6 @@ import { logger } from './commons/logger.js';
 import { readConfig } from './config.js';
 import { type RoutingDeps, routeEvent } from './core/routing.js';
 
-const processor = new BatchProcessor(EventType.SQS);
 let deps: RoutingDeps | undefined;
 
 /**
@@ -30,7 +29,8 @@ async function routeRecord(record: SQSRecord): Promise<void> {
 }
 
 export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-  return processPartialResponse(event, routeRecord, processor, { context });
+  // A processor per invocation: it holds the batch's state, and the local runtime may run two batches at once.
+  return processPartialResponse(event, routeRecord, new BatchProcessor(EventType.SQS), { context });
 }
 
 /** For tests and the local runtime: replace the dependencies built from the environment. */

@@ -1,0 +1,322 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  type GetCommandInput,
+  PutCommand,
+  type PutCommandInput,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+
+/*
+ * An in-memory single table behind an aws-sdk-client-mock stub of the document client, so handler tests
+ * can seed items, run the real adapters, and assert the items as they were written.
+ *
+ * It understands exactly the expressions the adapters use and throws on anything else, so a test never
+ * passes because the fake silently ignored a write:
+ * - conditions: `attribute_exists(p)`, `attribute_not_exists(p)`, `p = v`, `begins_with(p, v)`, joined
+ *   with AND;
+ * - updates: `SET p = v, ...` and `REMOVE p, ...`, where v is `:value`, a path, `a + b`,
+ *   `if_not_exists(p, v)` or `list_append(a, b)`;
+ * - Query on the table's pk (optionally `begins_with(sk, ...)`), FilterExpression, Limit,
+ *   ExclusiveStartKey, ScanIndexForward, applied in DynamoDB's order (key, page limit, then filter).
+ * Paths are top-level attribute names (`#name` placeholders or plain names). Like DynamoDB, a failed
+ * condition of a Put with `ReturnValuesOnConditionCheckFailure: ALL_OLD` carries the old item in
+ * AttributeValue form (the document client does not unmarshall errors).
+ */
+
+export type Item = Record<string, unknown>;
+type Names = Readonly<Record<string, string>> | undefined;
+type Values = Readonly<Record<string, unknown>> | undefined;
+
+/** One request to the table, as a failure predicate sees it. */
+export type TableRequest =
+  | { readonly operation: 'Get'; readonly input: GetCommandInput }
+  | { readonly operation: 'Put'; readonly input: PutCommandInput }
+  | { readonly operation: 'Update'; readonly input: UpdateCommandInput }
+  | { readonly operation: 'Query'; readonly input: QueryCommandInput };
+
+export interface FakeTableOptions {
+  /** Most items one Query page scans (DynamoDB's 1 MB page, made small); default unlimited. */
+  readonly pageSize?: number;
+}
+
+export class FakeTable {
+  private readonly items = new Map<string, Item>();
+  private readonly pageSize: number;
+  private readonly failures: { when: (request: TableRequest) => boolean; error: Error }[] = [];
+
+  constructor(options: FakeTableOptions = {}) {
+    this.pageSize = options.pageSize ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Answers the stub's Get, Put, Update and Query commands from this table. */
+  install(stub: AwsClientStub<DynamoDBDocumentClient>): this {
+    stub.on(GetCommand).callsFake(async (input: GetCommandInput) => {
+      this.failIfAsked({ operation: 'Get', input });
+      return this.get(input);
+    });
+    stub.on(PutCommand).callsFake(async (input: PutCommandInput) => {
+      this.failIfAsked({ operation: 'Put', input });
+      return this.put(input);
+    });
+    stub.on(UpdateCommand).callsFake(async (input: UpdateCommandInput) => {
+      this.failIfAsked({ operation: 'Update', input });
+      return this.update(input);
+    });
+    stub.on(QueryCommand).callsFake(async (input: QueryCommandInput) => {
+      this.failIfAsked({ operation: 'Query', input });
+      return this.query(input);
+    });
+    return this;
+  }
+
+  /** Makes every request `when` picks fail with `error` (a throttle, an outage), leaving the table as it was. */
+  failWhen(when: (request: TableRequest) => boolean, error: Error): this {
+    this.failures.push({ when, error });
+    return this;
+  }
+
+  /** Stores items as they are (seeding: no conditions). */
+  seed(...items: Item[]): this {
+    for (const item of items) this.items.set(keyOf(item), structuredClone(item));
+    return this;
+  }
+
+  /** A copy of the item at `pk`/`sk`, if any. */
+  item(pk: string, sk: string): Item | undefined {
+    const item = this.items.get(keyOf({ pk, sk }));
+    return item && structuredClone(item);
+  }
+
+  /** Copies of every item whose pk starts with `prefix`, in key order. */
+  itemsUnder(prefix: string): Item[] {
+    return [...this.items.values()]
+      .filter((item) => String(item.pk).startsWith(prefix))
+      .sort(byKey)
+      .map((item) => structuredClone(item));
+  }
+
+  private failIfAsked(request: TableRequest): void {
+    const failure = this.failures.find(({ when }) => when(request));
+    if (failure) throw failure.error;
+  }
+
+  private get(input: GetCommandInput) {
+    const item = this.items.get(keyOf(input.Key ?? {}));
+    return item ? { Item: structuredClone(item) } : {};
+  }
+
+  private put(input: PutCommandInput) {
+    const next = structuredClone(input.Item ?? {});
+    const old = this.items.get(keyOf(next));
+    if (input.ConditionExpression && !holds(input.ConditionExpression, old, input)) {
+      throw conditionFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
+    }
+    this.items.set(keyOf(next), next);
+    return {};
+  }
+
+  private update(input: UpdateCommandInput) {
+    const key = input.Key ?? {};
+    const old = this.items.get(keyOf(key));
+    if (input.ConditionExpression && !holds(input.ConditionExpression, old, input)) {
+      throw conditionFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
+    }
+    const next: Item = structuredClone(old ?? { ...key });
+    applyUpdate(input.UpdateExpression ?? '', next, input);
+    this.items.set(keyOf(next), next);
+    return {};
+  }
+
+  private query(input: QueryCommandInput) {
+    const key = parseKeyCondition(input);
+    let candidates = [...this.items.values()]
+      .filter(
+        (item) => item.pk === key.pk && (key.skPrefix === undefined || startsWith(item.sk, key.skPrefix)),
+      )
+      .sort(byKey);
+    if (input.ScanIndexForward === false) candidates.reverse();
+    const start = input.ExclusiveStartKey;
+    if (start) {
+      const after = candidates.findIndex((item) => keyOf(item) === keyOf(start));
+      candidates = candidates.slice(after + 1);
+    }
+    const limit = Math.min(input.Limit ?? Number.POSITIVE_INFINITY, this.pageSize);
+    const scanned = candidates.slice(0, limit);
+    const filter = input.FilterExpression;
+    const items = filter ? scanned.filter((item) => holds(filter, item, input)) : scanned;
+    const last = scanned.at(-1);
+    return {
+      Items: items.map((item) => structuredClone(item)),
+      Count: items.length,
+      ScannedCount: scanned.length,
+      ...(candidates.length > scanned.length && last
+        ? { LastEvaluatedKey: { pk: last.pk, sk: last.sk } }
+        : {}),
+    };
+  }
+}
+
+/** The ConditionalCheckFailedException DynamoDB answers a failed condition with. */
+export function conditionFailed(old?: Item): ConditionalCheckFailedException {
+  return new ConditionalCheckFailedException({
+    message: 'The conditional request failed',
+    $metadata: { httpStatusCode: 400 },
+    ...(old && { Item: toAttributeValues(old) as ConditionalCheckFailedException['Item'] }),
+  });
+}
+
+/** An item in DynamoDB's wire form (`{S: ...}`, `{N: ...}`, ...), as an error carries it. */
+export function toAttributeValues(item: Item): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(item).map(([name, value]) => [name, toAttributeValue(value)]));
+}
+
+function toAttributeValue(value: unknown): unknown {
+  if (value === null) return { NULL: true };
+  if (typeof value === 'string') return { S: value };
+  if (typeof value === 'number') return { N: String(value) };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (Array.isArray(value)) return { L: value.map(toAttributeValue) };
+  if (typeof value === 'object') return { M: toAttributeValues(value as Item) };
+  throw new TypeError(`fake table: cannot store ${typeof value}`);
+}
+
+function keyOf(item: Readonly<Record<string, unknown>>): string {
+  if (typeof item.pk !== 'string' || typeof item.sk !== 'string')
+    throw new Error('fake table: items need string pk and sk');
+  return `${item.pk}\u0000${item.sk}`;
+}
+
+function byKey(a: Item, b: Item): number {
+  return keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0;
+}
+
+function startsWith(value: unknown, prefix: unknown): boolean {
+  return typeof value === 'string' && typeof prefix === 'string' && value.startsWith(prefix);
+}
+
+interface Expressions {
+  readonly ExpressionAttributeNames?: Names;
+  readonly ExpressionAttributeValues?: Values;
+}
+
+/** Splits on `separator` outside parentheses. */
+function splitTopLevel(text: string, separator: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (char === '(') depth++;
+    else if (char === ')') depth--;
+    else if (depth === 0 && text.startsWith(separator, i)) {
+      parts.push(text.slice(start, i).trim());
+      start = i + separator.length;
+      i = start - 1;
+    }
+  }
+  parts.push(text.slice(start).trim());
+  return parts;
+}
+
+function attributeName(path: string, names: Names): string {
+  const name = path.startsWith('#') ? names?.[path] : path;
+  if (name === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new Error(`fake table: unsupported path ${path}`);
+  return name;
+}
+
+function operand(term: string, item: Item | undefined, expressions: Expressions): unknown {
+  const text = term.trim();
+  if (text.startsWith(':')) {
+    const values = expressions.ExpressionAttributeValues;
+    if (!values || !(text in values)) throw new Error(`fake table: no value for ${text}`);
+    return structuredClone(values[text]);
+  }
+  const call = /^(\w+)\((.*)\)$/s.exec(text);
+  if (call) {
+    const [, name, args = ''] = call;
+    const [first = '', second = ''] = splitTopLevel(args, ',');
+    if (name === 'if_not_exists') {
+      const current = item?.[attributeName(first, expressions.ExpressionAttributeNames)];
+      return current === undefined ? operand(second, item, expressions) : structuredClone(current);
+    }
+    if (name === 'list_append') {
+      const head = operand(first, item, expressions);
+      const tail = operand(second, item, expressions);
+      if (!Array.isArray(head) || !Array.isArray(tail))
+        throw new Error('fake table: list_append of non-lists');
+      return [...head, ...tail];
+    }
+    throw new Error(`fake table: unsupported function ${name}`);
+  }
+  const plus = splitTopLevel(text, ' + ');
+  if (plus.length === 2) {
+    const [left, right] = plus.map((part) => operand(part, item, expressions));
+    if (typeof left !== 'number' || typeof right !== 'number')
+      throw new Error('fake table: + of non-numbers');
+    return left + right;
+  }
+  const name = attributeName(text, expressions.ExpressionAttributeNames);
+  return structuredClone(item?.[name]);
+}
+
+function holds(condition: string, item: Item | undefined, expressions: Expressions): boolean {
+  return splitTopLevel(condition, ' AND ').every((clause) => {
+    const names = expressions.ExpressionAttributeNames;
+    const exists = /^attribute_(not_)?exists\((.+)\)$/.exec(clause);
+    if (exists) {
+      const present = item !== undefined && item[attributeName(exists[2] ?? '', names)] !== undefined;
+      return exists[1] ? !present : present;
+    }
+    const prefix = /^begins_with\((.+)\)$/.exec(clause);
+    if (prefix) {
+      const [path = '', value = ''] = splitTopLevel(prefix[1] ?? '', ',');
+      return startsWith(operand(path, item, expressions), operand(value, item, expressions));
+    }
+    const equals = splitTopLevel(clause, ' = ');
+    if (equals.length === 2) {
+      const [left = '', right = ''] = equals;
+      if (item === undefined) return false;
+      return operand(left, item, expressions) === operand(right, item, expressions);
+    }
+    throw new Error(`fake table: unsupported condition ${clause}`);
+  });
+}
+
+function applyUpdate(expression: string, item: Item, expressions: Expressions): void {
+  const clauses = expression.split(/\b(SET|REMOVE)\b/).map((part) => part.trim());
+  if (clauses[0] !== '') throw new Error(`fake table: unsupported update ${expression}`);
+  // Every right-hand side reads the item as it was before the update, as in DynamoDB.
+  const before = structuredClone(item);
+  for (let i = 1; i < clauses.length; i += 2) {
+    const action = clauses[i];
+    const body = clauses[i + 1] ?? '';
+    for (const part of splitTopLevel(body, ',')) {
+      if (action === 'REMOVE') {
+        delete item[attributeName(part, expressions.ExpressionAttributeNames)];
+        continue;
+      }
+      const [path = '', value = ''] = splitTopLevel(part, ' = ');
+      item[attributeName(path, expressions.ExpressionAttributeNames)] = operand(value, before, expressions);
+    }
+  }
+}
+
+function parseKeyCondition(input: QueryCommandInput): { pk: unknown; skPrefix?: unknown } {
+  if (input.IndexName) throw new Error('fake table: index queries are not supported');
+  const clauses = splitTopLevel(input.KeyConditionExpression ?? '', ' AND ');
+  const [pkClause = '', skClause] = clauses;
+  const pk = /^pk = (:\w+)$/.exec(pkClause);
+  if (!pk) throw new Error(`fake table: unsupported key condition ${input.KeyConditionExpression}`);
+  const values = input.ExpressionAttributeValues ?? {};
+  if (skClause === undefined) return { pk: values[pk[1] ?? ''] };
+  const sk = /^begins_with\(sk, (:\w+)\)$/.exec(skClause);
+  if (!sk) throw new Error(`fake table: unsupported key condition ${input.KeyConditionExpression}`);
+  return { pk: values[pk[1] ?? ''], skPrefix: values[sk[1] ?? ''] };
+}

@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto';
+import type { StoredEvent, Subscription } from '../../lambdas/core/model.js';
+import { generateSecret } from '../../lambdas/core/signing.js';
+import { exampleData } from './factories.js';
+
+/*
+ * Domain objects as the DynamoDB adapters store them (docs/DATA-MODEL.md): the object's fields beside
+ * the table's keys. Seed a FakeTable with these to give a handler realistic reads.
+ */
+
+/** A fresh, well-formed subscription id (`sub_` + 16 base64url characters). */
+export function aSubscriptionId(): string {
+  return `sub_${randomBytes(12).toString('base64url')}`;
+}
+
+/** An active JSON subscription of acme to Object.OnNew with one current secret. */
+export function aStoredSubscription(overrides: Partial<Subscription> = {}): Subscription {
+  return {
+    id: aSubscriptionId(),
+    brand: 'acme',
+    name: `Orders ${randomBytes(3).toString('hex')}`,
+    entity: 'Object',
+    events: [{ name: 'OnNew' }],
+    url: 'https://listener.example.com/hook',
+    format: 'json',
+    includeCompleteData: false,
+    status: 'active',
+    secrets: [{ secret: generateSecret(), createdAt: '2026-01-01T00:00:00.000Z' }],
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    version: 1,
+    ...overrides,
+  };
+}
+
+/** The subscription's item: `BRAND#<brand>` / `SUB#<id>` and every field. */
+export function subscriptionItem(subscription: Subscription): Record<string, unknown> {
+  return { ...subscription, pk: `BRAND#${subscription.brand}`, sk: `SUB#${subscription.id}` };
+}
+
+/** An accepted Object.OnNew event of acme, with the catalogue's example data. */
+export function aStoredEvent(overrides: Partial<StoredEvent> = {}): StoredEvent {
+  return {
+    key: 'acme/evt-1',
+    brand: 'acme',
+    entity: 'Object',
+    event: 'OnNew',
+    data: exampleData('Object', 'OnNew'),
+    receivedAt: '2026-03-04T05:06:07.000Z',
+    ...overrides,
+  };
+}
+
+/** The event's item: `EVENT#<key>` / `EVENT`, every field, and its TTL. */
+export function eventItem(event: StoredEvent, expiresAt = 1_900_000_000): Record<string, unknown> {
+  return { ...event, pk: `EVENT#${event.key}`, sk: 'EVENT', expiresAt };
+}
+
+/** The key of a delivery's item. */
+export function deliveryKey(subscriptionId: string, deliveryId: string): { pk: string; sk: string } {
+  return { pk: `SUB#${subscriptionId}`, sk: `DLV#${deliveryId}` };
+}

@@ -1,0 +1,581 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { logger } from '../../../lambdas/commons/logger.js';
+import { deliveryIdFor } from '../../../lambdas/core/ids.js';
+import type { DeliveryMessage, StoredEvent, Subscription } from '../../../lambdas/core/model.js';
+import { generateSecret, webhookId } from '../../../lambdas/core/signing.js';
+import { verifyWebhook, WebhookVerificationError } from '../../../lambdas/core/verify.js';
+import { handler, useDeliveryDeps } from '../../../lambdas/deliver.js';
+import { FakeTable } from '../../support/dynamo-fake.js';
+import {
+  aClosedLoopbackUrl,
+  type LoopbackListener,
+  startLoopbackListener,
+} from '../../support/loopback-listener.js';
+import { aDeliveryRecord, aLambdaContext, anSqsEvent, anSqsRecord } from '../../support/sqs-events.js';
+import {
+  aStoredEvent,
+  aStoredSubscription,
+  eventItem,
+  subscriptionItem,
+} from '../../support/stored-items.js';
+
+// Network rule: listeners are http.Servers of ours on 127.0.0.1 and subscriptions name them by IP
+// literal, which the SSRF guard never resolves; the SDK is stubbed at the client classes, and its
+// endpoints point at a closed loopback port in case a stub did not apply.
+
+const TABLE_NAME = 'commbox-webhooks-test';
+const QUEUE_URL = 'http://127.0.0.1:1/000000000000/commbox-deliveries';
+const NOW = new Date('2026-03-04T05:06:07.000Z');
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+let table: FakeTable;
+let listener: LoopbackListener;
+
+beforeAll(async () => {
+  listener = await startLoopbackListener();
+});
+
+afterAll(async () => {
+  await listener.close();
+});
+
+beforeEach(() => {
+  vi.stubEnv('TABLE_NAME', TABLE_NAME);
+  vi.stubEnv('DELIVERY_QUEUE_URL', QUEUE_URL);
+  vi.stubEnv('ALLOW_LOCAL_TARGETS', 'true');
+  vi.stubEnv('RETRY_SCHEDULE', '0,5,10');
+  vi.stubEnv('DELIVERY_TIMEOUT_MS', '2000');
+  vi.stubEnv('DISABLE_AFTER_DAYS', '5');
+  vi.stubEnv('DELIVERY_LOG', 'full');
+  vi.stubEnv('AWS_REGION', 'eu-west-1');
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', 'http://127.0.0.1:1');
+  vi.stubEnv('AWS_ENDPOINT_URL_SQS', 'http://127.0.0.1:1');
+  // Only Date is faked: sockets and timers stay real.
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+  logger.setLogLevel('SILENT');
+  table = new FakeTable().install(ddb);
+  sqs.on(ChangeMessageVisibilityCommand).resolves({});
+  listener.received.length = 0;
+  listener.answer(() => ({ status: 200, body: 'ok' }));
+});
+
+afterEach(() => {
+  useDeliveryDeps(undefined);
+  ddb.reset();
+  sqs.reset();
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+interface Delivery {
+  readonly subscription: Subscription;
+  readonly event: StoredEvent;
+  readonly message: DeliveryMessage;
+}
+
+/** Seeds a subscription (to the loopback listener unless `url` is given) and a stored event for it. */
+function aDelivery(overrides: Partial<Subscription> = {}): Delivery {
+  const subscription = aStoredSubscription({
+    url: listener.url(),
+    headers: { 'X-Team': 'blue' },
+    ...overrides,
+  });
+  const event = aStoredEvent({ key: 'acme/evt-1', receivedAt: '2026-03-04T05:06:00.000Z' });
+  table.seed(subscriptionItem(subscription), eventItem(event));
+  return {
+    subscription,
+    event,
+    message: {
+      v: 1,
+      brand: subscription.brand,
+      subscriptionId: subscription.id,
+      deliveryId: deliveryIdFor(event.receivedAt, event.key, subscription.id),
+      eventKey: event.key,
+    },
+  };
+}
+
+const invoke = (...records: SQSRecord[]) => handler(anSqsEvent(...records), aLambdaContext('deliver'));
+
+/** The delivery's item as the handler left it. */
+const deliveryItem = ({ message }: Delivery) =>
+  table.item(`SUB#${message.subscriptionId}`, `DLV#${message.deliveryId}`);
+
+const subscriptionNow = ({ subscription }: Delivery) =>
+  table.item(`BRAND#${subscription.brand}`, `SUB#${subscription.id}`);
+
+/** Whether `received` carries a valid signature by `secret` alone. */
+const verifies = (secret: string, received: { headers: IncomingHttpHeaders; body: string }) => {
+  try {
+    verifyWebhook({
+      headers: received.headers,
+      body: received.body,
+      secrets: secret,
+      now: NOW,
+      parseJson: false,
+    });
+    return true;
+  } catch (error) {
+    if (error instanceof WebhookVerificationError) return false;
+    throw error;
+  }
+};
+
+describe('delivering a webhook', () => {
+  it('POSTs the signed JSON payload with its content type and custom header, and records the success', async () => {
+    const delivery = aDelivery();
+    const [secret] = delivery.subscription.secrets;
+
+    const response = await invoke(aDeliveryRecord(delivery.message));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(listener.received).toHaveLength(1);
+    const [received] = listener.received;
+    expect(received?.method).toBe('POST');
+    expect(received?.path).toBe('/hook');
+    expect(received?.headers['content-type']).toBe('application/json');
+    expect(received?.headers['x-team']).toBe('blue');
+    const verified = verifyWebhook({
+      headers: received?.headers ?? {},
+      body: received?.body ?? '',
+      secrets: secret?.secret ?? '',
+      now: NOW,
+    });
+    expect(verified.id).toBe(webhookId('acme/evt-1', delivery.subscription.id));
+    expect(verified.timestamp).toBe(NOW.getTime() / 1000);
+    expect(verified.payload).toEqual({
+      Event: {
+        Subscription: 'Object',
+        Name: 'OnNew',
+        Brand: 'acme',
+        Object: expect.objectContaining({ Id: 901731, StreamId: 71 }),
+      },
+    });
+    expect(deliveryItem(delivery)).toMatchObject({
+      id: delivery.message.deliveryId,
+      subscriptionId: delivery.subscription.id,
+      eventKey: 'acme/evt-1',
+      webhookId: verified.id,
+      status: 'succeeded',
+      gsi1pk: `DLV#${delivery.subscription.id}#succeeded`,
+      attempts: [{ attempt: 1, at: NOW.toISOString(), statusCode: 200, durationMs: expect.any(Number) }],
+    });
+    const write = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(write?.Key).toEqual({
+      pk: `SUB#${delivery.subscription.id}`,
+      sk: `DLV#${delivery.message.deliveryId}`,
+    });
+    expect(write?.UpdateExpression).toContain('list_append(if_not_exists(#attempts, :empty), :attempt)');
+    expect(write?.ExpressionAttributeValues?.[':status']).toBe('succeeded');
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+  });
+
+  it('sends a SOAP subscription a signed envelope as text/xml with a SOAPAction', async () => {
+    const delivery = aDelivery({ format: 'soap' });
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    const [received] = listener.received;
+    expect(received?.headers['content-type']).toBe('text/xml; charset=utf-8');
+    expect(received?.headers.soapaction).toBe('""');
+    expect(received?.body).toMatch(/^<\?xml version="1.0" encoding="utf-8"\?><soap:Envelope /);
+    expect(received?.body).toContain(
+      '<Event Subscription="Object" Name="OnNew" Brand="acme"><Object><Id>901731</Id>',
+    );
+    expect(received && verifies(delivery.subscription.secrets[0]?.secret ?? '', received)).toBe(true);
+    expect(deliveryItem(delivery)?.status).toBe('succeeded');
+  });
+
+  it('delivers a test event even while the subscription is paused', async () => {
+    const delivery = aDelivery({ status: 'paused' });
+
+    const response = await invoke(aDeliveryRecord({ ...delivery.message, test: true }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(1);
+    expect(deliveryItem(delivery)?.status).toBe('succeeded');
+  });
+});
+
+describe('retrying', () => {
+  it('retries a 503 after its Retry-After delay, leaving the delivery pending', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 503, headers: { 'Retry-After': '30' }, body: 'busy' }));
+    const record = aDeliveryRecord(delivery.message, { receiveCount: 1 });
+
+    const response = await invoke(record);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand).map((call) => call.args[0].input)).toEqual([
+      { QueueUrl: QUEUE_URL, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 30 },
+    ]);
+    expect(deliveryItem(delivery)).toMatchObject({
+      status: 'pending',
+      nextAttemptAt: new Date(NOW.getTime() + 30_000).toISOString(),
+      attempts: [{ attempt: 1, statusCode: 503, error: 'HTTP 503: busy' }],
+    });
+    expect(deliveryItem(delivery)).not.toHaveProperty('failureReason');
+  });
+
+  it('retries a refused connection after the next delay of the schedule', async () => {
+    const delivery = aDelivery({ url: await aClosedLoopbackUrl() });
+    const record = aDeliveryRecord(delivery.message);
+
+    const response = await invoke(record);
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input.VisibilityTimeout).toBe(5);
+    expect(deliveryItem(delivery)).toMatchObject({
+      status: 'pending',
+      attempts: [{ attempt: 1, error: 'connection failed (ECONNREFUSED)' }],
+    });
+  });
+
+  it("follows the subscription's own retry schedule over the default", async () => {
+    const delivery = aDelivery({ retrySchedule: [0, 120] });
+    listener.answer(() => ({ status: 500 }));
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input.VisibilityTimeout).toBe(120);
+  });
+
+  it('gives up after the last attempt of the schedule: the delivery fails and the message is deleted', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 500, body: 'still broken' }));
+
+    const response = await invoke(aDeliveryRecord(delivery.message, { receiveCount: 3 }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+    expect(deliveryItem(delivery)).toMatchObject({
+      status: 'failed',
+      gsi1pk: `DLV#${delivery.subscription.id}#failed`,
+      failureReason: 'HTTP 500; gave up after 3 attempts',
+      attempts: [{ attempt: 3, statusCode: 500, error: 'HTTP 500; gave up after 3 attempts: still broken' }],
+    });
+    expect(deliveryItem(delivery)).not.toHaveProperty('nextAttemptAt');
+  });
+
+  it('sends the same webhook-id on a retry and appends every attempt to the delivery', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 500 }));
+    await invoke(aDeliveryRecord(delivery.message, { receiveCount: 1 }));
+    listener.answer(() => ({ status: 200 }));
+    vi.setSystemTime(new Date(NOW.getTime() + 5_000));
+
+    const response = await invoke(aDeliveryRecord(delivery.message, { receiveCount: 2 }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    const ids = listener.received.map((received) => received.headers['webhook-id']);
+    expect(ids).toEqual([webhookId('acme/evt-1', delivery.subscription.id), ids[0]]);
+    expect(deliveryItem(delivery)).toMatchObject({
+      status: 'succeeded',
+      createdAt: NOW.toISOString(),
+      attempts: [
+        { attempt: 1, statusCode: 500 },
+        { attempt: 2, statusCode: 200 },
+      ],
+    });
+    expect(deliveryItem(delivery)).not.toHaveProperty('nextAttemptAt');
+  });
+
+  it('reports only the record whose listener asks for a retry in a mixed batch', async () => {
+    const failing = aDelivery({ url: listener.url('/fail') });
+    const healthy = aDelivery({ url: listener.url('/ok') });
+    listener.answer((request) => ({ status: request.path === '/fail' ? 500 : 200 }));
+    const retried = aDeliveryRecord(failing.message, { messageId: 'to-fail' });
+
+    const response = await invoke(retried, aDeliveryRecord(healthy.message, { messageId: 'to-ok' }));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'to-fail' }] });
+    expect(
+      sqs.commandCalls(ChangeMessageVisibilityCommand).map((call) => call.args[0].input.ReceiptHandle),
+    ).toEqual([retried.receiptHandle]);
+    expect(deliveryItem(failing)?.status).toBe('pending');
+    expect(deliveryItem(healthy)?.status).toBe('succeeded');
+  });
+
+  it('returns every record of a batch of retries without throwing', async () => {
+    const first = aDelivery({ url: listener.url('/a') });
+    const second = aDelivery({ url: listener.url('/b') });
+    listener.answer(() => ({ status: 503 }));
+
+    const response = await invoke(
+      aDeliveryRecord(first.message, { messageId: 'a' }),
+      aDeliveryRecord(second.message, { messageId: 'b' }),
+    );
+
+    expect(response.batchItemFailures).toEqual(
+      expect.arrayContaining([{ itemIdentifier: 'a' }, { itemIdentifier: 'b' }]),
+    );
+    expect(response.batchItemFailures).toHaveLength(2);
+  });
+  it('reports to each of two concurrent invocations only its own records', async () => {
+    listener.answer((request) => ({
+      status: request.path.endsWith('fail') ? 500 : 200,
+      delayMs: request.path === '/slow-fail' ? 50 : 0,
+    }));
+    const recordTo = (path: string, messageId: string) =>
+      aDeliveryRecord(aDelivery({ url: listener.url(path) }).message, { messageId });
+
+    const [first, second] = await Promise.all([
+      invoke(recordTo('/slow-fail', 'm-0'), recordTo('/ok-1', 'm-1')),
+      invoke(recordTo('/fast-fail', 'm-2'), recordTo('/ok-2', 'm-3')),
+    ]);
+
+    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-0' }] });
+    expect(second).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+  });
+});
+
+describe("the subscription's state", () => {
+  it('disables the subscription when the listener answers 410 Gone, and does not retry', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 410 }));
+
+    const response = await invoke(aDeliveryRecord(delivery.message));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+    expect(subscriptionNow(delivery)).toMatchObject({
+      status: 'disabled',
+      disabledReason: 'the listener answered 410 Gone',
+      updatedAt: NOW.toISOString(),
+      version: 2,
+    });
+    const disable = ddb
+      .commandCalls(UpdateCommand)
+      .map((call) => call.args[0].input)
+      .find((input) => input.Key?.sk === `SUB#${delivery.subscription.id}`);
+    expect(disable?.ExpressionAttributeValues).toMatchObject({
+      ':disabled': 'disabled',
+      ':reason': 'the listener answered 410 Gone',
+    });
+    expect(deliveryItem(delivery)).toMatchObject({ status: 'failed', attempts: [{ statusCode: 410 }] });
+  });
+
+  it.each(['paused', 'disabled'] as const)(
+    'records a failed attempt for a %s subscription without calling its listener',
+    async (status) => {
+      const delivery = aDelivery({ status });
+
+      const response = await invoke(aDeliveryRecord(delivery.message));
+
+      expect(response.batchItemFailures).toEqual([]);
+      expect(listener.received).toHaveLength(0);
+      expect(deliveryItem(delivery)).toMatchObject({
+        status: 'failed',
+        failureReason: `the subscription is ${status}`,
+        attempts: [{ attempt: 1, durationMs: 0, error: `the subscription is ${status}` }],
+      });
+    },
+  );
+
+  it('drops a delivery whose subscription was deleted: no call, no record, no retry', async () => {
+    const delivery = aDelivery();
+    const orphan = { ...delivery.message, subscriptionId: 'sub_DELETEDDELETED00' };
+
+    const response = await invoke(aDeliveryRecord(orphan));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('drops a delivery whose event has expired from the table', async () => {
+    const delivery = aDelivery();
+
+    const response = await invoke(aDeliveryRecord({ ...delivery.message, eventKey: 'acme/expired' }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it.each([
+    { case: 'a body that is not JSON', body: 'deliver please' },
+    { case: 'an unknown message version', body: JSON.stringify({ v: 2, brand: 'acme' }) },
+    {
+      case: 'a message without a subscription',
+      body: JSON.stringify({ v: 1, brand: 'acme', eventKey: 'k' }),
+    },
+  ])('drops $case without failing the record', async ({ body }) => {
+    aDelivery();
+
+    const response = await invoke(anSqsRecord(body, { messageId: 'malformed' }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(0);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('signing secrets', () => {
+  it('signs with both secrets during a rotation, and each signature verifies with its own secret', async () => {
+    const previous = generateSecret();
+    const current = generateSecret();
+    const { message } = aDelivery({
+      secrets: [
+        {
+          secret: previous,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          expiresAt: new Date(NOW.getTime() + DAY_MS).toISOString(),
+        },
+        { secret: current, createdAt: NOW.toISOString() },
+      ],
+    });
+
+    await invoke(aDeliveryRecord(message));
+
+    const [received] = listener.received;
+    const signatures = String(received?.headers['webhook-signature']).split(' ');
+    expect(signatures).toHaveLength(2);
+    for (const [index, secret] of [previous, current].entries()) {
+      const alone = {
+        headers: { ...received?.headers, 'webhook-signature': signatures[index] },
+        body: received?.body ?? '',
+      };
+      expect(verifies(secret, alone)).toBe(true);
+    }
+  });
+
+  it('no longer signs with a secret whose overlap has expired', async () => {
+    const expired = generateSecret();
+    const current = generateSecret();
+    const { message } = aDelivery({
+      secrets: [
+        {
+          secret: expired,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          expiresAt: new Date(NOW.getTime() - 1000).toISOString(),
+        },
+        { secret: current, createdAt: '2026-03-03T05:06:07.000Z' },
+      ],
+    });
+
+    await invoke(aDeliveryRecord(message));
+
+    const [received] = listener.received;
+    expect(String(received?.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(received && verifies(current, received)).toBe(true);
+    expect(received && verifies(expired, received)).toBe(false);
+  });
+});
+
+describe('the failing clock', () => {
+  it('starts at the first failure after a success', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 500 }));
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(subscriptionNow(delivery)).toMatchObject({ status: 'active', failingSince: NOW.toISOString() });
+  });
+
+  it('keeps the subscription active while it has failed for less than DISABLE_AFTER_DAYS', async () => {
+    const failingSince = new Date(NOW.getTime() - 4 * DAY_MS).toISOString();
+    const delivery = aDelivery({ failingSince });
+    listener.answer(() => ({ status: 500 }));
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(subscriptionNow(delivery)).toMatchObject({ status: 'active', failingSince });
+  });
+
+  it('disables a subscription that has failed for DISABLE_AFTER_DAYS, and says why', async () => {
+    const failingSince = new Date(NOW.getTime() - 6 * DAY_MS).toISOString();
+    const delivery = aDelivery({ failingSince });
+    listener.answer(() => ({ status: 500 }));
+
+    await invoke(aDeliveryRecord(delivery.message, { receiveCount: 3 }));
+
+    expect(subscriptionNow(delivery)).toMatchObject({
+      status: 'disabled',
+      disabledReason: `no successful delivery for 5 days (failing since ${failingSince})`,
+    });
+    expect(deliveryItem(delivery)?.status).toBe('failed');
+  });
+
+  it('is cleared by a success', async () => {
+    const delivery = aDelivery({ failingSince: new Date(NOW.getTime() - DAY_MS).toISOString() });
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(subscriptionNow(delivery)).not.toHaveProperty('failingSince');
+    expect(subscriptionNow(delivery)?.status).toBe('active');
+  });
+});
+
+describe('the failures-only delivery log', () => {
+  beforeEach(() => {
+    vi.stubEnv('DELIVERY_LOG', 'failures');
+  });
+
+  it('writes nothing for a success at the first attempt', async () => {
+    const delivery = aDelivery();
+
+    const response = await invoke(aDeliveryRecord(delivery.message));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(table.itemsUnder('SUB#')).toEqual([]);
+  });
+
+  it('writes a success that needed a retry', async () => {
+    const delivery = aDelivery();
+
+    await invoke(aDeliveryRecord(delivery.message, { receiveCount: 2 }));
+
+    expect(deliveryItem(delivery)).toMatchObject({ status: 'succeeded', attempts: [{ attempt: 2 }] });
+  });
+});
+
+describe('infrastructure failures', () => {
+  it('retries a delivery whose attempt could not be recorded, although its listener was called', async () => {
+    const delivery = aDelivery();
+    table.failWhen(
+      (request) =>
+        request.operation === 'Update' && request.input.Key?.sk === `DLV#${delivery.message.deliveryId}`,
+      new Error('ProvisionedThroughputExceededException'),
+    );
+    const record = aDeliveryRecord(delivery.message, { messageId: 'unrecorded' });
+
+    const response = await invoke(
+      record,
+      aDeliveryRecord(aDelivery({ url: listener.url('/other') }).message),
+    );
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'unrecorded' }]);
+    expect(listener.received.map((received) => received.path).sort()).toEqual(['/hook', '/other']);
+  });
+
+  it('retries a delivery whose subscription could not be read, without calling the listener', async () => {
+    const delivery = aDelivery();
+    table.failWhen(
+      (request) => request.operation === 'Get' && request.input.Key?.sk === `SUB#${delivery.subscription.id}`,
+      new Error('InternalServerError'),
+    );
+    const record = aDeliveryRecord(delivery.message, { messageId: 'unread' });
+
+    const response = await invoke(
+      record,
+      aDeliveryRecord(aDelivery({ url: listener.url('/other') }).message),
+    );
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'unread' }]);
+    expect(listener.received.map((received) => received.path)).toEqual(['/other']);
+  });
+});

@@ -1,0 +1,543 @@
+import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
+import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { logger } from '../../../lambdas/commons/logger.js';
+import { deliveryIdFor } from '../../../lambdas/core/ids.js';
+import { deliveryMessageSchema, type Subscription } from '../../../lambdas/core/model.js';
+import { MAX_EVENT_DATA_BYTES, MAX_EVENT_DATA_DEPTH } from '../../../lambdas/core/routing.js';
+import { handler, useRoutingDeps } from '../../../lambdas/route.js';
+import { FakeTable } from '../../support/dynamo-fake.js';
+import { exampleData } from '../../support/factories.js';
+import {
+  aLambdaContext,
+  anEventBridgeEnvelope,
+  anIngestRecord,
+  anSqsEvent,
+  anSqsRecord,
+} from '../../support/sqs-events.js';
+import {
+  aStoredEvent,
+  aStoredSubscription,
+  eventItem,
+  subscriptionItem,
+} from '../../support/stored-items.js';
+
+// Network rule: the SDK is stubbed at the client classes, so no request leaves the process; the
+// endpoints and credentials below only make sure that a stub that failed to apply would hit a closed
+// loopback port instead of AWS (or the instance metadata service).
+
+const TABLE_NAME = 'commbox-webhooks-test';
+const QUEUE_URL = 'http://127.0.0.1:1/000000000000/commbox-deliveries';
+const NOW = new Date('2026-03-04T05:06:07.000Z');
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+let table: FakeTable;
+
+beforeEach(() => {
+  vi.stubEnv('TABLE_NAME', TABLE_NAME);
+  vi.stubEnv('DELIVERY_QUEUE_URL', QUEUE_URL);
+  vi.stubEnv('RETENTION_DAYS', '30');
+  vi.stubEnv('AWS_REGION', 'eu-west-1');
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', 'http://127.0.0.1:1');
+  vi.stubEnv('AWS_ENDPOINT_URL_SQS', 'http://127.0.0.1:1');
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(NOW);
+  logger.setLogLevel('SILENT');
+  table = new FakeTable().install(ddb);
+  sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => acceptAll(input));
+});
+
+afterEach(() => {
+  useRoutingDeps(undefined);
+  ddb.reset();
+  sqs.reset();
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+function acceptAll(input: SendMessageBatchCommandInput) {
+  return {
+    Successful: (input.Entries ?? []).map((entry) => ({
+      Id: entry.Id,
+      MessageId: `sqs-${entry.Id}`,
+      MD5OfMessageBody: 'not-checked',
+    })),
+    Failed: [],
+  };
+}
+
+/** Every message the router queued, parsed, in the order sent. */
+function sentMessages(): unknown[] {
+  return sqs
+    .commandCalls(SendMessageBatchCommand)
+    .flatMap((call) => call.args[0].input.Entries ?? [])
+    .map((entry): unknown => JSON.parse(entry.MessageBody ?? ''));
+}
+
+/** One field of every message queued, each message checked against the delivery queue's schema. */
+function sentField(field: 'subscriptionId' | 'eventKey'): string[] {
+  return sentMessages().map((message) => deliveryMessageSchema.parse(message)[field]);
+}
+
+function eventKeysIn(input: SendMessageBatchCommandInput): string[] {
+  return (input.Entries ?? []).map((entry) => {
+    const body: unknown = JSON.parse(entry.MessageBody ?? '{}');
+    return typeof body === 'object' && body !== null && 'eventKey' in body ? String(body.eventKey) : '';
+  });
+}
+
+/** An ingest record of an acme Object.OnNew with the catalogue's example data. */
+function anOnNewRecord(
+  options: { ebId?: string; producerId?: string; brand?: string; messageId?: string } = {},
+): SQSRecord {
+  const { ebId = 'eb-1', producerId, brand = 'acme', messageId } = options;
+  const envelope = anEventBridgeEnvelope({
+    id: ebId,
+    detailType: 'Object.OnNew',
+    detail: { brand, ...(producerId && { id: producerId }), data: exampleData('Object', 'OnNew') },
+  });
+  return anIngestRecord(envelope, messageId ? { messageId } : {});
+}
+
+function seedSubscriptions(...subscriptions: Subscription[]): void {
+  table.seed(...subscriptions.map(subscriptionItem));
+}
+
+const invoke = (...records: SQSRecord[]) => handler(anSqsEvent(...records), aLambdaContext('route'));
+
+describe('routing a valid event', () => {
+  it('queues one delivery for each matching active subscription of the brand', async () => {
+    const orders = aStoredSubscription();
+    const audit = aStoredSubscription({ events: [{ name: 'OnNew', channels: [71] }] });
+    seedSubscriptions(
+      orders,
+      audit,
+      aStoredSubscription({ events: [{ name: 'OnNewChild' }] }),
+      aStoredSubscription({ events: [{ name: 'OnNew', channels: [72] }] }),
+      aStoredSubscription({ status: 'paused' }),
+      aStoredSubscription({ entity: 'Tag', events: [{ name: 'OnChange' }] }),
+      aStoredSubscription({ brand: 'globex' }),
+    );
+
+    const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
+    const expected = [orders, audit].map((subscription) => ({
+      v: 1,
+      brand: 'acme',
+      subscriptionId: subscription.id,
+      deliveryId: deliveryIdFor(NOW.toISOString(), 'acme/evt-1', subscription.id),
+      eventKey: 'acme/evt-1',
+    }));
+    expect(sentMessages()).toEqual(expect.arrayContaining(expected));
+    expect(sentMessages()).toHaveLength(2);
+  });
+
+  it('stores the event once, with its data, and marks it routed', async () => {
+    seedSubscriptions(aStoredSubscription());
+
+    await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual({
+      pk: 'EVENT#acme/evt-1',
+      sk: 'EVENT',
+      key: 'acme/evt-1',
+      brand: 'acme',
+      entity: 'Object',
+      event: 'OnNew',
+      data: exampleData('Object', 'OnNew'),
+      receivedAt: NOW.toISOString(),
+      routedAt: NOW.toISOString(),
+      expiresAt: NOW.getTime() / 1000 + 30 * 24 * 60 * 60,
+    });
+  });
+
+  it('sends 23 matching subscriptions in three SendMessageBatch calls of 10, 10 and 3', async () => {
+    const subscriptions = Array.from({ length: 23 }, () => aStoredSubscription());
+    seedSubscriptions(...subscriptions);
+
+    const response = await invoke(anOnNewRecord());
+
+    expect(response.batchItemFailures).toEqual([]);
+    const sizes = sqs.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input.Entries?.length);
+    expect(sizes).toEqual([10, 10, 3]);
+    expect(new Set(sentField('subscriptionId'))).toEqual(
+      new Set(subscriptions.map((subscription) => subscription.id)),
+    );
+  });
+
+  it("reads every page of the brand's subscriptions", async () => {
+    table = new FakeTable({ pageSize: 4 }).install(ddb);
+    const subscriptions = Array.from({ length: 9 }, () => aStoredSubscription());
+    seedSubscriptions(...subscriptions);
+
+    await invoke(anOnNewRecord());
+
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(3);
+    expect(sentMessages()).toHaveLength(9);
+  });
+
+  it('marks an event no subscription wants routed without sending anything', async () => {
+    seedSubscriptions(aStoredSubscription({ events: [{ name: 'OnNewChild' }] }));
+
+    const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+  });
+
+  it('matches a subscription created just before the event, reading strongly consistent', async () => {
+    const created = aStoredSubscription({ createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() });
+    seedSubscriptions(created);
+
+    await invoke(anOnNewRecord());
+
+    expect(sentMessages()).toEqual([expect.objectContaining({ subscriptionId: created.id })]);
+    const query = ddb.commandCalls(QueryCommand)[0]?.args[0].input;
+    expect(query?.ConsistentRead).toBe(true);
+    expect(query?.TableName).toBe(TABLE_NAME);
+  });
+
+  it("queries only the event's brand, and never delivers another brand's subscription", async () => {
+    // A foreign subscription filed under acme's partition (corrupt data) must not receive acme's events.
+    const misfiled = { ...subscriptionItem(aStoredSubscription({ brand: 'globex' })), pk: 'BRAND#acme' };
+    table.seed(misfiled, subscriptionItem(aStoredSubscription({ brand: 'globex' })));
+
+    const response = await invoke(anOnNewRecord({ brand: 'acme' }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
+      ':pk': 'BRAND#acme',
+      ':entity': 'Object',
+    });
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  });
+});
+
+describe('idempotency', () => {
+  it('uses the producer id as the idempotency key when there is one', async () => {
+    seedSubscriptions(aStoredSubscription());
+
+    await invoke(anOnNewRecord({ ebId: 'eb-77', producerId: 'ord-42' }));
+
+    expect(table.item('EVENT#acme/ord-42', 'EVENT')).toBeDefined();
+    expect(sentMessages()).toEqual([expect.objectContaining({ eventKey: 'acme/ord-42' })]);
+  });
+
+  it("falls back to EventBridge's event id without a producer id", async () => {
+    seedSubscriptions(aStoredSubscription());
+
+    await invoke(anOnNewRecord({ ebId: 'eb-77' }));
+
+    expect(table.item('EVENT#acme/eb-77', 'EVENT')).toBeDefined();
+    expect(sentMessages()).toEqual([expect.objectContaining({ eventKey: 'acme/eb-77' })]);
+  });
+
+  it('routes a producer event put twice (two EventBridge ids) only once', async () => {
+    seedSubscriptions(aStoredSubscription());
+
+    await invoke(anOnNewRecord({ ebId: 'eb-1', producerId: 'ord-42' }));
+    const second = await invoke(anOnNewRecord({ ebId: 'eb-2', producerId: 'ord-42' }));
+
+    expect(second.batchItemFailures).toEqual([]);
+    expect(sentMessages()).toHaveLength(1);
+  });
+
+  it('sends nothing for a redelivered record whose event was already routed', async () => {
+    seedSubscriptions(aStoredSubscription());
+    const record = anOnNewRecord({ producerId: 'evt-1' });
+
+    await invoke(record);
+    vi.setSystemTime(new Date(NOW.getTime() + 60_000));
+    const again = await invoke(record);
+
+    expect(again.batchItemFailures).toEqual([]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+  });
+
+  it('sends nothing for an event whose stored copy was already routed', async () => {
+    seedSubscriptions(aStoredSubscription());
+    const routed = aStoredEvent({ key: 'acme/evt-1', routedAt: '2026-03-04T05:00:00.000Z' });
+    table.seed(eventItem(routed));
+
+    const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(eventItem(routed));
+  });
+
+  it('routes again, with the same delivery ids, an event whose earlier routing crashed', async () => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
+    const record = anOnNewRecord({ producerId: 'evt-1', messageId: 'crashing' });
+    let sqsIsDown = true;
+    sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
+      if (sqsIsDown) throw new Error('SQS is unavailable');
+      return acceptAll(input);
+    });
+
+    // The first routing stores the event but cannot queue (a whole-batch failure: the handler throws).
+    await expect(invoke(record)).rejects.toThrow(FullBatchFailureError);
+    const firstTry = sentMessages();
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBeUndefined();
+
+    // SQS hands the record over again a minute later.
+    vi.setSystemTime(new Date(NOW.getTime() + 60_000));
+    sqsIsDown = false;
+    const response = await invoke(record);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const retried = sentMessages().slice(firstTry.length);
+    expect(retried).toEqual(firstTry);
+    expect(retried).toEqual([
+      expect.objectContaining({
+        deliveryId: deliveryIdFor(NOW.toISOString(), 'acme/evt-1', subscription.id),
+      }),
+    ]);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toMatchObject({
+      receivedAt: NOW.toISOString(),
+      routedAt: new Date(NOW.getTime() + 60_000).toISOString(),
+    });
+  });
+
+  it('routes a stored, unrouted event from its stored copy (its arrival time and data)', async () => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
+    const earlier = aStoredEvent({ key: 'acme/evt-1', receivedAt: '2026-03-04T04:00:00.000Z' });
+    table.seed(eventItem(earlier));
+
+    const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sentMessages()).toEqual([
+      {
+        v: 1,
+        brand: 'acme',
+        subscriptionId: subscription.id,
+        deliveryId: deliveryIdFor(earlier.receivedAt, 'acme/evt-1', subscription.id),
+        eventKey: 'acme/evt-1',
+      },
+    ]);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+  });
+});
+
+describe('rejecting invalid events', () => {
+  const deep = (levels: number): Record<string, unknown> => {
+    let value: Record<string, unknown> = { Id: 1 };
+    for (let i = 0; i < levels; i++) value = { Nested: value };
+    return { Id: 1, Extra: value };
+  };
+  const valid = { brand: 'acme', id: 'evt-9', data: exampleData('Object', 'OnNew') };
+
+  it.each([
+    {
+      case: 'an unknown detail type',
+      body: JSON.stringify(anEventBridgeEnvelope({ detailType: 'Object.OnExplode', detail: valid })),
+      reason: 'unknown detail type "Object.OnExplode"',
+      detailType: 'Object.OnExplode',
+    },
+    {
+      case: 'a foreign source',
+      body: JSON.stringify(anEventBridgeEnvelope({ source: 'acme.billing', detail: valid })),
+      reason: 'source "acme.billing" is not commbox',
+      detailType: 'Object.OnNew',
+    },
+    {
+      case: 'data that fails its schema',
+      body: JSON.stringify(
+        anEventBridgeEnvelope({ detail: { ...valid, data: { Id: 'not-a-number', StreamId: 71 } } }),
+      ),
+      reason: 'data does not fit Object.OnNew: Id ',
+      detailType: 'Object.OnNew',
+    },
+    {
+      case: 'a detail without a brand',
+      body: JSON.stringify(anEventBridgeEnvelope({ detail: { data: valid.data } })),
+      reason: 'detail: brand',
+      detailType: 'Object.OnNew',
+    },
+    {
+      case: 'a body that is not JSON',
+      body: '{"detail-type": "Object.OnNew", ',
+      reason: 'not an EventBridge event',
+      detailType: undefined,
+    },
+    {
+      case: 'oversize data',
+      body: JSON.stringify(
+        anEventBridgeEnvelope({
+          detail: { ...valid, data: { Id: 1, Message: 'x'.repeat(MAX_EVENT_DATA_BYTES) } },
+        }),
+      ),
+      reason: `bytes; the limit is ${MAX_EVENT_DATA_BYTES}`,
+      detailType: 'Object.OnNew',
+    },
+    {
+      case: 'data nested too deep',
+      body: JSON.stringify(
+        anEventBridgeEnvelope({ detail: { ...valid, data: deep(MAX_EVENT_DATA_DEPTH + 1) } }),
+      ),
+      reason: `data is nested deeper than ${MAX_EVENT_DATA_DEPTH}`,
+      detailType: 'Object.OnNew',
+    },
+  ])(
+    'keeps $case as a rejected event with its reason, sends nothing and does not retry it',
+    async ({ body, reason, detailType }) => {
+      seedSubscriptions(aStoredSubscription());
+      const response = await invoke(anSqsRecord(body, { messageId: 'bad' }));
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+      expect(table.itemsUnder('EVENT#')).toEqual([]);
+      const rejected = table.itemsUnder('REJECTED#');
+      expect(rejected).toHaveLength(1);
+      expect(rejected[0]).toMatchObject({ pk: 'REJECTED#2026-03-04', receivedAt: NOW.toISOString() });
+      expect(String(rejected[0]?.sk)).toMatch(/^2026-03-04T05:06:07\.000Z#[0-9a-f]{8}$/);
+      expect(String(rejected[0]?.reason)).toContain(reason);
+      expect(rejected[0]?.detailType).toBe(detailType);
+      expect(rejected[0]).not.toHaveProperty('data');
+    },
+  );
+
+  it('names the producer id and brand of a rejected event, so it can be traced', async () => {
+    const envelope = anEventBridgeEnvelope({
+      id: 'eb-5',
+      detailType: 'Object.OnNew',
+      detail: { brand: 'acme', id: 'ord-5', data: { Id: 'x' } },
+    });
+
+    await invoke(anIngestRecord(envelope));
+
+    expect(table.itemsUnder('REJECTED#')[0]).toMatchObject({ brand: 'acme', eventId: 'ord-5' });
+  });
+});
+
+describe('partial batch failures', () => {
+  const threeEvents = () =>
+    [1, 2, 3].map((n) => anOnNewRecord({ producerId: `evt-${n}`, messageId: `m-${n}` }));
+
+  it('reports only the record whose SendMessageBatch call failed', async () => {
+    seedSubscriptions(aStoredSubscription());
+    sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
+      if (eventKeysIn(input).includes('acme/evt-2')) throw new Error('SQS throttled this batch');
+      return acceptAll(input);
+    });
+
+    const response = await invoke(...threeEvents());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+    expect(table.item('EVENT#acme/evt-2', 'EVENT')?.routedAt).toBeUndefined();
+    expect(table.item('EVENT#acme/evt-3', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+  });
+
+  it('reports only the record with an entry SQS answered as Failed', async () => {
+    seedSubscriptions(aStoredSubscription(), aStoredSubscription());
+    sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
+      const answer = acceptAll(input);
+      if (!eventKeysIn(input).includes('acme/evt-2')) return answer;
+      const [first, ...rest] = answer.Successful;
+      return {
+        Successful: rest,
+        Failed: [{ Id: first?.Id, SenderFault: false, Code: 'InternalError', Message: 'try again' }],
+      };
+    });
+
+    const response = await invoke(...threeEvents());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+    expect(table.item('EVENT#acme/evt-2', 'EVENT')?.routedAt).toBeUndefined();
+  });
+
+  it('reports a record whose event could not be stored', async () => {
+    seedSubscriptions(aStoredSubscription());
+    table.failWhen(
+      (request) => request.operation === 'Put' && request.input.Item?.key === 'acme/evt-2',
+      new Error('ProvisionedThroughputExceededException'),
+    );
+
+    const response = await invoke(...threeEvents());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
+    expect(sentField('eventKey').sort()).toEqual(['acme/evt-1', 'acme/evt-3']);
+  });
+
+  it("reports a record whose brand's subscriptions could not be read, leaving its event unrouted", async () => {
+    seedSubscriptions(aStoredSubscription(), aStoredSubscription({ brand: 'globex' }));
+    table.failWhen(
+      (request) =>
+        request.operation === 'Query' && request.input.ExpressionAttributeValues?.[':pk'] === 'BRAND#globex',
+      new Error('InternalServerError'),
+    );
+    const globex = anOnNewRecord({ brand: 'globex', producerId: 'evt-9', messageId: 'globex' });
+
+    const response = await invoke(anOnNewRecord({ producerId: 'evt-1', messageId: 'acme' }), globex);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'globex' }] });
+    expect(table.item('EVENT#globex/evt-9', 'EVENT')?.routedAt).toBeUndefined();
+    expect(sentMessages()).toEqual([expect.objectContaining({ eventKey: 'acme/evt-1' })]);
+  });
+
+  it('reports a record whose event could not be marked routed, so it is routed again', async () => {
+    seedSubscriptions(aStoredSubscription());
+    table.failWhen((request) => request.operation === 'Update', new Error('InternalServerError'));
+    const rejected = anIngestRecord('not an event', { messageId: 'rejected' });
+
+    const response = await invoke(anOnNewRecord({ producerId: 'evt-1', messageId: 'm-1' }), rejected);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
+    expect(sentMessages()).toHaveLength(1);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBeUndefined();
+  });
+
+  it('reports an invalid event whose rejection could not be kept, so it is not lost', async () => {
+    table.failWhen(
+      (request) => request.operation === 'Put' && String(request.input.Item?.pk).startsWith('REJECTED#'),
+      new Error('InternalServerError'),
+    );
+    const bad = anSqsRecord('not json', { messageId: 'bad' });
+
+    const response = await invoke(bad, anOnNewRecord({ messageId: 'fine' }));
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'bad' }] });
+  });
+
+  it('reports to each of two concurrent invocations only its own records', async () => {
+    seedSubscriptions(aStoredSubscription());
+    sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
+      const [key] = eventKeysIn(input);
+      await new Promise((resolve) => setTimeout(resolve, key === 'acme/slow-fail' ? 50 : 0));
+      if (key?.endsWith('fail')) throw new Error('SQS throttled this batch');
+      return acceptAll(input);
+    });
+    const record = (id: string) => anOnNewRecord({ producerId: id, messageId: id });
+
+    const [first, second] = await Promise.all([
+      invoke(record('slow-fail'), record('ok-1')),
+      invoke(record('fast-fail'), record('ok-2')),
+    ]);
+
+    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: 'slow-fail' }] });
+    expect(second).toEqual({ batchItemFailures: [{ itemIdentifier: 'fast-fail' }] });
+  });
+
+  it('throws when every record of the batch fails, so SQS retries the whole batch', async () => {
+    seedSubscriptions(aStoredSubscription());
+    sqs.on(SendMessageBatchCommand).rejects(new Error('SQS is unavailable'));
+
+    await expect(invoke(...threeEvents())).rejects.toThrow(FullBatchFailureError);
+  });
+});
