@@ -17,6 +17,8 @@ export function documentClient(): DynamoDBDocumentClient {
 }
 
 export function sqsClient(): SQSClient {
-  sqs ??= new SQSClient({});
+  // The endpoint is the region's (or AWS_ENDPOINT_URL_SQS), never the host inside a queue URL: emulators
+  // name queues with hosts that do not resolve.
+  sqs ??= new SQSClient({ useQueueUrlAsEndpoint: false });
   return sqs;
 }

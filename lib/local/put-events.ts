@@ -1,0 +1,372 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { type EventPattern, matchesEventPattern, validateEventPattern } from './event-pattern.js';
+
+/*
+ * The local EventBridge PutEvents endpoint (AWS JSON 1.1), a pure function of the request body so the
+ * local HTTP server routes `POST /` with `X-Amz-Target: AWSEvents.PutEvents` here and producers use the
+ * real `@aws-sdk/client-eventbridge` with an `endpoint` override.
+ *
+ * It answers like AWS: request-level faults are HTTP 400 `{"__type": ..., "message": ...}`; entry faults
+ * are reported per entry (`ErrorCode`, `ErrorMessage`) with `FailedEntryCount`. A valid entry becomes an
+ * EventBridge envelope, and every rule whose pattern matches gets it; the answer comes only after every
+ * rule's `send` resolved, so an `EventId` in the answer means the event is durably queued. An entry no rule
+ * matches succeeds, as on AWS.
+ *
+ * There is one bus: `EventBusName` (a name or an ARN) and `EndpointId` are accepted and ignored, like
+ * `TraceHeader`. Time in the envelope is the entry's `Time` or now, whole seconds, like AWS.
+ */
+
+/** An EventBridge event as targets receive it (the SQS message body, as JSON). */
+export type EventEnvelope = {
+  readonly version: '0';
+  readonly id: string;
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly account: string;
+  /** `YYYY-MM-DDTHH:MM:SSZ`. */
+  readonly time: string;
+  readonly region: string;
+  readonly resources: string[];
+  readonly detail: Record<string, unknown>;
+};
+
+export interface PutEventsRule {
+  readonly name: string;
+  readonly pattern: EventPattern;
+  /** Delivers the request's matching envelopes (one call per request); resolves once they are durable. */
+  send(envelopes: EventEnvelope[]): Promise<void>;
+}
+
+export interface PutEventsOptions {
+  readonly rules: readonly PutEventsRule[];
+  /** Default `000000000000`. */
+  readonly account?: string;
+  /** Default `us-east-1`. */
+  readonly region?: string;
+  readonly now?: () => Date;
+}
+
+export interface PutEventsHttpResponse {
+  readonly status: number;
+  readonly body: string;
+  readonly contentType: string;
+}
+
+export const PUT_EVENTS_TARGET = 'AWSEvents.PutEvents';
+export const AMZ_JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
+/** PutEvents takes 1 to 10 entries. */
+export const MAX_ENTRIES = 10;
+/** The total entry size of a request, computed as AWS does (Time 14 bytes, UTF-8 of the strings). */
+export const MAX_ENTRIES_BYTES = 256 * 1024;
+
+type EntryResult =
+  | { readonly EventId: string }
+  | { readonly ErrorCode: string; readonly ErrorMessage: string };
+
+/** A request entry after the wire types were checked (a type mismatch is a SerializationException). */
+interface WireEntry {
+  readonly Source?: string;
+  readonly DetailType?: string;
+  readonly Detail?: string;
+  readonly Resources?: string[];
+  readonly Time?: Date;
+}
+
+class RequestError extends Error {
+  constructor(
+    readonly type: 'SerializationException' | 'ValidationException',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Whether an HTTP request is a PutEvents call (AWS JSON 1.1: `POST /`, the target in a header). */
+export function isPutEventsRequest(method: string, path: string, headers: IncomingHttpHeaders): boolean {
+  const target = headers['x-amz-target'];
+  const value = Array.isArray(target) ? target[0] : target;
+  return method.toUpperCase() === 'POST' && path.split('?')[0] === '/' && value === PUT_EVENTS_TARGET;
+}
+
+/**
+ * Builds the PutEvents handler. Every rule pattern is validated here, so a pattern the local matcher
+ * cannot evaluate fails at start, not on the first event.
+ */
+export function createPutEventsHandler(
+  options: PutEventsOptions,
+): (body: Buffer) => Promise<PutEventsHttpResponse> {
+  const { rules, account = '000000000000', region = 'us-east-1', now = () => new Date() } = options;
+  const names = new Set<string>();
+  for (const rule of rules) {
+    if (names.has(rule.name)) throw new Error(`Two rules are named "${rule.name}"`);
+    names.add(rule.name);
+    try {
+      validateEventPattern(rule.pattern);
+    } catch (error) {
+      throw new Error(`Rule "${rule.name}": ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  return async (body) => {
+    let entries: WireEntry[];
+    try {
+      entries = parseRequest(body);
+    } catch (error) {
+      if (error instanceof RequestError) return answer(400, { __type: error.type, message: error.message });
+      throw error;
+    }
+    try {
+      return answer(200, await putEntries(entries));
+    } catch (error) {
+      return answer(500, { __type: 'InternalException', message: (error as Error).message });
+    }
+  };
+
+  async function putEntries(entries: WireEntry[]) {
+    const receivedAt = now();
+    const results: EntryResult[] = [];
+    const batches = new Map<PutEventsRule, { indexes: number[]; envelopes: EventEnvelope[] }>();
+    for (const [index, entry] of entries.entries()) {
+      const checked = checkEntry(entry);
+      if ('ErrorCode' in checked) {
+        results.push(checked);
+        continue;
+      }
+      const envelope: EventEnvelope = {
+        version: '0',
+        id: randomUUID(),
+        'detail-type': checked.detailType,
+        source: checked.source,
+        account,
+        time: wholeSeconds(entry.Time ?? receivedAt),
+        region,
+        resources: entry.Resources ?? [],
+        detail: checked.detail,
+      };
+      results.push({ EventId: envelope.id });
+      for (const rule of rules) {
+        if (!matchesEventPattern(rule.pattern, envelope)) continue;
+        const batch = batches.get(rule) ?? { indexes: [], envelopes: [] };
+        batch.indexes.push(index);
+        batch.envelopes.push(envelope);
+        batches.set(rule, batch);
+      }
+    }
+
+    const sends = [...batches].map(async ([rule, batch]) => {
+      try {
+        await rule.send(batch.envelopes);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        for (const index of batch.indexes) {
+          const earlier = results[index];
+          if (earlier && 'ErrorCode' in earlier) continue; // another rule's failure already told
+          results[index] = {
+            ErrorCode: 'InternalFailure',
+            ErrorMessage: `The event could not be queued for rule ${rule.name}: ${reason.slice(0, 200)}`,
+          };
+        }
+      }
+    });
+    await Promise.all(sends);
+
+    return {
+      FailedEntryCount: results.filter((result) => 'ErrorCode' in result).length,
+      Entries: results,
+    };
+  }
+}
+
+/**
+ * Returns the SQS target of a rule: the envelopes go to the queue as JSON message bodies
+ * ({@link sqsSafeJson}), in batches of ten (and at most 1 MiB, SQS's batch limit); throws if SQS refuses
+ * any of them.
+ */
+export function sqsRuleTarget(
+  client: SQSClient,
+  queueUrl: string,
+): (envelopes: EventEnvelope[]) => Promise<void> {
+  return async (envelopes) => {
+    const batches = chunkMessages(envelopes.map(sqsSafeJson));
+    await Promise.all(
+      batches.map(async (bodies) => {
+        const entries: SendMessageBatchRequestEntry[] = bodies.map((body, index) => ({
+          Id: String(index),
+          MessageBody: body,
+        }));
+        const output = await client.send(
+          new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
+        );
+        const failed = output.Failed ?? [];
+        const [first] = failed;
+        if (first)
+          throw new Error(
+            `SQS refused ${failed.length} of ${entries.length} messages: ${first.Code ?? 'unknown'} ${first.Message ?? ''}`.trim(),
+          );
+      }),
+    );
+  };
+}
+
+/** UTF-16 code units outside what SQS takes in a body (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD, per unit). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the allowed set, as SQS documents it
+const SQS_REFUSED_UNIT = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g;
+
+/**
+ * The envelope as JSON, with every code unit SQS would refuse written as a `\uXXXX` escape: the same
+ * JSON value for any consumer. Real SQS takes characters above U+FFFF, but fauxqs tests UTF-16 code
+ * units and refuses their surrogates (an emoji in `detail` would fail the put); U+FFFE and U+FFFF are
+ * refused by both. Control characters are already escaped by JSON.stringify.
+ */
+export function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    SQS_REFUSED_UNIT,
+    (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+const SQS_BATCH_ENTRIES = 10;
+const SQS_BATCH_BYTES = 1024 * 1024;
+
+function chunkMessages(bodies: string[]): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const body of bodies) {
+    const size = Buffer.byteLength(body);
+    if (current.length > 0 && (current.length === SQS_BATCH_ENTRIES || bytes + size > SQS_BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(body);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
+function parseRequest(body: Buffer): WireEntry[] {
+  let request: unknown;
+  try {
+    request = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new RequestError('SerializationException', 'The request body is not valid JSON.');
+  }
+  if (!isPlainObject(request))
+    throw new RequestError('SerializationException', 'The request body must be a JSON object.');
+  const entries = request.Entries;
+  if (entries === undefined || entries === null)
+    throw new RequestError(
+      'ValidationException',
+      "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null",
+    );
+  if (!Array.isArray(entries)) throw new RequestError('SerializationException', 'Entries must be a list.');
+  if (entries.length < 1) throw lengthError(`Member must have length greater than or equal to 1`);
+  if (entries.length > MAX_ENTRIES)
+    throw lengthError(`Member must have length less than or equal to ${MAX_ENTRIES}`);
+  const parsed = entries.map(parseEntry);
+  if (parsed.reduce((total, entry) => total + entrySize(entry), 0) > MAX_ENTRIES_BYTES)
+    throw new RequestError(
+      'ValidationException',
+      'Total size of the entries in the request is over the limit.',
+    );
+  return parsed;
+}
+
+function lengthError(constraint: string): RequestError {
+  return new RequestError(
+    'ValidationException',
+    `1 validation error detected: Value at 'entries' failed to satisfy constraint: ${constraint}`,
+  );
+}
+
+function parseEntry(entry: unknown, index: number): WireEntry {
+  const wrong = (field: string, type: string) =>
+    new RequestError('SerializationException', `Entries[${index}].${field} must be ${type}.`);
+  if (!isPlainObject(entry)) throw wrong('', 'an object');
+  for (const field of ['Source', 'DetailType', 'Detail', 'EventBusName', 'TraceHeader'])
+    if (entry[field] !== undefined && entry[field] !== null && typeof entry[field] !== 'string')
+      throw wrong(field, 'a string');
+  const { Resources: resources, Time: time } = entry;
+  if (
+    resources !== undefined &&
+    resources !== null &&
+    !(Array.isArray(resources) && resources.every((resource) => typeof resource === 'string'))
+  )
+    throw wrong('Resources', 'a list of strings');
+  let parsedTime: Date | undefined;
+  if (time !== undefined && time !== null) {
+    // AWS JSON 1.1 sends timestamps as epoch seconds; an ISO string is accepted too.
+    parsedTime =
+      typeof time === 'number'
+        ? new Date(time * 1000)
+        : typeof time === 'string'
+          ? new Date(time)
+          : undefined;
+    if (!parsedTime || !Number.isFinite(parsedTime.getTime())) throw wrong('Time', 'a timestamp');
+  }
+  return {
+    Source: stringOrUndefined(entry.Source),
+    DetailType: stringOrUndefined(entry.DetailType),
+    Detail: stringOrUndefined(entry.Detail),
+    Resources: (resources as string[] | null | undefined) ?? undefined,
+    Time: parsedTime,
+  };
+}
+
+/** The entry size as AWS computes it (docs: "Calculating PutEvents event entry size"). */
+function entrySize(entry: WireEntry): number {
+  let size = entry.Time ? 14 : 0;
+  for (const text of [entry.Source, entry.DetailType, entry.Detail, ...(entry.Resources ?? [])])
+    if (text) size += Buffer.byteLength(text);
+  return size;
+}
+
+function checkEntry(
+  entry: WireEntry,
+):
+  | { readonly source: string; readonly detailType: string; readonly detail: Record<string, unknown> }
+  | { readonly ErrorCode: string; readonly ErrorMessage: string } {
+  if (!entry.Source) return required('Source');
+  if (!entry.DetailType) return required('DetailType');
+  if (!entry.Detail) return required('Detail');
+  let detail: unknown;
+  try {
+    detail = JSON.parse(entry.Detail);
+  } catch {
+    detail = undefined;
+  }
+  if (!isPlainObject(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+  return { source: entry.Source, detailType: entry.DetailType, detail };
+}
+
+function required(parameter: string): { readonly ErrorCode: string; readonly ErrorMessage: string } {
+  return {
+    ErrorCode: 'InvalidArgument',
+    ErrorMessage: `Parameter ${parameter} is not valid. Reason: ${parameter} is a required argument.`,
+  };
+}
+
+/** `YYYY-MM-DDTHH:MM:SSZ`, as EventBridge writes `time`. */
+function wholeSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function answer(status: number, payload: unknown): PutEventsHttpResponse {
+  return { status, body: JSON.stringify(payload), contentType: AMZ_JSON_CONTENT_TYPE };
+}
+
+function stringOrUndefined(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

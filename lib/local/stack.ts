@@ -1,0 +1,319 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { startFauxqs } from 'fauxqs';
+import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
+import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
+import { hashApiKey } from '../../lambdas/core/api-keys.js';
+import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from '../definitions.js';
+import { createLocalApiGateway } from './api-gateway.js';
+import { startDynamoServer } from './dynamo-server.js';
+import { type Poller, startPoller } from './pollers.js';
+import { createPutEventsHandler, isPutEventsRequest, sqsRuleTarget } from './put-events.js';
+
+export interface LocalStackOptions {
+  /** The API and PutEvents port on 127.0.0.1 (0: any free port). */
+  readonly port: number;
+  /** Where DynamoDB and SQS keep their data. */
+  readonly dataDir: string;
+  readonly apiKeys: readonly { brand: string; key: string }[];
+  /** Seconds before each attempt; its length is the number of attempts. */
+  readonly retrySchedule?: readonly number[];
+  readonly timeoutMs?: number;
+  readonly dynamoPort?: number;
+  readonly sqsPort?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  readonly url: string;
+  readonly dynamoEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly tableName: string;
+  readonly queueUrls: Readonly<Record<'ingest' | 'ingestDlq' | 'delivery' | 'deliveryDlq', string>>;
+  stop(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+const TABLE_NAME = 'commbox-webhooks';
+/** Largest request body the local API reads, as API Gateway's 10 MB payload limit. */
+const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/**
+ * The whole service on 127.0.0.1, in this process: DynamoDB (dynalite) and SQS (fauxqs) with their data
+ * under `dataDir`, the table and queues created from lib/definitions.ts, the same handler modules the
+ * stack deploys behind a local API Gateway and a local EventBridge PutEvents endpoint, and pollers that
+ * play the event source mappings. Handler modules read their settings from the environment, as in
+ * Lambda, so this sets it before loading them: start one stack per process.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => undefined);
+  mkdirSync(join(options.dataDir, 'dynamodb'), { recursive: true });
+  mkdirSync(join(options.dataDir, 'sqs'), { recursive: true });
+
+  const dynamo = await startDynamoServer({
+    port: options.dynamoPort ?? 0,
+    path: join(options.dataDir, 'dynamodb'),
+  });
+  const fauxqs = await startFauxqs({
+    port: options.sqsPort ?? 0,
+    logger: false,
+    dataDir: join(options.dataDir, 'sqs'),
+  });
+  const sqs = new SQSClient({ endpoint: fauxqs.address, region: REGION, credentials: LOCAL_CREDENTIALS });
+  const stops: (() => Promise<unknown>)[] = [() => dynamo.stop(), () => fauxqs.stop()];
+
+  try {
+    await ensureTable(dynamo.endpoint);
+    const ingest = await ensureQueue(sqs, 'commbox-webhooks-ingest', QUEUES.ingest);
+    const delivery = await ensureQueue(sqs, 'commbox-webhooks-delivery', QUEUES.delivery);
+
+    Object.assign(process.env, {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: fauxqs.address,
+      [ENV.tableName]: TABLE_NAME,
+      [ENV.deliveryQueueUrl]: delivery.url,
+      [ENV.allowLocalTargets]: 'true',
+      ...(options.retrySchedule ? { [ENV.retrySchedule]: options.retrySchedule.join(',') } : {}),
+      ...(options.timeoutMs ? { [ENV.deliveryTimeoutMs]: String(options.timeoutMs) } : {}),
+    });
+    // Loaded only now: the modules build their clients from the environment above on first use.
+    const [api, authorizer, route, deliver] = await Promise.all([
+      import('../../lambdas/api.js'),
+      import('../../lambdas/authorizer.js'),
+      import('../../lambdas/route.js'),
+      import('../../lambdas/deliver.js'),
+    ]);
+
+    await seedApiKeys(dynamo.endpoint, options.apiKeys);
+
+    const onError = (message: string, error: unknown) =>
+      log(`${message}: ${error instanceof Error ? error.message : String(error)}`);
+    const pollers: Poller[] = [
+      startPoller({
+        name: 'route',
+        client: sqs,
+        queueUrl: ingest.url,
+        queueArn: ingest.arn,
+        queue: QUEUES.ingest,
+        handler: route.handler,
+        timeoutSeconds: FUNCTIONS.route.timeoutSeconds,
+        concurrency: 2,
+        region: REGION,
+        onError,
+      }),
+      startPoller({
+        name: 'deliver',
+        client: sqs,
+        queueUrl: delivery.url,
+        queueArn: delivery.arn,
+        queue: QUEUES.delivery,
+        handler: deliver.handler,
+        timeoutSeconds: FUNCTIONS.deliver.timeoutSeconds,
+        concurrency: 4,
+        region: REGION,
+        onError,
+      }),
+    ];
+    stops.unshift(() => Promise.all(pollers.map((poller) => poller.stop())));
+
+    const gateway = createLocalApiGateway({ api: api.handler, authorizer: authorizer.handler });
+    const putEvents = createPutEventsHandler({
+      region: REGION,
+      rules: [{ name: 'ingest', pattern: INGEST_RULE_PATTERN, send: sqsRuleTarget(sqs, ingest.url) }],
+    });
+    const server = createServer((request, response) => {
+      handleRequest(request, response, async (body) => {
+        if (isPutEventsRequest(request.method ?? '', request.url ?? '', request.headers)) {
+          const answer = await putEvents(body);
+          return {
+            status: answer.status,
+            headers: { 'content-type': answer.contentType },
+            body: answer.body,
+          };
+        }
+        if (request.method === 'GET' && request.url === '/health') {
+          return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
+        }
+        return gateway.handle(request.method ?? 'GET', request.url ?? '/', request.headers, body);
+      }).catch((error: unknown) => onError('local API', error));
+    });
+    const url = await listen(server, options.port);
+    stops.unshift(() => closeServer(server));
+
+    return {
+      url,
+      dynamoEndpoint: dynamo.endpoint,
+      sqsEndpoint: fauxqs.address,
+      tableName: TABLE_NAME,
+      queueUrls: {
+        ingest: ingest.url,
+        ingestDlq: ingest.dlqUrl,
+        delivery: delivery.url,
+        deliveryDlq: delivery.dlqUrl,
+      },
+      async stop() {
+        for (const stop of stops.splice(0)) await stop().catch((error: unknown) => onError('stop', error));
+      },
+    };
+  } catch (error) {
+    for (const stop of stops) await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function handleRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  answer: (body: Buffer) => Promise<{ status: number; headers: Record<string, string>; body: string }>,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BYTES) {
+      response.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      response.end('{"message":"Request Entity Too Large"}');
+      request.destroy();
+      return;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const result = await answer(Buffer.concat(chunks));
+    response.writeHead(result.status, result.headers);
+    response.end(result.body);
+  } catch (error) {
+    response.writeHead(500, { 'content-type': 'application/json' });
+    response.end('{"message":"Internal Server Error"}');
+    throw error;
+  }
+}
+
+async function ensureTable(endpoint: string): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
+  const [index] = TABLE.indexes;
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: TABLE_NAME,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey].map(
+          (name) => ({
+            AttributeName: name,
+            AttributeType: 'S',
+          }),
+        ),
+        KeySchema: [
+          { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+          { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: index.indexName,
+            KeySchema: [
+              { AttributeName: index.partitionKey, KeyType: 'HASH' },
+              { AttributeName: index.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
+    );
+    // dynalite records the setting but never expires items; in AWS, TTL deletes them.
+    await client
+      .send(
+        new UpdateTimeToLiveCommand({
+          TableName: TABLE_NAME,
+          TimeToLiveSpecification: { AttributeName: TABLE.timeToLiveAttribute, Enabled: true },
+        }),
+      )
+      .catch(() => undefined);
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  } finally {
+    client.destroy();
+  }
+}
+
+async function ensureQueue(sqs: SQSClient, name: string, definition: QueueDefinition) {
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${name}-dlq`,
+      Attributes: { MessageRetentionPeriod: String(14 * 24 * 60 * 60) },
+    }),
+  );
+  const dlqArn = await queueArn(sqs, dlq.QueueUrl ?? '');
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: name,
+      Attributes: {
+        VisibilityTimeout: String(definition.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(definition.retentionSeconds),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: definition.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  const url = queue.QueueUrl ?? '';
+  return { url, arn: await queueArn(sqs, url), dlqUrl: dlq.QueueUrl ?? '' };
+}
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const output = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  return output.Attributes?.QueueArn ?? '';
+}
+
+/** The local keys (`brand:key` pairs) are stored hashed, like keys made with `npm run keys`. */
+async function seedApiKeys(endpoint: string, keys: readonly { brand: string; key: string }[]): Promise<void> {
+  const client = createDocumentClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
+  const store = new DynamoApiKeyStore(client, TABLE_NAME);
+  try {
+    for (const { brand, key } of keys) {
+      const hash = hashApiKey(key);
+      const existing = await store.findByHash(hash);
+      if (existing?.brand === brand) continue;
+      if (existing) await store.revoke(existing.brand, existing.keyId);
+      await store.put(hash, {
+        keyId: `key_local_${hash.slice(0, 8)}`,
+        brand,
+        createdAt: new Date().toISOString(),
+      });
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+function listen(server: Server, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address() as AddressInfo;
+      resolve(`http://127.0.0.1:${address.port}`);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
