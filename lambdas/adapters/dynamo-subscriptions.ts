@@ -12,6 +12,7 @@ import { ClientError } from '../core/errors.js';
 import type { Subscription } from '../core/model.js';
 import type { Page, PageRequest, SubscriptionStore } from '../core/ports.js';
 import {
+  cancellationCodes,
   conditionFailedAt,
   decodeCursor,
   encodeCursor,
@@ -160,7 +161,8 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     try {
       await this.client.send(new TransactWriteCommand({ TransactItems: transactItems }));
     } catch (error) {
-      if (conditionFailedAt(error, 0)) {
+      // A concurrent transaction on the same items is the same story as a version mismatch: try again.
+      if (conditionFailedAt(error, 0) || cancellationCodes(error)?.includes('TransactionConflict')) {
         throw new ClientError(409, 'conflict', 'The subscription was changed meanwhile; read it again');
       }
       if (renamed && conditionFailedAt(error, 2)) throw nameTaken(name);

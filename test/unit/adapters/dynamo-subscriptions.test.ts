@@ -240,6 +240,14 @@ describe('replacing a subscription', () => {
     });
   });
 
+  it('maps a transaction conflict with a concurrent writer to 409 conflict', async () => {
+    ddb.on(TransactWriteCommand).rejects(cancelled('TransactionConflict', 'None'));
+    await expect(store.replace(aSubscription({ version: 2 }), 'Orders')).rejects.toMatchObject({
+      status: 409,
+      code: 'conflict',
+    });
+  });
+
   it('maps a new-name-lock cancellation to 409 name_taken', async () => {
     ddb.on(TransactWriteCommand).rejects(cancelled('None', 'None', 'ConditionalCheckFailed'));
     await expect(
