@@ -2,14 +2,6 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, type HttpStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import {
-  type Alarm,
-  ComparisonOperator,
-  type Metric,
-  Stats,
-  TreatMissingData,
-} from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -21,6 +13,7 @@ import { Construct } from 'constructs';
 import { API_ROUTES } from '../lambdas/api/routes.js';
 import { MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/subscription.js';
 import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from './definitions.js';
+import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
 
 export type DeliveryLogMode = 'full' | 'failures';
@@ -87,28 +80,11 @@ export interface WebhooksServiceProps {
   readonly alarmTopic?: ITopic;
 }
 
-/** The alarms the service raises; see docs/DEPLOY.md for what each one means. */
-export interface WebhooksAlarms {
-  readonly ingestDlqDepth: Alarm;
-  readonly deliveryDlqDepth: Alarm;
-  readonly ingestQueueAge: Alarm;
-  readonly deliveryQueueAge: Alarm;
-  readonly apiErrors: Alarm;
-  readonly authorizerErrors: Alarm;
-  readonly routeErrors: Alarm;
-  readonly deliverErrors: Alarm;
-}
-
 const DEFAULT_DELIVERY_TIMEOUT = Duration.seconds(15);
 const DEFAULT_RETENTION_DAYS = 30;
 const DEFAULT_DISABLE_AFTER_DAYS = 5;
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
 const DLQ_RETENTION = Duration.days(14);
-/** Ingest should drain within seconds; five minutes means route is failing or far behind. */
-const INGEST_AGE_THRESHOLD = Duration.minutes(5);
-/** A retry legitimately waits up to 12 h in the delivery queue; past 13 h something is stuck. */
-const DELIVERY_AGE_THRESHOLD = Duration.hours(13);
-
 /**
  * The whole webhook pipeline: EventBridge bus and rule → ingest queue → route → delivery queue →
  * deliver → listeners, the table, and the HTTP API (with its API-key authorizer) that manages
@@ -196,7 +172,19 @@ export class WebhooksService extends Construct {
       props.apiThrottle ?? DEFAULT_API_THROTTLE,
     ));
     this.apiUrl = this.apiStage.url;
-    this.alarms = this.createAlarms(props.alarmTopic);
+    this.alarms = createWebhooksAlarms(this, {
+      ingestQueue: this.ingestQueue,
+      ingestDlq: this.ingestDlq,
+      deliveryQueue: this.deliveryQueue,
+      deliveryDlq: this.deliveryDlq,
+      functions: {
+        api: this.apiFunction,
+        authorizer: this.authorizerFunction,
+        route: this.routeFunction,
+        deliver: this.deliverFunction,
+      },
+      ...(props.alarmTopic ? { topic: props.alarmTopic } : {}),
+    });
   }
 
   private createTable(removalPolicy: RemovalPolicy): Table {
@@ -286,77 +274,6 @@ export class WebhooksService extends Construct {
       });
     }
     return { httpApi, stage };
-  }
-
-  private createAlarms(topic: ITopic | undefined): WebhooksAlarms {
-    const oneMinute = Duration.minutes(1);
-    const alarm = (id: string, metric: Metric, threshold: number, description: string, inclusive = true) => {
-      const created = metric.createAlarm(this, id, {
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: inclusive
-          ? ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-          : ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      if (topic) {
-        created.addAlarmAction(new SnsAction(topic));
-        created.addOkAction(new SnsAction(topic));
-      }
-      return created;
-    };
-    const dlqDepth = (id: string, dlq: Queue, description: string) =>
-      alarm(
-        id,
-        dlq.metricApproximateNumberOfMessagesVisible({ period: oneMinute, statistic: Stats.MAXIMUM }),
-        1,
-        description,
-      );
-    const queueAge = (id: string, queue: Queue, threshold: Duration, description: string) =>
-      alarm(
-        id,
-        queue.metricApproximateAgeOfOldestMessage({ period: oneMinute, statistic: Stats.MAXIMUM }),
-        threshold.toSeconds(),
-        description,
-        false,
-      );
-    const functionErrors = (id: string, fn: WebhooksFunction, name: string) =>
-      alarm(
-        id,
-        fn.metricErrors({ period: Duration.minutes(5), statistic: Stats.SUM }),
-        1,
-        `The ${name} function failed (threw or timed out) in the last 5 minutes.`,
-      );
-
-    return {
-      ingestDlqDepth: dlqDepth(
-        'IngestDlqDepthAlarm',
-        this.ingestDlq,
-        'Events were given up on (route failed 5 times, or EventBridge could not queue them). Inspect, fix, redrive.',
-      ),
-      deliveryDlqDepth: dlqDepth(
-        'DeliveryDlqDepthAlarm',
-        this.deliveryDlq,
-        'Delivery messages were given up on (deliver crashed on them 25 times). Inspect, fix, redrive.',
-      ),
-      ingestQueueAge: queueAge(
-        'IngestQueueAgeAlarm',
-        this.ingestQueue,
-        INGEST_AGE_THRESHOLD,
-        'Events wait in the ingest queue for more than 5 minutes: route is failing or far behind.',
-      ),
-      deliveryQueueAge: queueAge(
-        'DeliveryQueueAgeAlarm',
-        this.deliveryQueue,
-        DELIVERY_AGE_THRESHOLD,
-        'A delivery waits for more than 13 hours (retries wait at most 12 h): deliver is failing or far behind.',
-      ),
-      apiErrors: functionErrors('ApiErrorsAlarm', this.apiFunction, 'api'),
-      authorizerErrors: functionErrors('AuthorizerErrorsAlarm', this.authorizerFunction, 'authorizer'),
-      routeErrors: functionErrors('RouteErrorsAlarm', this.routeFunction, 'route'),
-      deliverErrors: functionErrors('DeliverErrorsAlarm', this.deliverFunction, 'deliver'),
-    };
   }
 }
 
