@@ -2,15 +2,18 @@ import { DynamoApiKeyStore } from '../adapters/dynamo-api-keys.js';
 import { DynamoDeliveryStore } from '../adapters/dynamo-deliveries.js';
 import { DynamoEventStore } from '../adapters/dynamo-events.js';
 import { DynamoSubscriptionStore } from '../adapters/dynamo-subscriptions.js';
+import { EventBridgeOperationalEvents } from '../adapters/eventbridge-operational-events.js';
 import { SqsDeliveryQueue } from '../adapters/sqs-delivery-queue.js';
 import type { Config } from '../config.js';
+import { CircuitBreakers, InFlightLimiter } from '../core/circuit-breaker.js';
 import type { DeliveryDeps } from '../core/delivery.js';
 import { createListenerClient, type ListenerClient } from '../core/listener-client.js';
-import type { ApiKeyStore } from '../core/ports.js';
+import type { ApiKeyStore, OperationalEvents } from '../core/ports.js';
 import type { RoutingDeps } from '../core/routing.js';
 import { defaultResolver } from '../core/ssrf.js';
 import type { ServiceDeps } from '../core/subscriptions-service.js';
-import { documentClient, sqsClient } from './clients.js';
+import { documentClient, eventBridgeClient, sqsClient } from './clients.js';
+import { logger } from './logger.js';
 
 /** The stores and queue every handler shares, built on the container's clients. */
 function storesFor(config: Config) {
@@ -56,6 +59,13 @@ export function apiKeyStore(config: Config): ApiKeyStore {
 
 let listener: ListenerClient | undefined;
 
+/** Without a bus (unit tests), operational events are only logged. */
+const logOnly: OperationalEvents = {
+  publish: async (events) => {
+    for (const event of events) logger.warn(`operational event ${event.type}`, { ...event });
+  },
+};
+
 /** The deliver function's dependencies; its keep-alive listener client lives as long as the container. */
 export function deliveryDeps(config: Config): DeliveryDeps {
   listener ??= createListenerClient({
@@ -71,5 +81,11 @@ export function deliveryDeps(config: Config): DeliveryDeps {
     retentionDays: config.retentionDays,
     disableAfterDays: config.disableAfterDays,
     deliveryLog: config.deliveryLog,
+    // Listener isolation state lives as long as these deps: the container (lambdas/core/circuit-breaker.ts).
+    breakers: new CircuitBreakers(),
+    limiter: new InFlightLimiter(),
+    operational: config.eventBusName
+      ? new EventBridgeOperationalEvents(eventBridgeClient(), config.eventBusName)
+      : logOnly,
   };
 }

@@ -173,6 +173,7 @@ async function requeue(deps: ServiceDeps, deliveries: readonly Delivery[]): Prom
       deliveryId: delivery.id,
       eventKey: delivery.eventKey,
       attemptsBefore: delivery.attempts.length,
+      runAttemptsBefore: 0,
     })),
   );
 }

@@ -1,4 +1,5 @@
 import { findEvent } from './catalogue.js';
+import type { Admission, CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
 import {
   activeSecrets,
   type DeliveryMessage,
@@ -6,7 +7,14 @@ import {
   expiresAtEpoch,
   type Subscription,
 } from './model.js';
-import type { DeliveryQueue, DeliveryStore, EventStore, SubscriptionStore } from './ports.js';
+import type {
+  DeliveryQueue,
+  DeliveryStore,
+  EventStore,
+  OperationalEvent,
+  OperationalEvents,
+  SubscriptionStore,
+} from './ports.js';
 import { renderPayload } from './render.js';
 import { type AttemptOutcome, decideNextStep, type NextStep } from './retry.js';
 import { signWebhook, webhookId } from './signing.js';
@@ -33,6 +41,9 @@ export interface DeliveryDeps {
   readonly retentionDays: number;
   readonly disableAfterDays: number;
   readonly deliveryLog: 'full' | 'failures';
+  readonly breakers: CircuitBreakers;
+  readonly limiter: InFlightLimiter;
+  readonly operational: OperationalEvents;
 }
 
 /** How SQS handed the message over: each receive is one attempt. */
@@ -54,7 +65,8 @@ export class RetryScheduled extends Error {
 
 export type DeliveryResult =
   | { readonly outcome: 'succeeded' | 'failed' | 'gone'; readonly attempt: number; readonly reason?: string }
-  | { readonly outcome: 'dropped'; readonly reason: string };
+  | { readonly outcome: 'dropped'; readonly reason: string }
+  | { readonly outcome: 'deferred'; readonly reason: string; readonly delaySeconds: number };
 
 /**
  * Makes one attempt of a delivery: renders the event for the subscription, signs it with every active
@@ -98,18 +110,26 @@ export async function deliverMessage(
     body: payload.body,
     secrets: activeSecrets(subscription.secrets, started).map((secret) => secret.secret),
   });
-  const result = await deps.listener.post({
-    url: subscription.url,
-    body: payload.body,
-    headers: {
-      ...subscription.headers,
-      ...payload.headers,
-      'Content-Type': payload.contentType,
-      ...signature,
-    },
-  });
+  const admission = admit(deps, subscription);
+  if (admission.verdict === 'defer') return defer(deps, message, receipt, admission);
+  let result: ListenerResult;
+  try {
+    result = await deps.listener.post({
+      url: subscription.url,
+      body: payload.body,
+      headers: {
+        ...subscription.headers,
+        ...payload.headers,
+        'Content-Type': payload.contentType,
+        ...signature,
+      },
+    });
+  } finally {
+    admission.release?.();
+  }
+  admission.record(result.outcome);
   const step = decideNextStep({
-    attempt: receipt.receiveCount,
+    attempt: (message.runAttemptsBefore ?? 0) + receipt.receiveCount,
     outcome: result.outcome,
     schedule: subscription.retrySchedule ?? deps.retrySchedule,
     now: deps.now(),
@@ -119,8 +139,14 @@ export async function deliverMessage(
     case 'succeeded':
       // Failures-only log: a first-attempt success leaves no record (one write less per delivery).
       if (deps.deliveryLog === 'full' || attempt > 1) await record('succeeded', result, step);
-      if (subscription.failingSince)
+      if (subscription.failingSince) {
         await deps.subscriptions.markHealthy(subscription.brand, subscription.id);
+        await deps.operational.publish([
+          operationalEvent(deps, subscription, 'Subscription.Recovered', {
+            failingSince: subscription.failingSince,
+          }),
+        ]);
+      }
       return { outcome: 'succeeded', attempt };
     case 'retry':
       await record('pending', result, step);
@@ -129,17 +155,99 @@ export async function deliverMessage(
       throw new RetryScheduled(message.deliveryId, step.delaySeconds);
     case 'failed':
       await record('failed', result, step);
+      await deps.operational.publish([
+        operationalEvent(deps, subscription, 'Delivery.Exhausted', {
+          reason: step.reason,
+          deliveryId: message.deliveryId,
+          webhookId: id,
+        }),
+      ]);
       await noteFailure(deps, subscription);
       return { outcome: 'failed', attempt, reason: step.reason };
     case 'gone':
       await record('failed', result, step);
-      await deps.subscriptions.disable(
-        subscription.brand,
-        subscription.id,
-        'the listener answered 410 Gone',
-        deps.now().toISOString(),
-      );
+      await disableSubscription(deps, subscription, 'the listener answered 410 Gone');
       return { outcome: 'gone', attempt, reason: step.reason };
+  }
+}
+
+/** Disables the subscription with its reason, and says so on the bus. */
+async function disableSubscription(
+  deps: DeliveryDeps,
+  subscription: Subscription,
+  reason: string,
+): Promise<void> {
+  await deps.subscriptions.disable(subscription.brand, subscription.id, reason, deps.now().toISOString());
+  await deps.operational.publish([operationalEvent(deps, subscription, 'Subscription.Disabled', { reason })]);
+}
+
+function operationalEvent(
+  deps: DeliveryDeps,
+  subscription: Subscription,
+  type: OperationalEvent['type'],
+  detail: Pick<OperationalEvent, 'reason' | 'deliveryId' | 'webhookId' | 'failingSince'>,
+): OperationalEvent {
+  return {
+    type,
+    brand: subscription.brand,
+    subscriptionId: subscription.id,
+    at: deps.now().toISOString(),
+    ...detail,
+  };
+}
+
+interface Go {
+  readonly verdict: 'go';
+  /** Frees the listener's in-flight slot. */
+  readonly release?: () => void;
+  /** Tells the circuit breaker how the attempt went. */
+  readonly record: (outcome: AttemptOutcome) => void;
+}
+
+/** The listener's in-flight bound first, then the subscription's circuit. */
+function admit(
+  deps: DeliveryDeps,
+  subscription: Subscription,
+): Go | Extract<Admission, { verdict: 'defer' }> {
+  const origin = listenerOrigin(subscription.url);
+  const release = deps.limiter.tryAcquire(origin);
+  if (!release)
+    return { verdict: 'defer', delayMs: 1_000, reason: `listener ${origin} has its maximum in flight` };
+  const admission = deps.breakers.admit(subscription.id);
+  if (admission.verdict === 'defer') {
+    release();
+    return admission;
+  }
+  return { verdict: 'go', release, record: admission.release };
+}
+
+/**
+ * Puts the delivery back without an attempt: a new message, delayed, that keeps the delivery's place in
+ * its retry schedule (this receive made no attempt; the ones before it each made one).
+ */
+async function defer(
+  deps: DeliveryDeps,
+  message: DeliveryMessage,
+  receipt: Receipt,
+  admission: Extract<Admission, { verdict: 'defer' }>,
+): Promise<DeliveryResult> {
+  const made = receipt.receiveCount - 1;
+  const delaySeconds = Math.min(Math.max(1, Math.ceil(admission.delayMs / 1000)), 900);
+  const next: DeliveryMessage = {
+    ...message,
+    attemptsBefore: (message.attemptsBefore ?? 0) + made,
+    runAttemptsBefore: (message.runAttemptsBefore ?? 0) + made,
+  };
+  const failed = await deps.queue.send([next], delaySeconds);
+  if (failed.length > 0) throw new Error(`delivery ${message.deliveryId} could not be deferred`);
+  return { outcome: 'deferred', reason: admission.reason, delaySeconds };
+}
+
+function listenerOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
   }
 }
 
@@ -152,11 +260,10 @@ async function noteFailure(deps: DeliveryDeps, subscription: Subscription): Prom
   }
   const failingMs = now.getTime() - Date.parse(subscription.failingSince);
   if (failingMs >= deps.disableAfterDays * 24 * 60 * 60 * 1000) {
-    await deps.subscriptions.disable(
-      subscription.brand,
-      subscription.id,
+    await disableSubscription(
+      deps,
+      subscription,
       `no successful delivery for ${deps.disableAfterDays} days (failing since ${subscription.failingSince})`,
-      now.toISOString(),
     );
   }
 }

@@ -77,8 +77,13 @@ export const deliveryMessageSchema = z.object({
   subscriptionId: z.string().min(1),
   deliveryId: z.string().min(1),
   eventKey: z.string().min(1),
-  /** Attempts made before this message (a resend continues the count). */
+  /** Attempts made before this message (a resend continues the count for the log). */
   attemptsBefore: z.number().int().nonnegative().default(0),
+  /**
+   * Attempts of the current retry schedule made before this message: a deferred delivery is queued again
+   * as a new message and keeps its place in the schedule; a resend starts a fresh schedule.
+   */
+  runAttemptsBefore: z.number().int().nonnegative().default(0),
   /** A test event from the API: delivered even while the subscription is paused. */
   test: z.boolean().optional(),
 });

@@ -106,8 +106,34 @@ export interface ApiKeyStore {
 }
 
 export interface DeliveryQueue {
-  /** Queues messages (batched by the adapter); returns those that could not be queued. */
-  send(messages: readonly DeliveryMessage[]): Promise<DeliveryMessage[]>;
+  /**
+   * Queues messages (batched by the adapter), visible after `delaySeconds` (at most 900); returns those
+   * that could not be queued.
+   */
+  send(messages: readonly DeliveryMessage[], delaySeconds?: number): Promise<DeliveryMessage[]>;
   /** Keeps a received message invisible for `seconds` (its next retry). */
   delay(receiptHandle: string, seconds: number): Promise<void>;
+}
+
+export const OPERATIONAL_EVENT_TYPES = [
+  'Subscription.Disabled',
+  'Subscription.Recovered',
+  'Delivery.Exhausted',
+] as const;
+
+/** What the platform tells operators, on the event bus (source `commbox.webhooks`). */
+export interface OperationalEvent {
+  readonly type: (typeof OPERATIONAL_EVENT_TYPES)[number];
+  readonly brand: string;
+  readonly subscriptionId: string;
+  readonly at: string;
+  readonly reason?: string;
+  readonly deliveryId?: string;
+  readonly webhookId?: string;
+  readonly failingSince?: string;
+}
+
+export interface OperationalEvents {
+  /** Best effort: a failure is logged by the adapter, never thrown into the delivery. */
+  publish(events: readonly OperationalEvent[]): Promise<void>;
 }

@@ -394,6 +394,7 @@ describe('test events and the delivery log', () => {
       deliveryId: delivery.id,
       eventKey: 'acme/evt-1',
       attemptsBefore: 1,
+      runAttemptsBefore: 0,
     });
     expect(dynamo.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
       ':pending': 'pending',

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -577,5 +578,149 @@ describe('infrastructure failures', () => {
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'unread' }]);
     expect(listener.received.map((received) => received.path)).toEqual(['/other']);
+  });
+});
+
+describe('listener isolation', () => {
+  it('opens the circuit after five failures in a row and defers the next delivery without calling the listener', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 503 }));
+    for (let failure = 0; failure < 5; failure += 1) {
+      await invoke(aDeliveryRecord(delivery.message, { receiveCount: 1 }));
+    }
+    const calls = listener.received.length;
+
+    const response = await invoke(
+      aDeliveryRecord(delivery.message, { receiveCount: 2, messageId: 'deferred' }),
+    );
+
+    expect(listener.received).toHaveLength(calls);
+    expect(response.batchItemFailures).toEqual([]);
+    const entry = sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.Entries?.[0];
+    expect(entry?.DelaySeconds).toBe(30);
+    // The receive that was deferred made no attempt; the one before it did, and keeps its place.
+    expect(JSON.parse(entry?.MessageBody ?? '{}')).toMatchObject({
+      deliveryId: delivery.message.deliveryId,
+      attemptsBefore: 1,
+      runAttemptsBefore: 1,
+    });
+  });
+
+  it('lets a probe through once the cool-down has passed, and closes the circuit on its success', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 500 }));
+    for (let failure = 0; failure < 5; failure += 1) await invoke(aDeliveryRecord(delivery.message));
+    listener.answer(() => ({ status: 200 }));
+    vi.setSystemTime(new Date(NOW.getTime() + 31_000));
+    const calls = listener.received.length;
+
+    await invoke(aDeliveryRecord(delivery.message));
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(listener.received).toHaveLength(calls + 2);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  });
+
+  it('keeps delivering to a healthy listener while another one has an open circuit', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const broken = aDelivery({ url: listener.url('/broken') });
+    listener.answer((request) => ({ status: request.path === '/broken' ? 500 : 200 }));
+    for (let failure = 0; failure < 5; failure += 1) await invoke(aDeliveryRecord(broken.message));
+    const healthy = aDelivery({ id: 'sub_healthyhealthyheal', url: listener.url('/healthy') });
+
+    const response = await invoke(
+      aDeliveryRecord(broken.message, { messageId: 'broken' }),
+      aDeliveryRecord(healthy.message, { messageId: 'healthy' }),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received.filter((received) => received.path === '/healthy')).toHaveLength(1);
+    expect(listener.received.filter((received) => received.path === '/broken')).toHaveLength(5);
+  });
+});
+
+describe('operational events', () => {
+  const eventBridge = mockClient(EventBridgeClient);
+  const putDetailTypes = () =>
+    eventBridge
+      .commandCalls(PutEventsCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? [])
+      .map((entry) => ({
+        source: entry.Source,
+        type: entry.DetailType,
+        detail: JSON.parse(entry.Detail ?? '{}'),
+      }));
+
+  beforeEach(() => {
+    vi.stubEnv('EVENT_BUS_NAME', 'webhooks-bus');
+    vi.stubEnv('AWS_ENDPOINT_URL_EVENTBRIDGE', 'http://127.0.0.1:1');
+    eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+  });
+  afterEach(() => eventBridge.reset());
+
+  it('puts Subscription.Disabled on the bus when a listener answers 410 Gone', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 410 }));
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(putDetailTypes()).toEqual([
+      {
+        source: 'commbox.webhooks',
+        type: 'Subscription.Disabled',
+        detail: expect.objectContaining({
+          brand: 'acme',
+          subscriptionId: delivery.subscription.id,
+          reason: 'the listener answered 410 Gone',
+        }),
+      },
+    ]);
+  });
+
+  it('puts Delivery.Exhausted when the last attempt fails', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 500 }));
+
+    await invoke(aDeliveryRecord(delivery.message, { receiveCount: 3 }));
+
+    expect(putDetailTypes()).toEqual([
+      {
+        source: 'commbox.webhooks',
+        type: 'Delivery.Exhausted',
+        detail: expect.objectContaining({
+          deliveryId: delivery.message.deliveryId,
+          webhookId: webhookId('acme/evt-1', delivery.subscription.id),
+          reason: 'HTTP 500; gave up after 3 attempts',
+        }),
+      },
+    ]);
+  });
+
+  it('puts Subscription.Recovered when a failing subscription succeeds again', async () => {
+    const failingSince = new Date(NOW.getTime() - DAY_MS).toISOString();
+    const delivery = aDelivery({ failingSince });
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(putDetailTypes()).toEqual([
+      {
+        source: 'commbox.webhooks',
+        type: 'Subscription.Recovered',
+        detail: expect.objectContaining({ failingSince }),
+      },
+    ]);
+  });
+
+  it('still records the delivery when the bus refuses the event', async () => {
+    eventBridge.on(PutEventsCommand).rejects(new Error('AccessDeniedException'));
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 410 }));
+
+    const response = await invoke(aDeliveryRecord(delivery.message));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(subscriptionNow(delivery)).toMatchObject({ status: 'disabled' });
   });
 });

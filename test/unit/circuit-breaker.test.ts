@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { CircuitBreakers, InFlightLimiter } from '../../lambdas/core/circuit-breaker.js';
+import type { AttemptOutcome } from '../../lambdas/core/retry.js';
+
+const settings = { failureThreshold: 3, cooldownMs: 1_000, maxCooldownMs: 4_000 };
+const fail: AttemptOutcome = { kind: 'response', status: 503 };
+const ok: AttemptOutcome = { kind: 'response', status: 200 };
+
+function breakersAt(start = 0) {
+  let now = start;
+  const breakers = new CircuitBreakers(settings, () => now);
+  const attempt = (outcome: AttemptOutcome) => {
+    const admission = breakers.admit('sub');
+    if (admission.verdict === 'go') admission.release(outcome);
+    return admission.verdict;
+  };
+  return { breakers, attempt, advance: (ms: number) => (now += ms) };
+}
+
+describe('CircuitBreakers', () => {
+  it('stays closed below the failure threshold, and a success resets the count', () => {
+    const { attempt } = breakersAt();
+    expect([attempt(fail), attempt(fail), attempt(ok), attempt(fail), attempt(fail)]).toEqual([
+      'go',
+      'go',
+      'go',
+      'go',
+      'go',
+    ]);
+  });
+
+  it('opens after the threshold of consecutive failures and defers for the cool-down', () => {
+    const { breakers, attempt, advance } = breakersAt();
+    for (let i = 0; i < 3; i += 1) attempt(fail);
+    expect(breakers.isOpen('sub')).toBe(true);
+    expect(breakers.admit('sub')).toMatchObject({ verdict: 'defer', delayMs: 1_000 });
+    advance(400);
+    expect(breakers.admit('sub')).toMatchObject({ verdict: 'defer', delayMs: 600 });
+  });
+
+  it('lets exactly one probe through when half-open and closes on its success', () => {
+    const { breakers, attempt, advance } = breakersAt();
+    for (let i = 0; i < 3; i += 1) attempt(fail);
+    advance(1_000);
+    const probe = breakers.admit('sub');
+    expect(probe.verdict).toBe('go');
+    expect(breakers.admit('sub').verdict).toBe('defer');
+    if (probe.verdict === 'go') probe.release(ok);
+    expect(attempt(ok)).toBe('go');
+    expect(breakers.isOpen('sub')).toBe(false);
+  });
+
+  it('reopens with twice the cool-down, up to the maximum, when the probe fails', () => {
+    const { breakers, attempt, advance } = breakersAt();
+    for (let i = 0; i < 3; i += 1) attempt(fail);
+    const cooldowns: number[] = [];
+    for (let round = 0; round < 4; round += 1) {
+      advance(10_000);
+      attempt(fail);
+      const deferred = breakers.admit('sub');
+      cooldowns.push(deferred.verdict === 'defer' ? deferred.delayMs : 0);
+    }
+    expect(cooldowns).toEqual([2_000, 4_000, 4_000, 4_000]);
+  });
+
+  it('does not count a quick client error as a failure that hurts', () => {
+    const { breakers, attempt } = breakersAt();
+    for (let i = 0; i < 5; i += 1) attempt({ kind: 'response', status: 404 });
+    expect(breakers.isOpen('sub')).toBe(false);
+    for (const outcome of [
+      { kind: 'timeout' },
+      { kind: 'network' },
+      { kind: 'response', status: 429 },
+    ] as const) {
+      attempt(outcome);
+    }
+    expect(breakers.isOpen('sub')).toBe(true);
+  });
+
+  it('keeps one circuit per subscription', () => {
+    const { breakers, attempt } = breakersAt();
+    for (let i = 0; i < 3; i += 1) attempt(fail);
+    expect(breakers.admit('other').verdict).toBe('go');
+  });
+});
+
+describe('InFlightLimiter', () => {
+  it('admits up to the bound per listener and frees a slot on release, once', () => {
+    const limiter = new InFlightLimiter(2);
+    const first = limiter.tryAcquire('https://a.example');
+    const second = limiter.tryAcquire('https://a.example');
+    expect(limiter.tryAcquire('https://a.example')).toBeUndefined();
+    expect(limiter.tryAcquire('https://b.example')).toBeDefined();
+    first?.();
+    first?.();
+    expect(limiter.tryAcquire('https://a.example')).toBeDefined();
+    expect(limiter.tryAcquire('https://a.example')).toBeUndefined();
+    second?.();
+  });
+});
