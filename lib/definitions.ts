@@ -12,6 +12,9 @@ export const OPERATIONAL_EVENT_SOURCE = 'commbox.webhooks';
 /** The EventBridge rule pattern for entity events. */
 export const INGEST_RULE_PATTERN = { source: [EVENT_SOURCE] } as const;
 
+/** The rule pattern for the platform's operational events (to a log group in AWS, printed locally). */
+export const OPERATIONAL_RULE_PATTERN = { source: [OPERATIONAL_EVENT_SOURCE] } as const;
+
 /** The single DynamoDB table: generic keys, one sparse index, TTL. Key design in docs/DATA-MODEL.md. */
 export const TABLE = {
   partitionKey: 'pk',

@@ -13,11 +13,24 @@ import { startFauxqs } from 'fauxqs';
 import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
 import { hashApiKey } from '../../lambdas/core/api-keys.js';
-import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from '../definitions.js';
+import {
+  ENV,
+  FUNCTIONS,
+  INGEST_RULE_PATTERN,
+  OPERATIONAL_RULE_PATTERN,
+  QUEUES,
+  type QueueDefinition,
+  TABLE,
+} from '../definitions.js';
 import { createLocalApiGateway } from './api-gateway.js';
 import { startDynamoServer } from './dynamo-server.js';
 import { type Poller, startPoller } from './pollers.js';
-import { createPutEventsHandler, isPutEventsRequest, sqsRuleTarget } from './put-events.js';
+import {
+  createPutEventsHandler,
+  type EventEnvelope,
+  isPutEventsRequest,
+  sqsRuleTarget,
+} from './put-events.js';
 
 export interface LocalStackOptions {
   /** The API and PutEvents port on 127.0.0.1 (0: any free port). */
@@ -38,7 +51,9 @@ export interface LocalStack {
   readonly dynamoEndpoint: string;
   readonly sqsEndpoint: string;
   readonly tableName: string;
-  readonly queueUrls: Readonly<Record<'ingest' | 'ingestDlq' | 'delivery' | 'deliveryDlq', string>>;
+  readonly queueUrls: Readonly<
+    Record<'ingest' | 'ingestDlq' | 'delivery' | 'deliveryDlq' | 'operational', string>
+  >;
   stop(): Promise<void>;
 }
 
@@ -77,14 +92,35 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const ingest = await ensureQueue(sqs, 'commbox-webhooks-ingest', QUEUES.ingest);
     const delivery = await ensureQueue(sqs, 'commbox-webhooks-delivery', QUEUES.delivery);
 
+    const onError = (message: string, error: unknown) =>
+      log(`${message}: ${error instanceof Error ? error.message : String(error)}`);
+    const operational = await ensureQueue(sqs, 'commbox-webhooks-operational', QUEUES.ingest);
+
+    // The port comes first: the handlers are told where the bus is. Until every part is ready the
+    // server answers 503, /health included.
+    let respond: Responder = async () => ({
+      status: 503,
+      headers: { 'content-type': 'application/json' },
+      body: '{"message":"starting"}',
+    });
+    const server = createServer((request, response) => {
+      handleRequest(request, response, (body) => respond(request, body)).catch((error: unknown) =>
+        onError('local API', error),
+      );
+    });
+    const url = await listen(server, options.port);
+    stops.unshift(() => closeServer(server));
+
     Object.assign(process.env, {
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: fauxqs.address,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: url,
       [ENV.tableName]: TABLE_NAME,
       [ENV.deliveryQueueUrl]: delivery.url,
+      [ENV.eventBusName]: 'commbox-webhooks-local',
       [ENV.allowLocalTargets]: 'true',
       ...(options.retrySchedule ? { [ENV.retrySchedule]: options.retrySchedule.join(',') } : {}),
       ...(options.timeoutMs ? { [ENV.deliveryTimeoutMs]: String(options.timeoutMs) } : {}),
@@ -99,8 +135,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     await seedApiKeys(dynamo.endpoint, options.apiKeys);
 
-    const onError = (message: string, error: unknown) =>
-      log(`${message}: ${error instanceof Error ? error.message : String(error)}`);
     const pollers: Poller[] = [
       startPoller({
         name: 'route',
@@ -132,26 +166,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const gateway = createLocalApiGateway({ api: api.handler, authorizer: authorizer.handler });
     const putEvents = createPutEventsHandler({
       region: REGION,
-      rules: [{ name: 'ingest', pattern: INGEST_RULE_PATTERN, send: sqsRuleTarget(sqs, ingest.url) }],
+      rules: [
+        { name: 'ingest', pattern: INGEST_RULE_PATTERN, send: sqsRuleTarget(sqs, ingest.url) },
+        {
+          name: 'operational',
+          pattern: OPERATIONAL_RULE_PATTERN,
+          send: operationalTarget(sqs, operational.url, log),
+        },
+      ],
     });
-    const server = createServer((request, response) => {
-      handleRequest(request, response, async (body) => {
-        if (isPutEventsRequest(request.method ?? '', request.url ?? '', request.headers)) {
-          const answer = await putEvents(body);
-          return {
-            status: answer.status,
-            headers: { 'content-type': answer.contentType },
-            body: answer.body,
-          };
-        }
-        if (request.method === 'GET' && request.url === '/health') {
-          return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
-        }
-        return gateway.handle(request.method ?? 'GET', request.url ?? '/', request.headers, body);
-      }).catch((error: unknown) => onError('local API', error));
-    });
-    const url = await listen(server, options.port);
-    stops.unshift(() => closeServer(server));
+    respond = async (request, body) => {
+      if (isPutEventsRequest(request.method ?? '', request.url ?? '', request.headers)) {
+        const answer = await putEvents(body);
+        return { status: answer.status, headers: { 'content-type': answer.contentType }, body: answer.body };
+      }
+      if (request.method === 'GET' && request.url === '/health') {
+        return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
+      }
+      return gateway.handle(request.method ?? 'GET', request.url ?? '/', request.headers, body);
+    };
 
     return {
       url,
@@ -163,6 +196,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ingestDlq: ingest.dlqUrl,
         delivery: delivery.url,
         deliveryDlq: delivery.dlqUrl,
+        operational: operational.url,
       },
       async stop() {
         for (const stop of stops.splice(0)) await stop().catch((error: unknown) => onError('stop', error));
@@ -172,6 +206,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const stop of stops) await stop().catch(() => undefined);
     throw error;
   }
+}
+
+type Responder = (
+  request: IncomingMessage,
+  body: Buffer,
+) => Promise<{ status: number; headers: Record<string, string>; body: string }>;
+
+/** Operational events are kept on a queue of their own (for tools and tests) and printed. */
+function operationalTarget(sqs: SQSClient, queueUrl: string, log: (line: string) => void) {
+  const queue = sqsRuleTarget(sqs, queueUrl);
+  return async (envelopes: EventEnvelope[]) => {
+    await queue(envelopes);
+    for (const envelope of envelopes)
+      log(`operational event ${envelope['detail-type']} ${JSON.stringify(envelope.detail)}`);
+  };
 }
 
 async function handleRequest(
