@@ -23,6 +23,8 @@ export interface PollerOptions {
   readonly concurrency: number;
   readonly region: string;
   readonly onError: (message: string, error: unknown) => void;
+  /** Told how long each handler invocation took, as Lambda would bill it (benchmarks). */
+  readonly onInvoke?: (name: string, durationMs: number, records: number) => void;
 }
 
 export interface Poller {
@@ -37,7 +39,6 @@ export interface Poller {
  * and the DLQ are the queue's own redrive policy.
  */
 export function startPoller(options: PollerOptions): Poller {
-  const abort = new AbortController();
   let stopped = false;
   const loops = Array.from({ length: options.concurrency }, () => pollLoop());
 
@@ -53,7 +54,6 @@ export function startPoller(options: PollerOptions): Poller {
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],
           }),
-          { abortSignal: abort.signal },
         );
         messages = output.Messages ?? [];
       } catch (error) {
@@ -69,6 +69,7 @@ export function startPoller(options: PollerOptions): Poller {
   async function invoke(messages: Message[]): Promise<void> {
     const records = messages.map((message) => toRecord(message, options));
     let failed: Set<string>;
+    const started = performance.now();
     try {
       const response = await withTimeout(
         options.handler(
@@ -81,6 +82,8 @@ export function startPoller(options: PollerOptions): Poller {
     } catch (error) {
       options.onError(`${options.name}: the batch failed`, error);
       return;
+    } finally {
+      options.onInvoke?.(options.name, performance.now() - started, records.length);
     }
     const done = messages.filter((message) => message.MessageId && !failed.has(message.MessageId));
     if (done.length === 0) return;
@@ -102,8 +105,10 @@ export function startPoller(options: PollerOptions): Poller {
 
   return {
     async stop() {
+      // No abort of the receives in flight: fauxqs would still hand messages to an abandoned long poll,
+      // leaving them invisible for the queue's visibility timeout. Each loop's last receive (at most
+      // WaitTimeSeconds) ends, and what it got is handled, before the poller stops.
       stopped = true;
-      abort.abort();
       await Promise.allSettled(loops);
     },
   };

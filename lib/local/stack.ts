@@ -44,6 +44,10 @@ export interface LocalStackOptions {
   readonly dynamoPort?: number;
   readonly sqsPort?: number;
   readonly log?: (line: string) => void;
+  /** Benchmarks: told how long each handler invocation of the pollers took. */
+  readonly onInvoke?: (name: string, durationMs: number, records: number) => void;
+  /** Benchmarks: handed the stack's own SQS client (the event source mappings' and the rule targets'). */
+  readonly onSqsClient?: (client: SQSClient) => void;
 }
 
 export interface LocalStack {
@@ -85,6 +89,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     dataDir: join(options.dataDir, 'sqs'),
   });
   const sqs = new SQSClient({ endpoint: fauxqs.address, region: REGION, credentials: LOCAL_CREDENTIALS });
+  options.onSqsClient?.(sqs);
   const stops: (() => Promise<unknown>)[] = [() => dynamo.stop(), () => fauxqs.stop()];
 
   try {
@@ -147,6 +152,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         concurrency: 2,
         region: REGION,
         onError,
+        onInvoke: options.onInvoke,
       }),
       startPoller({
         name: 'deliver',
@@ -159,6 +165,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         concurrency: 4,
         region: REGION,
         onError,
+        onInvoke: options.onInvoke,
       }),
     ];
     stops.unshift(() => Promise.all(pollers.map((poller) => poller.stop())));

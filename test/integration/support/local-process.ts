@@ -1,0 +1,147 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/*
+ * The real `npm start` entry (bin/local.ts) as a child process: the integration tests drive it only
+ * through its HTTP port, exactly as a client and a producer would, and can stop it gently (SIGTERM) or
+ * crash it (SIGKILL) and start another on the same data folder.
+ */
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The two brands every integration suite uses, and their API keys. */
+export const BRANDS = {
+  acme: { brand: 'acme', key: 'acme-key-123456' },
+  globex: { brand: 'globex', key: 'globex-key-123456' },
+} as const;
+
+/** The settings every suite starts its stack with: two brands, a fast retry schedule, a short timeout. */
+export const TEST_ENV: Readonly<Record<string, string>> = {
+  WEBHOOKS_API_KEYS: `${BRANDS.acme.brand}:${BRANDS.acme.key},${BRANDS.globex.brand}:${BRANDS.globex.key}`,
+  WEBHOOKS_RETRY_SCHEDULE: '0,1,1',
+  WEBHOOKS_TIMEOUT_MS: '2000',
+};
+
+const READY_LINE = /^ready (http:\/\/127\.0\.0\.1:\d+)\b/;
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+export interface LogLine {
+  readonly pid: number;
+  readonly stream: 'stdout' | 'stderr';
+  readonly line: string;
+}
+
+/** Every line every local process of this test file printed, in order (to search the logs for secrets). */
+export const capturedLogs: LogLine[] = [];
+
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface LocalProcess {
+  /** `http://127.0.0.1:<port>`: the API and the EventBridge PutEvents endpoint. */
+  readonly url: string;
+  readonly pid: number;
+  /** This process's stdout and stderr lines, as they arrive. */
+  readonly logs: readonly string[];
+  /** SIGTERM (the stack finishes its work in flight) and wait for the exit. */
+  stop(): Promise<ProcessExit>;
+  /** SIGKILL (a crash: nothing is finished or flushed) and wait for the exit. */
+  kill(): Promise<ProcessExit>;
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** A test worker that dies (or forgets afterAll) must not leave stacks running. */
+function killLeftoversOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+}
+
+/** Starts bin/local.ts on `dataDir` (any free ports) and resolves once it printed its `ready` line. */
+export async function startLocalProcess(options: {
+  dataDir: string;
+  env?: Record<string, string>;
+}): Promise<LocalProcess> {
+  killLeftoversOnExit();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PORT: '0', DATA_DIR: options.dataDir, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  const pid = child.pid ?? -1;
+  const logs: string[] = [];
+  const exited = new Promise<ProcessExit>((resolve) => {
+    // 'close' comes after both output streams ended, so `logs` is complete by then.
+    child.once('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    });
+  });
+
+  let onReady: (url: string) => void = () => undefined;
+  const ready = new Promise<string>((resolve) => {
+    onReady = resolve;
+  });
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const lines = createInterface({ input: child[stream], crlfDelay: Number.POSITIVE_INFINITY });
+    lines.on('line', (line) => {
+      logs.push(line);
+      capturedLogs.push({ pid, stream, line });
+      const match = stream === 'stdout' ? READY_LINE.exec(line) : null;
+      if (match?.[1]) onReady(match[1]);
+    });
+  }
+
+  const output = () => logs.slice(-60).join('\n');
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    ready.then((url) => ({ url })),
+    exited.then((exit) => ({ exit })),
+    new Promise<{ timeout: true }>((resolve) => {
+      timer = setTimeout(() => resolve({ timeout: true }), READY_TIMEOUT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if ('exit' in outcome) {
+    const { code, signal } = outcome.exit;
+    throw new Error(`bin/local.ts exited (code ${code}, signal ${signal}) before it was ready:\n${output()}`);
+  }
+  if ('timeout' in outcome) {
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`bin/local.ts was not ready within ${READY_TIMEOUT_MS} ms:\n${output()}`);
+  }
+
+  const end = async (signal: NodeJS.Signals): Promise<ProcessExit> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    let stopTimer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      exited,
+      new Promise<undefined>((resolve) => {
+        stopTimer = setTimeout(() => resolve(undefined), STOP_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(stopTimer);
+    if (result) return result;
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`bin/local.ts did not exit within ${STOP_TIMEOUT_MS} ms of ${signal}:\n${output()}`);
+  };
+
+  return {
+    url: outcome.url,
+    pid,
+    logs,
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+  };
+}
