@@ -5,7 +5,7 @@
  * WEBHOOKS_TIMEOUT_MS, DYNAMODB_PORT, SQS_PORT.
  */
 import { resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { retryScheduleSchema } from '../lambdas/core/subscription.js';
 import { startLocalStack } from '../lib/local/stack.js';

@@ -2,9 +2,10 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
-import { apiKeyStore } from './commons/deps.js';
+import { ENV } from '../lib/definitions.js';
+import { DynamoApiKeyStore } from './adapters/dynamo-api-keys.js';
+import { documentClient } from './commons/clients.js';
 import { logger } from './commons/logger.js';
-import { readConfig } from './config.js';
 import { authenticate } from './core/api-keys.js';
 import type { ApiKeyStore } from './core/ports.js';
 
@@ -18,7 +19,8 @@ let store: ApiKeyStore | undefined;
  * revoked key stops working at once.
  */
 export async function handler(event: APIGatewayRequestAuthorizerEventV2): Promise<AuthorizerResult> {
-  store ??= apiKeyStore(readConfig());
+  // Only the table name: the authorizer stays small (no config schema), because it runs on every request.
+  store ??= new DynamoApiKeyStore(documentClient(), requiredEnv(ENV.tableName));
   const authorization = event.headers?.authorization ?? event.headers?.Authorization;
   const record = await authenticate(store, authorization);
   if (!record) {
@@ -26,4 +28,10 @@ export async function handler(event: APIGatewayRequestAuthorizerEventV2): Promis
     return { isAuthorized: false, context: { brand: '', keyId: '' } };
   }
   return { isAuthorized: true, context: { brand: record.brand, keyId: record.keyId } };
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENV } from '../lib/definitions.js';
 import { DEFAULT_RETRY_SCHEDULE } from './core/retry.js';
 import { retryScheduleSchema } from './core/subscription.js';

@@ -2,6 +2,8 @@ import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } 
 import { deliveryIdTimePrefix } from '../core/ids.js';
 import type { Delivery, DeliveryStatus } from '../core/model.js';
 import type { DeliveryAttemptRecord, DeliveryStore, Page, PageRequest } from '../core/ports.js';
+import { coalesce } from './coalescer.js';
+import { batchPut, MAX_BATCH_WRITE } from './dynamo-batch.js';
 import {
   decodeCursor,
   encodeCursor,
@@ -39,7 +41,32 @@ export class DynamoDeliveryStore implements DeliveryStore {
     private readonly tableName: string,
   ) {}
 
-  async recordAttempt({ delivery, attempt, expiresAt }: DeliveryAttemptRecord): Promise<void> {
+  /** Coalesced: the first-attempt successes of one batch are written with one BatchWriteItem. */
+  private readonly putWhole = coalesce(
+    (items: readonly Item[]) =>
+      batchPut(this.client, this.tableName, items).then(() => items.map(() => undefined)),
+    MAX_BATCH_WRITE,
+  );
+
+  async recordAttempt(record: DeliveryAttemptRecord): Promise<void> {
+    const { delivery, attempt, expiresAt } = record;
+    // The common case, a success at the first attempt, has no item to update yet: write it whole.
+    if (attempt.attempt === 1 && delivery.status === 'succeeded') {
+      await this.putWhole({
+        ...delivery,
+        attempts: [attempt],
+        updatedAt: attempt.at,
+        ...deliveryKey(delivery.subscriptionId, delivery.id),
+        gsi1pk: statusKey(delivery.subscriptionId, delivery.status),
+        gsi1sk: delivery.id,
+        expiresAt,
+      });
+      return;
+    }
+    await this.appendAttempt(record);
+  }
+
+  private async appendAttempt({ delivery, attempt, expiresAt }: DeliveryAttemptRecord): Promise<void> {
     const names: Record<string, string> = {};
     const values: Record<string, unknown> = {};
     const set: string[] = [];

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { StoredEvent } from '../core/model.js';
-import type { EventAdmission, EventStore, RejectedEvent, RejectedEventStore } from '../core/ports.js';
-import { fromItem, isConditionalCheckFailed } from './dynamo-common.js';
+import type { EventStore, RejectedEvent, RejectedEventStore } from '../core/ports.js';
+import { coalesce } from './coalescer.js';
+import { batchGet, batchPut, MAX_BATCH_GET, MAX_BATCH_WRITE } from './dynamo-batch.js';
+import { fromItem, type Item } from './dynamo-common.js';
 
 /*
  * Events (docs/DATA-MODEL.md):
@@ -24,44 +26,25 @@ export class DynamoEventStore implements EventStore, RejectedEventStore {
     private readonly tableName: string,
   ) {}
 
-  async admit(event: StoredEvent, expiresAt: number): Promise<EventAdmission> {
-    try {
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...event, ...eventKey(event.key), expiresAt },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return 'new';
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-      // The document client does not unmarshall an error's Item: it is in AttributeValue form
-      // ({routedAt: {S: ...}}), which is enough to tell whether the attribute is there.
-      const old = typeof error.Item === 'object' && error.Item !== null ? error.Item : undefined;
-      if (old) return 'routedAt' in old ? 'routed' : 'unrouted';
-      const stored = await this.get(event.key);
-      return stored?.routedAt !== undefined ? 'routed' : 'unrouted';
-    }
+  /** Coalesced: the keys asked in one turn of the event loop are read with one BatchGetItem. */
+  private readonly lookup = coalesce(
+    (keys: readonly string[]) => batchGet(this.client, this.tableName, keys.map(eventKey)),
+    MAX_BATCH_GET,
+  );
+
+  /** Coalesced: the events stored in one turn of the event loop are written with one BatchWriteItem. */
+  private readonly store = coalesce(
+    (items: readonly Item[]) =>
+      batchPut(this.client, this.tableName, items).then(() => items.map(() => undefined)),
+    MAX_BATCH_WRITE,
+  );
+
+  async isRouted(key: string): Promise<boolean> {
+    return (await this.lookup(key)) !== undefined;
   }
 
-  async markRouted(key: string, at: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: eventKey(key),
-          UpdateExpression: 'SET #routedAt = :at',
-          // Never create a stub item for an event that is not (or no longer) stored.
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#routedAt': 'routedAt' },
-          ExpressionAttributeValues: { ':at': at },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+  async putRouted(event: StoredEvent, expiresAt: number): Promise<void> {
+    await this.store({ ...event, ...eventKey(event.key), expiresAt });
   }
 
   async get(key: string): Promise<StoredEvent | undefined> {

@@ -1,6 +1,5 @@
 import {
   type DynamoDBDocumentClient,
-  GetCommand,
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
@@ -11,6 +10,8 @@ import type { EntityName } from '../core/catalogue.js';
 import { ClientError } from '../core/errors.js';
 import type { Subscription } from '../core/model.js';
 import type { Page, PageRequest, SubscriptionStore } from '../core/ports.js';
+import { coalesce } from './coalescer.js';
+import { batchGet, MAX_BATCH_GET } from './dynamo-batch.js';
 import {
   cancellationCodes,
   conditionFailedAt,
@@ -82,10 +83,17 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     }
   }
 
+  /** Coalesced: the subscriptions a batch of deliveries asks for in one turn are read in one request. */
+  private readonly read = coalesce(
+    (keys: readonly { pk: string; sk: string }[]) => batchGet(this.client, this.tableName, keys),
+    MAX_BATCH_GET,
+  );
+
+  /** Coalesced: the same brand and entity asked in one turn share one query (asked after every event arrived). */
+  private readonly activeQueries = new Map<string, Promise<Subscription[]>>();
+
   async get(brand: string, id: string): Promise<Subscription | undefined> {
-    const { Item: item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: subKey(brand, id), ConsistentRead: true }),
-    );
+    const item = await this.read(subKey(brand, id));
     return item ? fromItem<Subscription>(item) : undefined;
   }
 
@@ -107,6 +115,20 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   async listActive(brand: string, entity: EntityName): Promise<Subscription[]> {
+    const key = `${brand}\n${entity}`;
+    let query = this.activeQueries.get(key);
+    if (!query) {
+      // Shared only by the calls of this turn: a later call queries again, and so sees later changes.
+      query = new Promise((resolve) => setImmediate(resolve)).then(() => {
+        this.activeQueries.delete(key);
+        return this.queryActive(brand, entity);
+      });
+      this.activeQueries.set(key, query);
+    }
+    return query;
+  }
+
+  private async queryActive(brand: string, entity: EntityName): Promise<Subscription[]> {
     const subscriptions: Subscription[] = [];
     let startKey: Item | undefined;
     do {

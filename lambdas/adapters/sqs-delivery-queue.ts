@@ -4,6 +4,11 @@ import type { DeliveryQueue } from '../core/ports.js';
 
 /** SQS takes at most ten messages per SendMessageBatch. */
 const BATCH = 10;
+/**
+ * ...and at most 256 KiB of messages in all (1 MiB on queues that allow larger messages; 256 KiB is safe on
+ * any). Messages carry their event, up to MAX_EVENT_DATA_BYTES of data each: ten of them can be far over.
+ */
+export const MAX_BATCH_BYTES = 256 * 1024;
 /** SQS delays a new message at most 15 minutes. */
 const MAX_DELAY_SECONDS = 900;
 
@@ -15,10 +20,7 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   ) {}
 
   async send(messages: readonly DeliveryMessage[], delaySeconds = 0): Promise<DeliveryMessage[]> {
-    const chunks: DeliveryMessage[][] = [];
-    for (let start = 0; start < messages.length; start += BATCH)
-      chunks.push(messages.slice(start, start + BATCH));
-    const failed = await Promise.all(chunks.map((chunk) => this.sendBatch(chunk, delaySeconds)));
+    const failed = await Promise.all(chunked(messages).map((chunk) => this.sendBatch(chunk, delaySeconds)));
     return failed.flat();
   }
 
@@ -32,23 +34,45 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     );
   }
 
-  private async sendBatch(
-    chunk: readonly DeliveryMessage[],
-    delaySeconds: number,
-  ): Promise<DeliveryMessage[]> {
+  private async sendBatch(chunk: readonly Outgoing[], delaySeconds: number): Promise<DeliveryMessage[]> {
     const output = await this.client.send(
       new SendMessageBatchCommand({
         QueueUrl: this.queueUrl,
-        Entries: chunk.map((message, index) => ({
+        Entries: chunk.map(({ body }, index) => ({
           Id: String(index),
-          MessageBody: JSON.stringify(message),
+          MessageBody: body,
           ...(delaySeconds > 0 ? { DelaySeconds: Math.min(delaySeconds, MAX_DELAY_SECONDS) } : {}),
         })),
       }),
     );
     return (output.Failed ?? []).flatMap((entry) => {
-      const message = chunk[Number(entry.Id)];
-      return message ? [message] : [];
+      const outgoing = chunk[Number(entry.Id)];
+      return outgoing ? [outgoing.message] : [];
     });
   }
+}
+
+interface Outgoing {
+  readonly message: DeliveryMessage;
+  readonly body: string;
+}
+
+/** The messages in SendMessageBatch-sized chunks: at most BATCH messages and MAX_BATCH_BYTES each. */
+function chunked(messages: readonly DeliveryMessage[]): Outgoing[][] {
+  const chunks: Outgoing[][] = [];
+  let current: Outgoing[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const body = JSON.stringify(message);
+    const size = Buffer.byteLength(body);
+    if (current.length === BATCH || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push({ message, body });
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }

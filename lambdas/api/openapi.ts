@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { replaySchema, testEventSchema } from '../core/deliveries-service.js';
 import { subscriptionCreateSchema, subscriptionUpdateSchema } from '../core/subscription.js';
 import { API_ROUTES, type OperationId } from './routes.js';

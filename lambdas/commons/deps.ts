@@ -1,4 +1,3 @@
-import { DynamoApiKeyStore } from '../adapters/dynamo-api-keys.js';
 import { DynamoDeliveryStore } from '../adapters/dynamo-deliveries.js';
 import { DynamoEventStore } from '../adapters/dynamo-events.js';
 import { DynamoSubscriptionStore } from '../adapters/dynamo-subscriptions.js';
@@ -8,7 +7,7 @@ import type { Config } from '../config.js';
 import { CircuitBreakers, InFlightLimiter } from '../core/circuit-breaker.js';
 import type { DeliveryDeps } from '../core/delivery.js';
 import { createListenerClient, type ListenerClient } from '../core/listener-client.js';
-import type { ApiKeyStore, OperationalEvents } from '../core/ports.js';
+import type { OperationalEvents } from '../core/ports.js';
 import type { RoutingDeps } from '../core/routing.js';
 import { defaultResolver } from '../core/ssrf.js';
 import type { ServiceDeps } from '../core/subscriptions-service.js';
@@ -51,10 +50,6 @@ export function routingDeps(config: Config): RoutingDeps {
     now: () => new Date(),
     retentionDays: config.retentionDays,
   };
-}
-
-export function apiKeyStore(config: Config): ApiKeyStore {
-  return new DynamoApiKeyStore(documentClient(), config.tableName);
 }
 
 let listener: ListenerClient | undefined;

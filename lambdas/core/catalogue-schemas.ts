@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /*
  * The data shapes CommBox producers put in `Detail.data` (COMMBOX.md, "The data shapes we accept").

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { findEvent } from './catalogue.js';
 import { ClientError, ValidationError } from './errors.js';
 import { deliveryIdFor } from './ids.js';
@@ -129,9 +129,8 @@ export async function sendTestEvent(deps: ServiceDeps, brand: string, subscripti
     event: definition.name,
     data: structuredClone(definition.example),
     receivedAt,
-    routedAt: receivedAt,
   };
-  await deps.events.admit(event, expiresAtEpoch(receivedAt, deps.retentionDays));
+  await deps.events.putRouted(event, expiresAtEpoch(receivedAt, deps.retentionDays));
   const message: DeliveryMessage = {
     v: 1,
     brand,
@@ -139,6 +138,7 @@ export async function sendTestEvent(deps: ServiceDeps, brand: string, subscripti
     deliveryId: deliveryIdFor(receivedAt, event.key, subscriptionId),
     eventKey: event.key,
     test: true,
+    event: { entity: event.entity, event: event.event, receivedAt, data: event.data },
   };
   await sendAll(deps, [message]);
   return { deliveryId: message.deliveryId, event: definition.detailType, status: 'pending' as const };

@@ -81,7 +81,10 @@ export async function deliverMessage(
 ): Promise<DeliveryResult> {
   const subscription = await deps.subscriptions.get(message.brand, message.subscriptionId);
   if (!subscription) return { outcome: 'dropped', reason: 'the subscription was deleted' };
-  const event = await deps.events.get(message.eventKey);
+  // The event rides in the message; only resends and replays read it back from the table.
+  const event = message.event
+    ? { ...message.event, brand: message.brand }
+    : await deps.events.get(message.eventKey);
   const definition = event && findEvent(event.entity, event.event);
   if (!event || !definition) return { outcome: 'dropped', reason: 'the event has expired' };
 

@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import type { EntityName } from './catalogue.js';
+import * as z from 'zod';
+import { ENTITY_NAMES, type EntityName } from './catalogue.js';
 import type { SubscriptionSpec, SubscriptionStatus } from './subscription.js';
 
 /** A signing secret. A rotated-out secret keeps signing until `expiresAt` (24 h), beside its successor. */
@@ -35,8 +35,6 @@ export interface StoredEvent {
   /** The producer's data as it arrived (validated). */
   readonly data: Record<string, unknown>;
   readonly receivedAt: string;
-  /** Set once every matching subscription's delivery was queued. */
-  readonly routedAt?: string;
 }
 
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
@@ -70,7 +68,7 @@ export interface Delivery {
   readonly failureReason?: string;
 }
 
-/** The delivery queue's message: which event goes to which subscription. Small; the payload stays in the table. */
+/** The delivery queue's message: which event goes to which subscription, with the event itself (see `event`). */
 export const deliveryMessageSchema = z.object({
   v: z.literal(1),
   brand: z.string().min(1),
@@ -86,6 +84,18 @@ export const deliveryMessageSchema = z.object({
   runAttemptsBefore: z.number().int().nonnegative().default(0),
   /** A test event from the API: delivered even while the subscription is paused. */
   test: z.boolean().optional(),
+  /**
+   * The event itself, so the happy path never reads it back from the table (where it is stored once,
+   * for the log and resends). Absent in messages queued before this field existed: then it is read.
+   */
+  event: z
+    .object({
+      entity: z.enum(ENTITY_NAMES),
+      event: z.string(),
+      receivedAt: z.string(),
+      data: z.record(z.string(), z.unknown()),
+    })
+    .optional(),
 });
 export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
 

@@ -47,15 +47,15 @@ export interface SubscriptionStore {
   disable(brand: string, id: string, reason: string, at: string): Promise<void>;
 }
 
-export type EventAdmission = 'new' | 'unrouted' | 'routed';
-
 export interface EventStore {
+  /** Whether the event was already routed: its record exists. Adapters may batch these reads. */
+  isRouted(key: string): Promise<boolean>;
   /**
-   * Stores the event unless its key exists. Returns `new`, or for a known key whether its routing
-   * finished (`routed`: drop the duplicate) or not (`unrouted`: route it again, a crash came between).
+   * Stores a routed event once its deliveries are queued: the record is the idempotency mark and the
+   * payload the delivery log renders. A crash before it means the event is routed again, with the same
+   * delivery ids and webhook-ids.
    */
-  admit(event: StoredEvent, expiresAt: number): Promise<EventAdmission>;
-  markRouted(key: string, at: string): Promise<void>;
+  putRouted(event: StoredEvent, expiresAt: number): Promise<void>;
   get(key: string): Promise<StoredEvent | undefined>;
 }
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { EVENT_SOURCE } from '../../lib/definitions.js';
 import { type EventDefinition, findEventByDetailType } from './catalogue.js';
 import { deliveryIdFor } from './ids.js';
@@ -10,6 +10,15 @@ import type { DeliveryQueue, EventStore, RejectedEventStore, SubscriptionStore }
 export const MAX_EVENT_DATA_BYTES = 200_000;
 /** Nesting deeper than this is refused: no CommBox shape comes close, and renderers recurse. */
 export const MAX_EVENT_DATA_DEPTH = 32;
+
+/**
+ * The envelope's `time` is the producer's PutEvents `Time` when it set one, so it is taken as the arrival
+ * time only when plausible: not ahead of now by more than a clock skew, and not older than the ingest
+ * queue can keep a message (SQS keeps one at most 14 days). Anything else would make a delivery id that
+ * does not fit its format (before 1970), or records that are stored already expired, or never expire.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
+export const MAX_QUEUED_MS = 14 * 24 * 60 * 60 * 1000;
 
 /** The EventBridge envelope as it arrives in an SQS body. */
 const envelopeSchema = z.object({
@@ -56,13 +65,22 @@ export interface AcceptedEvent {
   readonly brand: string;
   readonly key: string;
   readonly data: Record<string, unknown>;
+  /**
+   * When EventBridge received it (its envelope's `time`, when plausible: see MAX_QUEUED_MS), the same on
+   * every redelivery; else the time it was accepted.
+   */
+  readonly receivedAt: string;
 }
 
 /**
  * Validates an EventBridge envelope against the catalogue. Returns the event or the reason it is
  * refused; never throws for bad input, so a bad event is dropped with its reason, never retried.
  */
-export function acceptEvent(envelope: unknown): AcceptedEvent | { readonly reason: string } {
+export function acceptEvent(
+  envelope: unknown,
+  now = new Date(),
+  maxAgeMs = MAX_QUEUED_MS,
+): AcceptedEvent | { readonly reason: string } {
   const outer = envelopeSchema.safeParse(envelope);
   if (!outer.success) return { reason: 'not an EventBridge event' };
   const { source, 'detail-type': detailType, detail, id } = outer.data;
@@ -81,27 +99,35 @@ export function acceptEvent(envelope: unknown): AcceptedEvent | { readonly reaso
   const valid = definition.schema.safeParse(data);
   if (!valid.success)
     return { reason: `data does not fit ${definition.detailType}: ${describeIssues(valid.error)}` };
-  return { definition, brand, key: `${brand}/${parsed.data.id ?? id}`, data };
+  const time = outer.data.time ? Date.parse(outer.data.time) : Number.NaN;
+  const plausible = time >= now.getTime() - maxAgeMs && time <= now.getTime() + MAX_CLOCK_SKEW_MS;
+  const receivedAt = (plausible ? new Date(time) : now).toISOString();
+  return { definition, brand, key: `${brand}/${parsed.data.id ?? id}`, data, receivedAt };
 }
 
 /**
- * Routes one event: stores it once (idempotent on the producer's id, else EventBridge's), reads the
- * brand's active subscriptions of the entity (strongly consistent: a subscription created a moment ago
- * is seen), and queues one delivery per match. Throws only for infrastructure failures, so the record is
- * retried; a retry re-queues the same delivery ids.
+ * Routes one event: drops it if its key (the producer's id, else EventBridge's) was routed before, reads
+ * the brand's active subscriptions of the entity (strongly consistent: a subscription created a moment
+ * ago is seen), queues one delivery per match carrying the event, then stores the event once. Throws only
+ * for infrastructure failures, so the record is retried; a retry queues the same delivery ids (their
+ * time part is the event's EventBridge time, not the time it was routed).
  */
 export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<RoutingResult> {
-  const receivedAt = deps.now().toISOString();
-  const accepted = acceptEvent(envelope);
+  // Never older than the records it stores live: an event stored already expired could be routed twice.
+  const maxAgeMs = Math.min(MAX_QUEUED_MS, deps.retentionDays * 24 * 60 * 60 * 1000);
+  const accepted = acceptEvent(envelope, deps.now(), maxAgeMs);
   if ('reason' in accepted) {
+    const receivedAt = deps.now().toISOString();
     await deps.rejected.putRejected(
       { reason: accepted.reason, receivedAt, ...identify(envelope) },
       expiresAtEpoch(receivedAt, deps.retentionDays),
     );
     return { outcome: 'rejected', reason: accepted.reason };
   }
-  const { definition, brand, key, data } = accepted;
-  const fresh: StoredEvent = {
+  const { definition, brand, key, data, receivedAt } = accepted;
+  if (await deps.events.isRouted(key)) return { outcome: 'duplicate', eventKey: key };
+
+  const event: StoredEvent = {
     key,
     brand,
     entity: definition.entity,
@@ -109,24 +135,20 @@ export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<
     data,
     receivedAt,
   };
-  const admission = await deps.events.admit(fresh, expiresAtEpoch(receivedAt, deps.retentionDays));
-  if (admission === 'routed') return { outcome: 'duplicate', eventKey: key };
-  // A crash came between storing and routing: route the stored event, so delivery ids stay the same.
-  const event = admission === 'new' ? fresh : ((await deps.events.get(key)) ?? fresh);
-
   const subscriptions = await deps.subscriptions.listActive(brand, definition.entity);
   const matched = matchSubscriptions(event, subscriptions);
   const messages: DeliveryMessage[] = matched.map((subscription) => ({
     v: 1,
     brand,
     subscriptionId: subscription.id,
-    deliveryId: deliveryIdFor(event.receivedAt, key, subscription.id),
+    deliveryId: deliveryIdFor(receivedAt, key, subscription.id),
     eventKey: key,
+    event: { entity: event.entity, event: event.event, receivedAt, data },
   }));
   const failed = await deps.queue.send(messages);
   if (failed.length > 0)
     throw new Error(`${failed.length} of ${messages.length} deliveries could not be queued`);
-  await deps.events.markRouted(key, deps.now().toISOString());
+  await deps.events.putRouted(event, expiresAtEpoch(receivedAt, deps.retentionDays));
   return { outcome: 'routed', eventKey: key, deliveries: messages.length };
 }
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTIVITY_TYPES, COMPONENT_NAMES, ENTITY_NAMES, type EntityName, findEvent } from './catalogue.js';
 import { commboxId } from './catalogue-schemas.js';
 import { ClientError, type FieldIssue, ValidationError } from './errors.js';

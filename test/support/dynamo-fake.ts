@@ -1,5 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  BatchWriteCommand,
+  type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
   GetCommand,
   type GetCommandInput,
@@ -23,7 +27,12 @@ import type { AwsClientStub } from 'aws-sdk-client-mock';
  * - updates: `SET p = v, ...` and `REMOVE p, ...`, where v is `:value`, a path, `a + b`,
  *   `if_not_exists(p, v)` or `list_append(a, b)`;
  * - Query on the table's pk (optionally `begins_with(sk, ...)`), FilterExpression, Limit,
- *   ExclusiveStartKey, ScanIndexForward, applied in DynamoDB's order (key, page limit, then filter).
+ *   ExclusiveStartKey, ScanIndexForward, applied in DynamoDB's order (key, page limit, then filter);
+ * - BatchGetItem (Keys, ConsistentRead, ProjectionExpression; Responses keyed by table name) and
+ *   BatchWriteItem (PutRequest, DeleteRequest), with DynamoDB's limits (100 keys, 25 requests, no key
+ *   twice in one request: a ValidationException, nothing read or written). `leaveUnprocessed` makes
+ *   them answer some keys or items as UnprocessedKeys / UnprocessedItems, as a throttled table does.
+ * Every read is strongly consistent: ConsistentRead is accepted and must be a boolean when given.
  * Paths are top-level attribute names (`#name` placeholders or plain names). Like DynamoDB, a failed
  * condition of a Put with `ReturnValuesOnConditionCheckFailure: ALL_OLD` carries the old item in
  * AttributeValue form (the document client does not unmarshall errors).
@@ -38,7 +47,26 @@ export type TableRequest =
   | { readonly operation: 'Get'; readonly input: GetCommandInput }
   | { readonly operation: 'Put'; readonly input: PutCommandInput }
   | { readonly operation: 'Update'; readonly input: UpdateCommandInput }
-  | { readonly operation: 'Query'; readonly input: QueryCommandInput };
+  | { readonly operation: 'Query'; readonly input: QueryCommandInput }
+  | { readonly operation: 'BatchGet'; readonly input: BatchGetCommandInput }
+  | { readonly operation: 'BatchWrite'; readonly input: BatchWriteCommandInput };
+
+/**
+ * One key a BatchGetItem asks for, or one request of a BatchWriteItem (its key, and the item of a put),
+ * as `leaveUnprocessed` picks them.
+ */
+export interface BatchEntry {
+  readonly operation: 'BatchGet' | 'BatchWrite';
+  readonly key: { readonly pk: unknown; readonly sk: unknown };
+  readonly item?: Item;
+}
+
+interface Unprocessed {
+  readonly operation: 'BatchGet' | 'BatchWrite';
+  readonly pick: (entry: BatchEntry) => boolean;
+  /** How many more requests it applies to. */
+  times: number;
+}
 
 export interface FakeTableOptions {
   /** Most items one Query page scans (DynamoDB's 1 MB page, made small); default unlimited. */
@@ -49,12 +77,13 @@ export class FakeTable {
   private readonly items = new Map<string, Item>();
   private readonly pageSize: number;
   private readonly failures: { when: (request: TableRequest) => boolean; error: Error }[] = [];
+  private readonly unprocessed: Unprocessed[] = [];
 
   constructor(options: FakeTableOptions = {}) {
     this.pageSize = options.pageSize ?? Number.POSITIVE_INFINITY;
   }
 
-  /** Answers the stub's Get, Put, Update and Query commands from this table. */
+  /** Answers the stub's Get, Put, Update, Query, BatchGet and BatchWrite commands from this table. */
   install(stub: AwsClientStub<DynamoDBDocumentClient>): this {
     stub.on(GetCommand).callsFake(async (input: GetCommandInput) => {
       this.failIfAsked({ operation: 'Get', input });
@@ -72,6 +101,26 @@ export class FakeTable {
       this.failIfAsked({ operation: 'Query', input });
       return this.query(input);
     });
+    stub.on(BatchGetCommand).callsFake(async (input: BatchGetCommandInput) => {
+      this.failIfAsked({ operation: 'BatchGet', input });
+      return this.batchGet(input);
+    });
+    stub.on(BatchWriteCommand).callsFake(async (input: BatchWriteCommandInput) => {
+      this.failIfAsked({ operation: 'BatchWrite', input });
+      return this.batchWrite(input);
+    });
+    return this;
+  }
+
+  /**
+   * Makes the next `times` (default 1) BatchGetItem or BatchWriteItem requests leave the keys or items
+   * `pick` chooses (default all) unprocessed: not read or written, and answered back to be retried.
+   */
+  leaveUnprocessed(
+    operation: 'BatchGet' | 'BatchWrite',
+    options: { readonly pick?: (entry: BatchEntry) => boolean; readonly times?: number } = {},
+  ): this {
+    this.unprocessed.push({ operation, pick: options.pick ?? (() => true), times: options.times ?? 1 });
     return this;
   }
 
@@ -107,8 +156,83 @@ export class FakeTable {
   }
 
   private get(input: GetCommandInput) {
+    checkConsistentRead(input.ConsistentRead);
     const item = this.items.get(keyOf(input.Key ?? {}));
-    return item ? { Item: structuredClone(item) } : {};
+    return item ? { Item: project(structuredClone(item), input.ProjectionExpression, input) } : {};
+  }
+
+  /** The picker of the next request of `operation` that leaves entries unprocessed, used up once. */
+  private takeUnprocessed(operation: Unprocessed['operation']): ((entry: BatchEntry) => boolean) | undefined {
+    const next = this.unprocessed.find((entry) => entry.operation === operation && entry.times > 0);
+    if (!next) return undefined;
+    next.times -= 1;
+    return next.pick;
+  }
+
+  private batchGet(input: BatchGetCommandInput) {
+    const tables = Object.entries(input.RequestItems ?? {});
+    if (tables.length !== 1) throw new Error('fake table: BatchGetItem of exactly one table');
+    const [[tableName, request] = ['', {}]] = tables;
+    checkConsistentRead(request.ConsistentRead);
+    const keys = (request.Keys ?? []) as Item[];
+    if (keys.length === 0) throw validationError('Keys must have length greater than or equal to 1');
+    if (keys.length > 100) throw validationError('Too many items requested for the BatchGetItem call');
+    if (new Set(keys.map(keyOf)).size !== keys.length)
+      throw validationError('Provided list of item keys contains duplicates');
+    const pick = this.takeUnprocessed('BatchGet');
+    const left = pick
+      ? keys.filter((key) => pick({ operation: 'BatchGet', key: { pk: key.pk, sk: key.sk } }))
+      : [];
+    const responses = keys
+      .filter((key) => !left.includes(key))
+      .flatMap((key) => {
+        const item = this.items.get(keyOf(key));
+        return item ? [project(structuredClone(item), request.ProjectionExpression, request)] : [];
+      });
+    return {
+      Responses: { [tableName]: responses },
+      UnprocessedKeys:
+        left.length > 0
+          ? {
+              [tableName]: {
+                ...request,
+                Keys: left.map((key) => structuredClone(key)),
+              },
+            }
+          : {},
+    };
+  }
+
+  private batchWrite(input: BatchWriteCommandInput) {
+    const tables = Object.entries(input.RequestItems ?? {});
+    if (tables.length !== 1) throw new Error('fake table: BatchWriteItem of exactly one table');
+    const [[tableName, requests] = ['', []]] = tables;
+    if (requests.length === 0)
+      throw validationError('RequestItems must have length greater than or equal to 1');
+    if (requests.length > 25) throw validationError('Too many items requested for the BatchWriteItem call');
+    const entries = requests.map((request): BatchEntry => {
+      const { PutRequest: put, DeleteRequest: remove } = request;
+      if ((put === undefined) === (remove === undefined))
+        throw new Error('fake table: a write request needs exactly one of PutRequest and DeleteRequest');
+      if (put) {
+        const item = put.Item ?? {};
+        return { operation: 'BatchWrite', key: { pk: item.pk, sk: item.sk }, item };
+      }
+      return { operation: 'BatchWrite', key: { pk: remove?.Key?.pk, sk: remove?.Key?.sk } };
+    });
+    if (new Set(entries.map((entry) => keyOf(entry.key))).size !== entries.length)
+      throw validationError('Provided list of item keys contains duplicates');
+    const pick = this.takeUnprocessed('BatchWrite');
+    const left: typeof requests = [];
+    entries.forEach((entry, index) => {
+      if (pick?.(entry)) {
+        left.push(structuredClone(requests[index] ?? {}));
+        return;
+      }
+      if (entry.item) this.items.set(keyOf(entry.key), structuredClone(entry.item));
+      else this.items.delete(keyOf(entry.key));
+    });
+    return { UnprocessedItems: left.length > 0 ? { [tableName]: left } : {} };
   }
 
   private put(input: PutCommandInput) {
@@ -160,6 +284,27 @@ export class FakeTable {
         : {}),
     };
   }
+}
+
+/** DynamoDB's answer to a request it refuses as a whole. */
+function validationError(message: string): Error {
+  const error = new Error(message);
+  error.name = 'ValidationException';
+  return error;
+}
+
+function checkConsistentRead(value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean')
+    throw validationError('ConsistentRead must be a boolean');
+}
+
+/** The item with only the top-level attributes a ProjectionExpression names (all without one). */
+function project(item: Item, projection: string | undefined, expressions: Expressions): Item {
+  if (projection === undefined) return item;
+  const names = projection
+    .split(',')
+    .map((path) => attributeName(path.trim(), expressions.ExpressionAttributeNames));
+  return Object.fromEntries(Object.entries(item).filter(([name]) => names.includes(name)));
 }
 
 /** The ConditionalCheckFailedException DynamoDB answers a failed condition with. */

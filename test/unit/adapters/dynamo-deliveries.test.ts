@@ -1,5 +1,12 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../../lambdas/adapters/dynamo-common.js';
@@ -7,6 +14,7 @@ import { DynamoDeliveryStore } from '../../../lambdas/adapters/dynamo-deliveries
 import { deliveryIdFor, deliveryIdTimePrefix } from '../../../lambdas/core/ids.js';
 import type { Delivery } from '../../../lambdas/core/model.js';
 import type { DeliveryAttemptRecord } from '../../../lambdas/core/ports.js';
+import { FakeTable } from '../../support/dynamo-fake.js';
 
 const TABLE = 'webhooks';
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -105,6 +113,110 @@ describe('recording an attempt', () => {
       ':gsi1pk': `DLV#${SUB}#failed`,
       ':failureReason': 'HTTP 500 after 8 attempts',
     });
+  });
+});
+
+describe('recording a success at the first attempt', () => {
+  const success = (deliveryId = ID) => {
+    const {
+      attempts: _attempts,
+      updatedAt: _updatedAt,
+      ...fields
+    } = aDelivery({ id: deliveryId, status: 'succeeded' });
+    return {
+      delivery: fields,
+      attempt: { attempt: 1, at: '2026-03-04T05:06:08.000Z', durationMs: 87, statusCode: 200 },
+      expiresAt: EXPIRES,
+    };
+  };
+  const wholeItem = (record: DeliveryAttemptRecord) => ({
+    ...record.delivery,
+    attempts: [record.attempt],
+    updatedAt: record.attempt.at,
+    pk: `SUB#${SUB}`,
+    sk: `DLV#${record.delivery.id}`,
+    gsi1pk: `DLV#${SUB}#succeeded`,
+    gsi1sk: record.delivery.id,
+    expiresAt: EXPIRES,
+  });
+
+  it('writes the delivery whole with one PutItem: its fields, its attempt, its index keys and expiry', async () => {
+    const table = new FakeTable().install(ddb);
+    const record = success();
+
+    await store.recordAttempt(record);
+
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Item: wholeItem(record),
+    });
+    expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).toEqual(wholeItem(record));
+    expect(await store.get(SUB, ID)).toEqual({
+      ...record.delivery,
+      attempts: [record.attempt],
+      updatedAt: record.attempt.at,
+    });
+  });
+
+  it('writes the first-attempt successes of one turn with one BatchWriteItem', async () => {
+    const table = new FakeTable().install(ddb);
+    const records = ['acme/evt-1', 'acme/evt-2', 'acme/evt-3'].map((key) =>
+      success(deliveryIdFor(RECEIVED, key, SUB)),
+    );
+
+    await Promise.all(records.map((record) => store.recordAttempt(record)));
+
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(BatchWriteCommand)[0]?.args[0].input).toEqual({
+      RequestItems: { [TABLE]: records.map((record) => ({ PutRequest: { Item: wholeItem(record) } })) },
+    });
+    expect(table.itemsUnder(`SUB#${SUB}`)).toHaveLength(3);
+  });
+
+  it('rejects every success of a batch whose write failed', async () => {
+    new FakeTable()
+      .install(ddb)
+      .failWhen((request) => request.operation === 'BatchWrite', new Error('InternalServerError'));
+    const records = ['acme/evt-1', 'acme/evt-2'].map((key) => success(deliveryIdFor(RECEIVED, key, SUB)));
+
+    const results = await Promise.allSettled(records.map((record) => store.recordAttempt(record)));
+
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+  });
+
+  it('appends a success after a retry to the stored delivery with an UpdateItem', async () => {
+    const table = new FakeTable().install(ddb);
+    const first = { attempt: 1, at: '2026-03-04T05:06:08.000Z', durationMs: 120, statusCode: 500 };
+    const record = success();
+    await store.recordAttempt({
+      ...record,
+      delivery: { ...record.delivery, status: 'pending', nextAttemptAt: '2026-03-04T05:06:13.000Z' },
+      attempt: first,
+    });
+    const second = { attempt: 2, at: '2026-03-04T05:06:13.000Z', durationMs: 90, statusCode: 200 };
+
+    await store.recordAttempt({ ...record, attempt: second });
+
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
+    expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).toMatchObject({
+      status: 'succeeded',
+      gsi1pk: `DLV#${SUB}#succeeded`,
+      attempts: [first, second],
+      createdAt: RECEIVED,
+    });
+    expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).not.toHaveProperty('nextAttemptAt');
+  });
+
+  it.each(['pending', 'failed'] as const)('records a %s first attempt with an UpdateItem', async (status) => {
+    new FakeTable().install(ddb);
+    const record = success();
+
+    await store.recordAttempt({ ...record, delivery: { ...record.delivery, status } });
+
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
   });
 });
 

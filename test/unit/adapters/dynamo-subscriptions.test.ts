@@ -1,9 +1,11 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
@@ -15,6 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../../lambdas/adapters/dynamo-common.js';
 import { DynamoSubscriptionStore } from '../../../lambdas/adapters/dynamo-subscriptions.js';
 import type { Subscription } from '../../../lambdas/core/model.js';
+import { FakeTable } from '../../support/dynamo-fake.js';
 
 const TABLE = 'webhooks';
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -47,6 +50,12 @@ function aSubscription(overrides: Partial<Subscription> = {}): Subscription {
     ...overrides,
   };
 }
+
+const itemOf = (subscription: Subscription) => ({
+  ...subscription,
+  pk: `BRAND#${subscription.brand}`,
+  sk: `SUB#${subscription.id}`,
+});
 
 const cancelled = (...codes: string[]) =>
   new TransactionCanceledException({
@@ -113,6 +122,64 @@ describe('reading subscriptions', () => {
   it('returns undefined for an unknown id', async () => {
     ddb.on(GetCommand).resolves({});
     expect(await store.get('acme', ID)).toBeUndefined();
+  });
+
+  it('reads the subscriptions asked in one turn with one consistent BatchGetItem, answering each', async () => {
+    const second = aSubscription({ id: 'sub_BBBBBBBBBBBBBBBB' });
+    new FakeTable().install(ddb).seed(itemOf(aSubscription()), itemOf(second));
+
+    const found = await Promise.all([
+      store.get('acme', 'sub_BBBBBBBBBBBBBBBB'),
+      store.get('acme', 'sub_CCCCCCCCCCCCCCCC'),
+      store.get('acme', ID),
+    ]);
+
+    expect(found).toEqual([second, undefined, aSubscription()]);
+    expect(ddb.calls()).toHaveLength(1);
+    expect(ddb.commandCalls(BatchGetCommand)[0]?.args[0].input).toEqual({
+      RequestItems: {
+        [TABLE]: {
+          Keys: ['sub_BBBBBBBBBBBBBBBB', 'sub_CCCCCCCCCCCCCCCC', ID].map((id) => ({
+            pk: 'BRAND#acme',
+            sk: `SUB#${id}`,
+          })),
+          ConsistentRead: true,
+        },
+      },
+    });
+  });
+
+  it("never answers one brand's id with another brand's subscription in a shared batch", async () => {
+    new FakeTable().install(ddb).seed(itemOf(aSubscription()));
+
+    const [acme, globex] = await Promise.all([store.get('acme', ID), store.get('globex', ID)]);
+
+    expect(acme).toEqual(aSubscription());
+    expect(globex).toBeUndefined();
+  });
+
+  it('reads in a request of its own a subscription asked after the batch went', async () => {
+    const table = new FakeTable().install(ddb);
+
+    const before = await store.get('acme', ID);
+    table.seed(itemOf(aSubscription()));
+    const after = await store.get('acme', ID);
+
+    expect([before, after]).toEqual([undefined, aSubscription()]);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(2);
+  });
+
+  it('rejects every caller of a batch read that failed', async () => {
+    new FakeTable()
+      .install(ddb)
+      .failWhen((request) => request.operation === 'BatchGet', new Error('InternalServerError'));
+
+    const results = await Promise.allSettled([
+      store.get('acme', ID),
+      store.get('acme', 'sub_BBBBBBBBBBBBBBBB'),
+    ]);
+
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
   });
 });
 
@@ -195,6 +262,70 @@ describe('listing the active subscriptions of an entity', () => {
     });
     expect(queries[1]?.ExclusiveStartKey).toEqual(page2Key);
     expect(queries.every((query) => query.ConsistentRead === true)).toBe(true);
+  });
+
+  it('shares one query among the calls for the same brand and entity made in one turn', async () => {
+    new FakeTable().install(ddb).seed(itemOf(aSubscription()));
+
+    const [first, second] = await Promise.all([
+      store.listActive('acme', 'Object'),
+      store.listActive('acme', 'Object'),
+    ]);
+
+    expect(first).toEqual([aSubscription()]);
+    expect(second).toEqual([aSubscription()]);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+  });
+
+  it('queries each brand and entity of one turn on its own', async () => {
+    const tags = aSubscription({ id: 'sub_TTTTTTTTTTTTTTTT', name: 'Tags', entity: 'Tag' });
+    const globex = aSubscription({ brand: 'globex' });
+    new FakeTable().install(ddb).seed(itemOf(aSubscription()), itemOf(tags), itemOf(globex));
+
+    const [objects, tagged, other] = await Promise.all([
+      store.listActive('acme', 'Object'),
+      store.listActive('acme', 'Tag'),
+      store.listActive('globex', 'Object'),
+    ]);
+
+    expect(objects).toEqual([aSubscription()]);
+    expect(tagged).toEqual([tags]);
+    expect(other).toEqual([globex]);
+    const asked = ddb
+      .commandCalls(QueryCommand)
+      .map((call) => call.args[0].input.ExpressionAttributeValues)
+      .map((values) => `${values?.[':pk']} ${values?.[':entity']}`);
+    expect(asked.sort()).toEqual(['BRAND#acme Object', 'BRAND#acme Tag', 'BRAND#globex Object']);
+  });
+
+  it('queries again for a call made after the shared query started, and sees a change made meanwhile', async () => {
+    const table = new FakeTable().install(ddb).seed(itemOf(aSubscription()));
+
+    const first = store.listActive('acme', 'Object');
+    await nextTurn();
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    const created = aSubscription({ id: 'sub_NNNNNNNNNNNNNNNN', name: 'New' });
+    table.seed(itemOf(created));
+    const second = store.listActive('acme', 'Object');
+
+    expect(await first).toEqual([aSubscription()]);
+    expect(await second).toEqual([aSubscription(), created]);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(2);
+  });
+
+  it('rejects every caller of a shared query that failed, and queries again for a later call', async () => {
+    const table = new FakeTable().install(ddb).seed(itemOf(aSubscription()));
+    let down = true;
+    table.failWhen((request) => down && request.operation === 'Query', new Error('InternalServerError'));
+
+    const results = await Promise.allSettled([
+      store.listActive('acme', 'Object'),
+      store.listActive('acme', 'Object'),
+    ]);
+    down = false;
+
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect(await store.listActive('acme', 'Object')).toEqual([aSubscription()]);
   });
 });
 

@@ -347,10 +347,31 @@ describe('test events and the delivery log', () => {
       subscriptionId: SUB_ID,
       deliveryId: body.deliveryId,
       test: true,
+      event: {
+        entity: 'Object',
+        event: 'OnNew',
+        receivedAt: NOW.toISOString(),
+        data: exampleData('Object', 'OnNew'),
+      },
     });
-    expect(dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
-      data: exampleData('Object', 'OnNew'),
+    // The event is stored as routed (its record, for the delivery log), with one unconditional PutItem.
+    const puts = dynamo.commandCalls(PutCommand).map((put) => put.args[0].input);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]).toEqual({
+      TableName: 'webhooks',
+      Item: {
+        pk: `EVENT#${message.eventKey}`,
+        sk: 'EVENT',
+        key: message.eventKey,
+        brand: 'acme',
+        entity: 'Object',
+        event: 'OnNew',
+        data: exampleData('Object', 'OnNew'),
+        receivedAt: NOW.toISOString(),
+        expiresAt: NOW.getTime() / 1000 + 30 * 24 * 60 * 60,
+      },
     });
+    expect(message.eventKey).toMatch(/^acme\/test_[A-Za-z0-9_-]{12}$/);
   });
 
   it('lists failed deliveries from the status index with attempts and payload', async () => {

@@ -114,6 +114,29 @@ describe('the authorizer', () => {
     expect(items.size).toBe(2);
   });
 
+  it('needs only TABLE_NAME: it reads no other configuration', async () => {
+    vi.resetModules();
+    vi.stubEnv('RETENTION_DAYS', 'not a number');
+    vi.stubEnv('RETRY_SCHEDULE', 'nonsense');
+    givenStoredKeys();
+    const store = new DynamoApiKeyStore(createDocumentClient(), 'webhooks');
+    const { key } = await createApiKey(store, 'acme');
+    const fresh = await import('../../../lambdas/authorizer.js');
+
+    expect((await fresh.handler(authorizerEvent(`Bearer ${key}`))).isAuthorized).toBe(true);
+    expect(dynamo.commandCalls(GetCommand).at(-1)?.args[0].input.TableName).toBe('webhooks');
+  });
+
+  it('fails, naming it, when TABLE_NAME is not set', async () => {
+    vi.resetModules();
+    vi.stubEnv('TABLE_NAME', '');
+    const fresh = await import('../../../lambdas/authorizer.js');
+
+    await expect(fresh.handler(authorizerEvent('Bearer cbk_whatever-key-at-all'))).rejects.toThrow(
+      'TABLE_NAME is not set',
+    );
+  });
+
   it('prints usage and fails for a missing brand or an unknown command', async () => {
     const store = new DynamoApiKeyStore(createDocumentClient(), 'webhooks');
     const printed: string[] = [];

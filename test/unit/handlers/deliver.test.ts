@@ -1,13 +1,24 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { deliveryDeps } from '../../../lambdas/commons/deps.js';
 import { logger } from '../../../lambdas/commons/logger.js';
+import { readConfig } from '../../../lambdas/config.js';
+import type { ListenerPoster, ListenerResult } from '../../../lambdas/core/delivery.js';
 import { deliveryIdFor } from '../../../lambdas/core/ids.js';
 import type { DeliveryMessage, StoredEvent, Subscription } from '../../../lambdas/core/model.js';
+import { expiresAtEpoch } from '../../../lambdas/core/model.js';
 import { generateSecret, webhookId } from '../../../lambdas/core/signing.js';
 import { verifyWebhook, WebhookVerificationError } from '../../../lambdas/core/verify.js';
 import { handler, useDeliveryDeps } from '../../../lambdas/deliver.js';
@@ -172,13 +183,28 @@ describe('delivering a webhook', () => {
       gsi1pk: `DLV#${delivery.subscription.id}#succeeded`,
       attempts: [{ attempt: 1, at: NOW.toISOString(), statusCode: 200, durationMs: expect.any(Number) }],
     });
-    const write = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(write?.Key).toEqual({
+    // A success at the first attempt has nothing to append to: the delivery is put whole, in one write.
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    const writes = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+    expect(writes).toEqual([{ TableName: TABLE_NAME, Item: deliveryItem(delivery) }]);
+    expect(deliveryItem(delivery)).toEqual({
       pk: `SUB#${delivery.subscription.id}`,
       sk: `DLV#${delivery.message.deliveryId}`,
+      gsi1pk: `DLV#${delivery.subscription.id}#succeeded`,
+      gsi1sk: delivery.message.deliveryId,
+      expiresAt: expiresAtEpoch(delivery.event.receivedAt, 30),
+      id: delivery.message.deliveryId,
+      subscriptionId: delivery.subscription.id,
+      brand: 'acme',
+      eventKey: 'acme/evt-1',
+      webhookId: verified.id,
+      entity: 'Object',
+      event: 'OnNew',
+      status: 'succeeded',
+      createdAt: NOW.toISOString(),
+      updatedAt: NOW.toISOString(),
+      attempts: [{ attempt: 1, at: NOW.toISOString(), statusCode: 200, durationMs: expect.any(Number) }],
     });
-    expect(write?.UpdateExpression).toContain('list_append(if_not_exists(#attempts, :empty), :attempt)');
-    expect(write?.ExpressionAttributeValues?.[':status']).toBe('succeeded');
     expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
   });
 
@@ -206,6 +232,129 @@ describe('delivering a webhook', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received).toHaveLength(1);
     expect(deliveryItem(delivery)?.status).toBe('succeeded');
+  });
+
+  it('delivers a message carrying its event without reading the event from the table', async () => {
+    const subscription = aStoredSubscription({ url: listener.url() });
+    table.seed(subscriptionItem(subscription));
+    const event = aStoredEvent({ key: 'acme/evt-7', receivedAt: '2026-03-04T05:06:00.000Z' });
+    const message: DeliveryMessage = {
+      v: 1,
+      brand: 'acme',
+      subscriptionId: subscription.id,
+      deliveryId: deliveryIdFor(event.receivedAt, event.key, subscription.id),
+      eventKey: event.key,
+      event: { entity: event.entity, event: event.event, receivedAt: event.receivedAt, data: event.data },
+    };
+
+    const response = await invoke(aDeliveryRecord(message));
+
+    expect(response.batchItemFailures).toEqual([]);
+    const [received] = listener.received;
+    expect(JSON.parse(received?.body ?? '{}').Event).toMatchObject({
+      Subscription: 'Object',
+      Name: 'OnNew',
+      Brand: 'acme',
+      Object: expect.objectContaining({ Id: 901731 }),
+    });
+    const reads = ddb.commandCalls(GetCommand).map((call) => call.args[0].input.Key);
+    expect(reads).toEqual([{ pk: 'BRAND#acme', sk: `SUB#${subscription.id}` }]);
+    expect(table.item(`SUB#${subscription.id}`, `DLV#${message.deliveryId}`)).toMatchObject({
+      status: 'succeeded',
+      eventKey: 'acme/evt-7',
+      expiresAt: expiresAtEpoch(event.receivedAt, 30),
+    });
+  });
+
+  it('reads the event from the table for a message without it (a resend, or one queued before)', async () => {
+    const delivery = aDelivery();
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(listener.received).toHaveLength(1);
+    const reads = ddb.commandCalls(GetCommand).map((call) => call.args[0].input.Key?.pk);
+    expect(reads).toEqual(['BRAND#acme', 'EVENT#acme/evt-1']);
+  });
+});
+
+describe('a batch of deliveries', () => {
+  it('reads the subscriptions of three records with one consistent BatchGetItem', async () => {
+    const deliveries = ['/a', '/b', '/c'].map((path) => aDelivery({ url: listener.url(path) }));
+
+    const response = await invoke(...deliveries.map((delivery) => aDeliveryRecord(delivery.message)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received.map((received) => received.path).sort()).toEqual(['/a', '/b', '/c']);
+    const subscriptionReads = ddb
+      .commandCalls(GetCommand)
+      .filter((call) => call.args[0].input.Key?.pk !== 'EVENT#acme/evt-1');
+    expect(subscriptionReads).toHaveLength(0);
+    expect(ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        RequestItems: {
+          [TABLE_NAME]: {
+            Keys: deliveries.map(({ subscription }) => ({ pk: 'BRAND#acme', sk: `SUB#${subscription.id}` })),
+            ConsistentRead: true,
+          },
+        },
+      },
+    ]);
+  });
+
+  it('writes the first-attempt successes of one batch with one BatchWriteItem', async () => {
+    // A listener client that answers every POST at once, once all three were made: their records are
+    // written in the same turn (real sockets answer in turns of their own).
+    const posted: (() => void)[] = [];
+    const poster: ListenerPoster = {
+      post: () =>
+        new Promise<ListenerResult>((resolve) => {
+          posted.push(() => resolve({ outcome: { kind: 'response', status: 200 }, durationMs: 12 }));
+          if (posted.length === 3) for (const answer of posted) answer();
+        }),
+    };
+    useDeliveryDeps({ ...deliveryDeps(readConfig()), listener: poster });
+    const deliveries = ['/a', '/b', '/c'].map((path) => aDelivery({ url: listener.url(path) }));
+
+    const response = await invoke(...deliveries.map((delivery) => aDeliveryRecord(delivery.message)));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    const writes = ddb
+      .commandCalls(BatchWriteCommand)
+      .map((call) => call.args[0].input.RequestItems?.[TABLE_NAME]);
+    expect(writes).toHaveLength(1);
+    expect(writes[0]?.map((request) => request.PutRequest?.Item?.id).sort()).toEqual(
+      deliveries.map(({ message }) => message.deliveryId).sort(),
+    );
+    for (const delivery of deliveries) {
+      expect(deliveryItem(delivery)).toMatchObject({
+        status: 'succeeded',
+        gsi1pk: `DLV#${delivery.subscription.id}#succeeded`,
+        attempts: [{ attempt: 1, statusCode: 200, durationMs: 12 }],
+      });
+    }
+  });
+
+  it('retries every first-attempt success of a batch whose BatchWriteItem failed', async () => {
+    const posted: (() => void)[] = [];
+    const poster: ListenerPoster = {
+      post: () =>
+        new Promise<ListenerResult>((resolve) => {
+          posted.push(() => resolve({ outcome: { kind: 'response', status: 200 }, durationMs: 12 }));
+          if (posted.length === 2) for (const answer of posted) answer();
+        }),
+    };
+    useDeliveryDeps({ ...deliveryDeps(readConfig()), listener: poster });
+    table.failWhen((request) => request.operation === 'BatchWrite', new Error('InternalServerError'));
+    const records = ['a', 'b'].map((path) =>
+      aDeliveryRecord(aDelivery({ url: listener.url(`/${path}`) }).message, { messageId: path }),
+    );
+
+    const response = await invoke(...records);
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'a' }, { itemIdentifier: 'b' }]);
+    expect(table.itemsUnder('SUB#')).toEqual([]);
   });
 });
 
@@ -393,9 +542,11 @@ describe("the subscription's state", () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received).toHaveLength(0);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(table.itemsUnder('SUB#')).toEqual([]);
   });
 
-  it('drops a delivery whose event has expired from the table', async () => {
+  it('drops a delivery without its event whose event has expired from the table', async () => {
     const delivery = aDelivery();
 
     const response = await invoke(aDeliveryRecord({ ...delivery.message, eventKey: 'acme/expired' }));
@@ -403,6 +554,8 @@ describe("the subscription's state", () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received).toHaveLength(0);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    expect(table.itemsUnder('SUB#')).toEqual([]);
   });
 
   it.each([
@@ -532,6 +685,7 @@ describe('the failures-only delivery log', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received).toHaveLength(1);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
     expect(table.itemsUnder('SUB#')).toEqual([]);
   });
 
@@ -546,13 +700,14 @@ describe('the failures-only delivery log', () => {
 
 describe('infrastructure failures', () => {
   it('retries a delivery whose attempt could not be recorded, although its listener was called', async () => {
+    // A success after a retry: appended to the delivery with an UpdateItem, which fails.
     const delivery = aDelivery();
     table.failWhen(
       (request) =>
         request.operation === 'Update' && request.input.Key?.sk === `DLV#${delivery.message.deliveryId}`,
       new Error('ProvisionedThroughputExceededException'),
     );
-    const record = aDeliveryRecord(delivery.message, { messageId: 'unrecorded' });
+    const record = aDeliveryRecord(delivery.message, { messageId: 'unrecorded', receiveCount: 2 });
 
     const response = await invoke(
       record,
@@ -561,6 +716,22 @@ describe('infrastructure failures', () => {
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'unrecorded' }]);
     expect(listener.received.map((received) => received.path).sort()).toEqual(['/hook', '/other']);
+    expect(deliveryItem(delivery)).toBeUndefined();
+  });
+
+  it('retries a first-attempt success whose delivery could not be put, although its listener was called', async () => {
+    const delivery = aDelivery();
+    table.failWhen(
+      (request) =>
+        request.operation === 'Put' && request.input.Item?.sk === `DLV#${delivery.message.deliveryId}`,
+      new Error('ProvisionedThroughputExceededException'),
+    );
+
+    const response = await invoke(aDeliveryRecord(delivery.message, { messageId: 'unrecorded' }));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'unrecorded' }]);
+    expect(listener.received).toHaveLength(1);
+    expect(deliveryItem(delivery)).toBeUndefined();
   });
 
   it('retries a delivery whose subscription could not be read, without calling the listener', async () => {
@@ -571,13 +742,25 @@ describe('infrastructure failures', () => {
     );
     const record = aDeliveryRecord(delivery.message, { messageId: 'unread' });
 
-    const response = await invoke(
-      record,
-      aDeliveryRecord(aDelivery({ url: listener.url('/other') }).message),
-    );
+    const response = await invoke(record);
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'unread' }]);
-    expect(listener.received.map((received) => received.path)).toEqual(['/other']);
+    expect(listener.received).toHaveLength(0);
+  });
+
+  it('retries every delivery of a batch whose subscriptions could not be read, calling no listener', async () => {
+    table.failWhen((request) => request.operation === 'BatchGet', new Error('InternalServerError'));
+    const records = ['/a', '/b'].map((path, n) =>
+      aDeliveryRecord(aDelivery({ url: listener.url(path) }).message, { messageId: `unread-${n}` }),
+    );
+
+    const response = await invoke(...records);
+
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: 'unread-0' },
+      { itemIdentifier: 'unread-1' },
+    ]);
+    expect(listener.received).toHaveLength(0);
   });
 });
 

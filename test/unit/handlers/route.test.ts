@@ -1,9 +1,17 @@
 import { FullBatchFailureError } from '@aws-lambda-powertools/batch';
 import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MAX_BATCH_BYTES } from '../../../lambdas/adapters/sqs-delivery-queue.js';
 import { logger } from '../../../lambdas/commons/logger.js';
 import { deliveryIdFor } from '../../../lambdas/core/ids.js';
 import { deliveryMessageSchema, type Subscription } from '../../../lambdas/core/model.js';
@@ -32,6 +40,10 @@ import {
 const TABLE_NAME = 'commbox-webhooks-test';
 const QUEUE_URL = 'http://127.0.0.1:1/000000000000/commbox-deliveries';
 const NOW = new Date('2026-03-04T05:06:07.000Z');
+/** When EventBridge received the events (their envelope's `time`): a little before they are routed. */
+const EB_TIME = '2026-03-04T05:06:05.000Z';
+const EXPIRES_AT = Date.parse(EB_TIME) / 1000 + 30 * 24 * 60 * 60;
+const DELIVERY_ID = /^dlv_[0-9a-z]{9}[0-9a-f]{16}$/;
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -62,7 +74,17 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
+/** SQS's answer to a SendMessageBatch: every entry queued, unless the batch is over its size limit. */
 function acceptAll(input: SendMessageBatchCommandInput) {
+  const bytes = (input.Entries ?? []).reduce(
+    (sum, entry) => sum + Buffer.byteLength(entry.MessageBody ?? ''),
+    0,
+  );
+  if (bytes > MAX_BATCH_BYTES) {
+    throw Object.assign(new Error('Batch requests cannot be longer than 262144 bytes'), {
+      name: 'BatchRequestTooLong',
+    });
+  }
   return {
     Successful: (input.Entries ?? []).map((entry) => ({
       Id: entry.Id,
@@ -93,18 +115,60 @@ function eventKeysIn(input: SendMessageBatchCommandInput): string[] {
   });
 }
 
-/** An ingest record of an acme Object.OnNew with the catalogue's example data. */
-function anOnNewRecord(
-  options: { ebId?: string; producerId?: string; brand?: string; messageId?: string } = {},
-): SQSRecord {
-  const { ebId = 'eb-1', producerId, brand = 'acme', messageId } = options;
+interface RecordOptions {
+  readonly ebId?: string;
+  readonly producerId?: string;
+  readonly brand?: string;
+  readonly messageId?: string;
+  /** The envelope's `time`; EB_TIME unless given. */
+  readonly time?: string;
+  readonly detailType?: string;
+  readonly data?: Record<string, unknown>;
+}
+
+/** An ingest record of an acme Object.OnNew with the catalogue's example data, unless told otherwise. */
+function anOnNewRecord(options: RecordOptions = {}): SQSRecord {
+  const {
+    ebId = 'eb-1',
+    producerId,
+    brand = 'acme',
+    messageId,
+    time = EB_TIME,
+    detailType = 'Object.OnNew',
+    data = exampleData('Object', 'OnNew'),
+  } = options;
   const envelope = anEventBridgeEnvelope({
     id: ebId,
-    detailType: 'Object.OnNew',
-    detail: { brand, ...(producerId && { id: producerId }), data: exampleData('Object', 'OnNew') },
+    detailType,
+    time,
+    detail: { brand, ...(producerId && { id: producerId }), data },
   });
   return anIngestRecord(envelope, messageId ? { messageId } : {});
 }
+
+/** The event record routing leaves for an acme Object.OnNew with the example data. */
+function routedEventItem(key: string, overrides: Record<string, unknown> = {}) {
+  return {
+    pk: `EVENT#${key}`,
+    sk: 'EVENT',
+    key,
+    brand: 'acme',
+    entity: 'Object',
+    event: 'OnNew',
+    data: exampleData('Object', 'OnNew'),
+    receivedAt: EB_TIME,
+    expiresAt: EXPIRES_AT,
+    ...overrides,
+  };
+}
+
+/** The event as a delivery message carries it. */
+const inlineEvent = (receivedAt = EB_TIME) => ({
+  entity: 'Object',
+  event: 'OnNew',
+  receivedAt,
+  data: exampleData('Object', 'OnNew'),
+});
 
 function seedSubscriptions(...subscriptions: Subscription[]): void {
   table.seed(...subscriptions.map(subscriptionItem));
@@ -134,30 +198,64 @@ describe('routing a valid event', () => {
       v: 1,
       brand: 'acme',
       subscriptionId: subscription.id,
-      deliveryId: deliveryIdFor(NOW.toISOString(), 'acme/evt-1', subscription.id),
+      deliveryId: deliveryIdFor(EB_TIME, 'acme/evt-1', subscription.id),
       eventKey: 'acme/evt-1',
+      event: inlineEvent(),
     }));
     expect(sentMessages()).toEqual(expect.arrayContaining(expected));
     expect(sentMessages()).toHaveLength(2);
   });
 
-  it('stores the event once, with its data, and marks it routed', async () => {
+  it('stores the event once, with its data, its EventBridge time and its expiry, with one PutItem', async () => {
     seedSubscriptions(aStoredSubscription());
 
     await invoke(anOnNewRecord({ producerId: 'evt-1' }));
 
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual({
-      pk: 'EVENT#acme/evt-1',
-      sk: 'EVENT',
-      key: 'acme/evt-1',
-      brand: 'acme',
-      entity: 'Object',
-      event: 'OnNew',
-      data: exampleData('Object', 'OnNew'),
-      receivedAt: NOW.toISOString(),
-      routedAt: NOW.toISOString(),
-      expiresAt: NOW.getTime() / 1000 + 30 * 24 * 60 * 60,
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
+    const puts = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+    expect(puts).toEqual([{ TableName: TABLE_NAME, Item: routedEventItem('acme/evt-1') }]);
+  });
+
+  it('stores the event only once its deliveries were queued', async () => {
+    seedSubscriptions(aStoredSubscription(), aStoredSubscription());
+    const storedWhenQueued: unknown[] = [];
+    sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
+      storedWhenQueued.push(table.item('EVENT#acme/evt-1', 'EVENT'));
+      return acceptAll(input);
     });
+
+    await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+
+    expect(storedWhenQueued).toEqual([undefined]);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
+  });
+
+  it('puts the event in every message, as it was accepted, so a delivery need not read it back', async () => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
+
+    await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+
+    const [message] = sentMessages().map((sent) => deliveryMessageSchema.parse(sent));
+    expect(message?.event).toEqual(inlineEvent());
+    expect(message?.deliveryId).toBe(deliveryIdFor(EB_TIME, 'acme/evt-1', subscription.id));
+  });
+
+  it('queues a large event for ten subscriptions in SendMessageBatch calls SQS accepts', async () => {
+    const subscriptions = Array.from({ length: 10 }, () => aStoredSubscription());
+    seedSubscriptions(...subscriptions);
+    const data = exampleData('Object', 'OnNew', { Message: 'x'.repeat(MAX_EVENT_DATA_BYTES - 1_000) });
+
+    const response = await invoke(anOnNewRecord({ producerId: 'big', data }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    const batches = sqs.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input.Entries ?? []);
+    for (const entries of batches) {
+      const bytes = entries.reduce((sum, entry) => sum + Buffer.byteLength(entry.MessageBody ?? ''), 0);
+      expect(bytes).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    }
+    expect(new Set(sentField('subscriptionId'))).toEqual(new Set(subscriptions.map((sub) => sub.id)));
+    expect(table.item('EVENT#acme/big', 'EVENT')?.data).toEqual(data);
   });
 
   it('sends 23 matching subscriptions in three SendMessageBatch calls of 10, 10 and 3', async () => {
@@ -185,14 +283,14 @@ describe('routing a valid event', () => {
     expect(sentMessages()).toHaveLength(9);
   });
 
-  it('marks an event no subscription wants routed without sending anything', async () => {
+  it('stores an event no subscription wants as routed, without sending anything', async () => {
     seedSubscriptions(aStoredSubscription({ events: [{ name: 'OnNewChild' }] }));
 
     const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
   });
 
   it('matches a subscription created just before the event, reading strongly consistent', async () => {
@@ -252,7 +350,7 @@ describe('idempotency', () => {
     expect(sentMessages()).toHaveLength(1);
   });
 
-  it('sends nothing for a redelivered record whose event was already routed', async () => {
+  it('sends nothing for a redelivered record whose event was routed, and leaves its record as it was', async () => {
     seedSubscriptions(aStoredSubscription());
     const record = anOnNewRecord({ producerId: 'evt-1' });
 
@@ -262,12 +360,13 @@ describe('idempotency', () => {
 
     expect(again.batchItemFailures).toEqual([]);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
   });
 
-  it('sends nothing for an event whose stored copy was already routed', async () => {
+  it('sends nothing for an event whose record exists, reading it consistently and nothing else', async () => {
     seedSubscriptions(aStoredSubscription());
-    const routed = aStoredEvent({ key: 'acme/evt-1', routedAt: '2026-03-04T05:00:00.000Z' });
+    const routed = aStoredEvent({ key: 'acme/evt-1', receivedAt: '2026-03-04T05:00:00.000Z' });
     table.seed(eventItem(routed));
 
     const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
@@ -275,10 +374,13 @@ describe('idempotency', () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
     expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
+      { TableName: TABLE_NAME, Key: { pk: 'EVENT#acme/evt-1', sk: 'EVENT' }, ConsistentRead: true },
+    ]);
     expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(eventItem(routed));
   });
 
-  it('routes again, with the same delivery ids, an event whose earlier routing crashed', async () => {
+  it('routes again, with the same delivery ids, an event whose earlier routing could not queue', async () => {
     const subscription = aStoredSubscription();
     seedSubscriptions(subscription);
     const record = anOnNewRecord({ producerId: 'evt-1', messageId: 'crashing' });
@@ -288,10 +390,10 @@ describe('idempotency', () => {
       return acceptAll(input);
     });
 
-    // The first routing stores the event but cannot queue (a whole-batch failure: the handler throws).
+    // The first routing cannot queue (a whole-batch failure: the handler throws) and stores nothing.
     await expect(invoke(record)).rejects.toThrow(FullBatchFailureError);
     const firstTry = sentMessages();
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBeUndefined();
+    expect(table.itemsUnder('EVENT#')).toEqual([]);
 
     // SQS hands the record over again a minute later.
     vi.setSystemTime(new Date(NOW.getTime() + 60_000));
@@ -302,35 +404,206 @@ describe('idempotency', () => {
     const retried = sentMessages().slice(firstTry.length);
     expect(retried).toEqual(firstTry);
     expect(retried).toEqual([
-      expect.objectContaining({
-        deliveryId: deliveryIdFor(NOW.toISOString(), 'acme/evt-1', subscription.id),
-      }),
+      expect.objectContaining({ deliveryId: deliveryIdFor(EB_TIME, 'acme/evt-1', subscription.id) }),
     ]);
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toMatchObject({
-      receivedAt: NOW.toISOString(),
-      routedAt: new Date(NOW.getTime() + 60_000).toISOString(),
-    });
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
   });
 
-  it('routes a stored, unrouted event from its stored copy (its arrival time and data)', async () => {
+  it('routes again, with the same messages, an event whose routing stopped after queueing, before its record', async () => {
     const subscription = aStoredSubscription();
     seedSubscriptions(subscription);
-    const earlier = aStoredEvent({ key: 'acme/evt-1', receivedAt: '2026-03-04T04:00:00.000Z' });
-    table.seed(eventItem(earlier));
+    const record = anOnNewRecord({ producerId: 'evt-1', messageId: 'crashing' });
+    let tableIsDown = true;
+    table.failWhen(
+      (request) =>
+        tableIsDown && request.operation === 'Put' && request.input.Item?.pk === 'EVENT#acme/evt-1',
+      new Error('InternalServerError'),
+    );
 
-    const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+    await expect(invoke(record)).rejects.toThrow(FullBatchFailureError);
+    const firstTry = sentMessages();
+    expect(firstTry).toHaveLength(1);
+    expect(table.itemsUnder('EVENT#')).toEqual([]);
+
+    vi.setSystemTime(new Date(NOW.getTime() + 60_000));
+    tableIsDown = false;
+    const response = await invoke(record);
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(sentMessages()).toEqual([
+    // The same delivery id and event: the delivery (and its webhook-id) is the one queued before.
+    expect(sentMessages()).toEqual([...firstTry, ...firstTry]);
+    expect(firstTry).toEqual([
       {
         v: 1,
         brand: 'acme',
         subscriptionId: subscription.id,
-        deliveryId: deliveryIdFor(earlier.receivedAt, 'acme/evt-1', subscription.id),
+        deliveryId: deliveryIdFor(EB_TIME, 'acme/evt-1', subscription.id),
         eventKey: 'acme/evt-1',
+        event: inlineEvent(),
       },
     ]);
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
+  });
+
+  it('routes an event put twice into one batch once per record, with the same delivery id, and stores it once', async () => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
+
+    const response = await invoke(
+      anOnNewRecord({ ebId: 'eb-1', producerId: 'ord-42', messageId: 'first' }),
+      anOnNewRecord({ ebId: 'eb-2', producerId: 'ord-42', messageId: 'second' }),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    const ids = sentMessages().map((message) => deliveryMessageSchema.parse(message).deliveryId);
+    expect(ids).toEqual([0, 1].map(() => deliveryIdFor(EB_TIME, 'acme/ord-42', subscription.id)));
+    expect(table.itemsUnder('EVENT#')).toEqual([routedEventItem('acme/ord-42')]);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(0);
+  });
+});
+
+describe('the arrival time', () => {
+  it('is the envelope time, so delivery ids do not depend on when the event is routed', async () => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
+    vi.setSystemTime(new Date(Date.parse(EB_TIME) + 3 * 60 * 60 * 1000));
+
+    await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+
+    expect(sentField('subscriptionId')).toEqual([subscription.id]);
+    expect(sentMessages()).toEqual([
+      expect.objectContaining({ deliveryId: deliveryIdFor(EB_TIME, 'acme/evt-1', subscription.id) }),
+    ]);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.receivedAt).toBe(EB_TIME);
+  });
+
+  it.each([
+    { case: 'no time', time: '' },
+    { case: 'a time that is not a date', time: 'yesterday-ish' },
+    { case: 'a time before 1970', time: '1969-07-20T20:17:40Z' },
+    { case: 'a time in the future', time: '2099-01-01T00:00:00Z' },
+    { case: 'a time older than the ingest queue keeps a message', time: '2026-02-15T00:00:00Z' },
+  ])('is the routing time for an envelope with $case (producers may set `time`)', async ({ time }) => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
+
+    const response = await invoke(anOnNewRecord({ producerId: 'evt-1', time }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    const [message] = sentMessages().map((sent) => deliveryMessageSchema.parse(sent));
+    expect(message?.deliveryId).toBe(deliveryIdFor(NOW.toISOString(), 'acme/evt-1', subscription.id));
+    expect(message?.deliveryId).toMatch(DELIVERY_ID);
+    expect(message?.event?.receivedAt).toBe(NOW.toISOString());
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toMatchObject({
+      receivedAt: NOW.toISOString(),
+      expiresAt: NOW.getTime() / 1000 + 30 * 24 * 60 * 60,
+    });
+  });
+});
+
+describe('a batch of events', () => {
+  it('checks idempotency with one BatchGetItem, queries once per brand and entity, and stores with one BatchWriteItem', async () => {
+    const acmeObjects = aStoredSubscription();
+    const acmeTags = aStoredSubscription({ entity: 'Tag', events: [{ name: 'OnAdd' }] });
+    const globexObjects = aStoredSubscription({ brand: 'globex' });
+    seedSubscriptions(acmeObjects, acmeTags, globexObjects);
+    const records = [
+      anOnNewRecord({ producerId: 'evt-1' }),
+      anOnNewRecord({ producerId: 'evt-2' }),
+      anOnNewRecord({ producerId: 'evt-3' }),
+      anOnNewRecord({ producerId: 'evt-4', brand: 'globex' }),
+      anOnNewRecord({ producerId: 'tag-1', detailType: 'Tag.OnAdd', data: exampleData('Tag', 'OnAdd') }),
+    ];
+
+    const response = await invoke(...records);
+
+    expect(response.batchItemFailures).toEqual([]);
+    const keys = ['acme/evt-1', 'acme/evt-2', 'acme/evt-3', 'globex/evt-4', 'acme/tag-1'];
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        RequestItems: {
+          [TABLE_NAME]: {
+            Keys: keys.map((key) => ({ pk: `EVENT#${key}`, sk: 'EVENT' })),
+            ConsistentRead: true,
+          },
+        },
+      },
+    ]);
+    const queried = ddb
+      .commandCalls(QueryCommand)
+      .map((call) => call.args[0].input.ExpressionAttributeValues)
+      .map((values) => `${values?.[':pk']} ${values?.[':entity']}`);
+    expect(queried.sort()).toEqual(['BRAND#acme Object', 'BRAND#acme Tag', 'BRAND#globex Object']);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+    const writes = ddb
+      .commandCalls(BatchWriteCommand)
+      .map((call) => call.args[0].input.RequestItems?.[TABLE_NAME]);
+    expect(writes).toHaveLength(1);
+    expect(writes[0]?.map((request) => request.PutRequest?.Item?.key).sort()).toEqual([...keys].sort());
+    expect(
+      table
+        .itemsUnder('EVENT#')
+        .map((item) => item.key)
+        .sort(),
+    ).toEqual([...keys].sort());
+    expect(sentField('eventKey').sort()).toEqual([...keys].sort());
+    const bySubscription = Object.fromEntries(
+      [acmeObjects, acmeTags, globexObjects].map((sub) => [
+        sub.id,
+        sentMessages().filter((message) => deliveryMessageSchema.parse(message).subscriptionId === sub.id)
+          .length,
+      ]),
+    );
+    expect(bySubscription).toEqual({ [acmeObjects.id]: 3, [acmeTags.id]: 1, [globexObjects.id]: 1 });
+  });
+
+  it('answers the idempotency check of each record of a batch for its own key', async () => {
+    seedSubscriptions(aStoredSubscription());
+    table.seed(eventItem(aStoredEvent({ key: 'acme/evt-2' })));
+
+    const response = await invoke(
+      anOnNewRecord({ producerId: 'evt-1' }),
+      anOnNewRecord({ producerId: 'evt-2' }),
+      anOnNewRecord({ producerId: 'evt-3' }),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sentField('eventKey').sort()).toEqual(['acme/evt-1', 'acme/evt-3']);
+  });
+
+  it('routes the keys DynamoDB left unprocessed in the idempotency check once they are read', async () => {
+    seedSubscriptions(aStoredSubscription());
+    table.seed(eventItem(aStoredEvent({ key: 'acme/evt-2' })));
+    table.leaveUnprocessed('BatchGet', { pick: (entry) => entry.key.pk !== 'EVENT#acme/evt-1' });
+
+    const response = await invoke(
+      anOnNewRecord({ producerId: 'evt-1' }),
+      anOnNewRecord({ producerId: 'evt-2' }),
+      anOnNewRecord({ producerId: 'evt-3' }),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
+    expect(sentField('eventKey').sort()).toEqual(['acme/evt-1', 'acme/evt-3']);
+  });
+
+  it('stores the events DynamoDB left unprocessed in the BatchWriteItem once they are written', async () => {
+    seedSubscriptions(aStoredSubscription());
+    table.leaveUnprocessed('BatchWrite', { pick: (entry) => entry.key.pk === 'EVENT#acme/evt-2' });
+
+    const response = await invoke(
+      anOnNewRecord({ producerId: 'evt-1' }),
+      anOnNewRecord({ producerId: 'evt-2' }),
+    );
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(2);
+    expect(table.itemsUnder('EVENT#')).toEqual([
+      routedEventItem('acme/evt-1'),
+      routedEventItem('acme/evt-2'),
+    ]);
   });
 });
 
@@ -439,9 +712,10 @@ describe('partial batch failures', () => {
     const response = await invoke(...threeEvents());
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBe(NOW.toISOString());
-    expect(table.item('EVENT#acme/evt-2', 'EVENT')?.routedAt).toBeUndefined();
-    expect(table.item('EVENT#acme/evt-3', 'EVENT')?.routedAt).toBe(NOW.toISOString());
+    expect(table.itemsUnder('EVENT#')).toEqual([
+      routedEventItem('acme/evt-1'),
+      routedEventItem('acme/evt-3'),
+    ]);
   });
 
   it('reports only the record with an entry SQS answered as Failed', async () => {
@@ -459,20 +733,48 @@ describe('partial batch failures', () => {
     const response = await invoke(...threeEvents());
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
-    expect(table.item('EVENT#acme/evt-2', 'EVENT')?.routedAt).toBeUndefined();
+    expect(table.item('EVENT#acme/evt-2', 'EVENT')).toBeUndefined();
+    expect(table.itemsUnder('EVENT#')).toHaveLength(2);
   });
 
-  it('reports a record whose event could not be stored', async () => {
+  it('reports every record whose event shared a BatchWriteItem that failed, and routes them again the same', async () => {
     seedSubscriptions(aStoredSubscription());
+    let tableIsDown = true;
     table.failWhen(
-      (request) => request.operation === 'Put' && request.input.Item?.key === 'acme/evt-2',
+      (request) => tableIsDown && request.operation === 'BatchWrite',
       new Error('ProvisionedThroughputExceededException'),
     );
+    const rejected = anIngestRecord('not an event', { messageId: 'rejected' });
 
-    const response = await invoke(...threeEvents());
+    const response = await invoke(...threeEvents(), rejected);
 
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
-    expect(sentField('eventKey').sort()).toEqual(['acme/evt-1', 'acme/evt-3']);
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: 'm-1' }, { itemIdentifier: 'm-2' }, { itemIdentifier: 'm-3' }],
+    });
+    expect(table.itemsUnder('EVENT#')).toEqual([]);
+    const firstTry = sentMessages();
+    expect(firstTry).toHaveLength(3);
+
+    tableIsDown = false;
+    const retried = await invoke(...threeEvents());
+
+    expect(retried.batchItemFailures).toEqual([]);
+    expect(sentMessages().slice(3)).toEqual(firstTry);
+    expect(table.itemsUnder('EVENT#')).toHaveLength(3);
+  });
+
+  it('reports every record of a batch whose idempotency check failed, sending nothing', async () => {
+    seedSubscriptions(aStoredSubscription());
+    table.failWhen((request) => request.operation === 'BatchGet', new Error('InternalServerError'));
+    const rejected = anIngestRecord('not an event', { messageId: 'rejected' });
+
+    const response = await invoke(...threeEvents(), rejected);
+
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: 'm-1' }, { itemIdentifier: 'm-2' }, { itemIdentifier: 'm-3' }],
+    });
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(table.itemsUnder('EVENT#')).toEqual([]);
   });
 
   it("reports a record whose brand's subscriptions could not be read, leaving its event unrouted", async () => {
@@ -487,20 +789,25 @@ describe('partial batch failures', () => {
     const response = await invoke(anOnNewRecord({ producerId: 'evt-1', messageId: 'acme' }), globex);
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'globex' }] });
-    expect(table.item('EVENT#globex/evt-9', 'EVENT')?.routedAt).toBeUndefined();
+    expect(table.item('EVENT#globex/evt-9', 'EVENT')).toBeUndefined();
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
     expect(sentMessages()).toEqual([expect.objectContaining({ eventKey: 'acme/evt-1' })]);
   });
 
-  it('reports a record whose event could not be marked routed, so it is routed again', async () => {
+  it('reports a record whose event could not be stored after it was queued, so it is routed again', async () => {
     seedSubscriptions(aStoredSubscription());
-    table.failWhen((request) => request.operation === 'Update', new Error('InternalServerError'));
+    table.failWhen(
+      (request) => request.operation === 'Put' && String(request.input.Item?.pk).startsWith('EVENT#'),
+      new Error('InternalServerError'),
+    );
     const rejected = anIngestRecord('not an event', { messageId: 'rejected' });
 
     const response = await invoke(anOnNewRecord({ producerId: 'evt-1', messageId: 'm-1' }), rejected);
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
     expect(sentMessages()).toHaveLength(1);
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')?.routedAt).toBeUndefined();
+    expect(table.itemsUnder('EVENT#')).toEqual([]);
+    expect(table.itemsUnder('REJECTED#')).toHaveLength(1);
   });
 
   it('reports an invalid event whose rejection could not be kept, so it is not lost', async () => {

@@ -1,0 +1,246 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type FauxqsServer, startFauxqs } from 'fauxqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
+import { DynamoDeliveryStore } from '../../lambdas/adapters/dynamo-deliveries.js';
+import { DynamoEventStore } from '../../lambdas/adapters/dynamo-events.js';
+import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
+import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-delivery-queue.js';
+import { deliveryIdFor } from '../../lambdas/core/ids.js';
+import type { DeliveryMessage, StoredEvent, Subscription } from '../../lambdas/core/model.js';
+import { MAX_EVENT_DATA_BYTES } from '../../lambdas/core/routing.js';
+import { TABLE } from '../../lib/definitions.js';
+import { type DynamoServer, startDynamoServer } from '../../lib/local/dynamo-server.js';
+
+/*
+ * The batched reads and writes of the adapters against the local DynamoDB (dynalite, which checks
+ * BatchGetItem and BatchWriteItem as DynamoDB does) and the local SQS (fauxqs, which checks the size
+ * of a SendMessageBatch as SQS does).
+ */
+
+const TABLE_NAME = 'webhooks';
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+let server: DynamoServer;
+let raw: DynamoDBClient;
+let client: DynamoDBDocumentClient;
+let fauxqs: FauxqsServer;
+let sqs: SQSClient;
+
+beforeAll(async () => {
+  server = await startDynamoServer({ port: 0 });
+  const config = { endpoint: server.endpoint, region: 'us-east-1', credentials };
+  raw = new DynamoDBClient(config);
+  client = createDocumentClient(config);
+  const [index] = TABLE.indexes;
+  await raw.send(
+    new CreateTableCommand({
+      TableName: TABLE_NAME,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey].map(
+        (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
+      ),
+      KeySchema: [
+        { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: index.indexName,
+          KeySchema: [
+            { AttributeName: index.partitionKey, KeyType: 'HASH' },
+            { AttributeName: index.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  );
+  fauxqs = await startFauxqs({ port: 0, logger: false });
+  sqs = new SQSClient({ endpoint: fauxqs.address, region: 'us-east-1', credentials });
+});
+
+afterAll(async () => {
+  raw?.destroy();
+  client?.destroy();
+  sqs?.destroy();
+  await server?.stop();
+  await fauxqs?.stop();
+});
+
+const aBrand = () => `brand-${randomBytes(4).toString('hex')}`;
+
+function anEvent(brand: string, id: string, data: Record<string, unknown> = { Id: 1 }): StoredEvent {
+  return {
+    key: `${brand}/${id}`,
+    brand,
+    entity: 'Object',
+    event: 'OnNew',
+    data,
+    receivedAt: new Date().toISOString(),
+  };
+}
+
+function aSubscription(brand: string, name: string): Subscription {
+  return {
+    id: `sub_${randomBytes(12).toString('base64url')}`,
+    brand,
+    name,
+    entity: 'Object',
+    events: [{ name: 'OnNew' }],
+    url: 'https://listener.example.com/hook',
+    format: 'json',
+    includeCompleteData: false,
+    status: 'active',
+    secrets: [{ secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0', createdAt: '2026-01-01T00:00:00.000Z' }],
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    version: 1,
+  };
+}
+
+describe('the event store on the local DynamoDB', () => {
+  it('stores the events of one turn with one BatchWriteItem and reads them back with one BatchGetItem', async () => {
+    const store = new DynamoEventStore(client, TABLE_NAME);
+    const brand = aBrand();
+    const events = ['e-1', 'e-2', 'e-3'].map((id) => anEvent(brand, id));
+
+    await Promise.all(events.map((event) => store.putRouted(event, 1_900_000_000)));
+    const routed = await Promise.all(
+      ['e-1', 'e-2', 'e-3', 'e-4'].map((id) => store.isRouted(`${brand}/${id}`)),
+    );
+
+    expect(routed).toEqual([true, true, true, false]);
+    expect(await store.get(`${brand}/e-2`)).toEqual(events[1]);
+  });
+
+  it('stores an event put twice in one turn (DynamoDB refuses a batch naming a key twice)', async () => {
+    const store = new DynamoEventStore(client, TABLE_NAME);
+    const brand = aBrand();
+    const event = anEvent(brand, 'twice');
+
+    await Promise.all([
+      store.putRouted(event, 1_900_000_000),
+      store.putRouted(anEvent(brand, 'other'), 1_900_000_000),
+      store.putRouted(event, 1_900_000_000),
+    ]);
+
+    expect(await store.get(event.key)).toEqual(event);
+  });
+
+  it('relies on this: the local DynamoDB, like DynamoDB, refuses a BatchWriteItem naming a key twice', async () => {
+    const Item = { pk: `TEST#${randomBytes(4).toString('hex')}`, sk: 'X' };
+    await expect(
+      client.send(
+        new BatchWriteCommand({
+          RequestItems: { [TABLE_NAME]: [{ PutRequest: { Item } }, { PutRequest: { Item } }] },
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+
+  it('answers a key asked twice in one turn to both callers', async () => {
+    const store = new DynamoEventStore(client, TABLE_NAME);
+    const brand = aBrand();
+    await store.putRouted(anEvent(brand, 'e-1'), 1_900_000_000);
+
+    const answers = await Promise.all([
+      store.isRouted(`${brand}/e-1`),
+      store.isRouted(`${brand}/e-2`),
+      store.isRouted(`${brand}/e-1`),
+    ]);
+
+    expect(answers).toEqual([true, false, true]);
+  });
+});
+
+describe('the subscription and delivery stores on the local DynamoDB', () => {
+  it('reads the subscriptions of one turn together, and shares the active listing of one brand and entity', async () => {
+    const store = new DynamoSubscriptionStore(client, TABLE_NAME);
+    const brand = aBrand();
+    const orders = aSubscription(brand, 'Orders');
+    const invoices = aSubscription(brand, 'Invoices');
+    await store.create(orders);
+    await store.create(invoices);
+
+    const [first, missing, second] = await Promise.all([
+      store.get(brand, orders.id),
+      store.get(brand, 'sub_AAAAAAAAAAAAAAAA'),
+      store.get(brand, invoices.id),
+    ]);
+    const [active, again] = await Promise.all([
+      store.listActive(brand, 'Object'),
+      store.listActive(brand, 'Object'),
+    ]);
+
+    expect([first, missing, second]).toEqual([orders, undefined, invoices]);
+    expect(active.map((subscription) => subscription.id).sort()).toEqual([orders.id, invoices.id].sort());
+    expect(again).toEqual(active);
+  });
+
+  it('puts first-attempt successes whole, and reads each back as a delivery', async () => {
+    const store = new DynamoDeliveryStore(client, TABLE_NAME);
+    const subscriptionId = `sub_${randomBytes(12).toString('base64url')}`;
+    const receivedAt = '2026-03-04T05:06:07.000Z';
+    const records = ['e-1', 'e-2'].map((id) => ({
+      delivery: {
+        id: deliveryIdFor(receivedAt, `acme/${id}`, subscriptionId),
+        subscriptionId,
+        brand: 'acme',
+        eventKey: `acme/${id}`,
+        webhookId: `msg_${id}`,
+        entity: 'Object' as const,
+        event: 'OnNew',
+        status: 'succeeded' as const,
+        createdAt: receivedAt,
+      },
+      attempt: { attempt: 1, at: receivedAt, durationMs: 10, statusCode: 200 },
+      expiresAt: 1_900_000_000,
+    }));
+
+    await Promise.all(records.map((record) => store.recordAttempt(record)));
+
+    for (const record of records) {
+      expect(await store.get(subscriptionId, record.delivery.id)).toEqual({
+        ...record.delivery,
+        attempts: [record.attempt],
+        updatedAt: record.attempt.at,
+      });
+    }
+    const page = await store.list(subscriptionId, { status: 'succeeded', limit: 10 });
+    expect(page.items).toHaveLength(2);
+  });
+});
+
+describe('the delivery queue on the local SQS', () => {
+  it('queues a large event for ten subscriptions, every SendMessageBatch within what SQS accepts', async () => {
+    const { QueueUrl: queueUrl = '' } = await sqs.send(
+      new CreateQueueCommand({ QueueName: `deliveries-${randomUUID()}` }),
+    );
+    const queue = new SqsDeliveryQueue(sqs, queueUrl);
+    const data = { Id: 1, Message: 'x'.repeat(MAX_EVENT_DATA_BYTES - 1_000) };
+    const messages: DeliveryMessage[] = Array.from({ length: 10 }, (_, n) => ({
+      v: 1,
+      brand: 'acme',
+      subscriptionId: `sub_${String(n).padStart(16, '0')}`,
+      deliveryId: deliveryIdFor('2026-03-04T05:06:07.000Z', 'acme/big', `sub_${n}`),
+      eventKey: 'acme/big',
+      event: { entity: 'Object', event: 'OnNew', receivedAt: '2026-03-04T05:06:07.000Z', data },
+    }));
+
+    expect(await queue.send(messages)).toEqual([]);
+
+    const received: string[] = [];
+    for (;;) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
+      if (Messages.length === 0) break;
+      for (const message of Messages) received.push(JSON.parse(message.Body ?? '{}').subscriptionId);
+    }
+    expect(received.sort()).toEqual(messages.map((message) => message.subscriptionId).sort());
+  });
+});
