@@ -1,5 +1,6 @@
 import { findEvent } from './catalogue.js';
-import type { Admission, CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
+import type { CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
+import { admit, defer } from './delivery-admission.js';
 import {
   activeSecrets,
   type DeliveryMessage,
@@ -197,61 +198,6 @@ function operationalEvent(
     at: deps.now().toISOString(),
     ...detail,
   };
-}
-
-interface Go {
-  readonly verdict: 'go';
-  /** Frees the listener's in-flight slot. */
-  readonly release?: () => void;
-  /** Tells the circuit breaker how the attempt went. */
-  readonly record: (outcome: AttemptOutcome) => void;
-}
-
-/** The listener's in-flight bound first, then the subscription's circuit. */
-function admit(
-  deps: DeliveryDeps,
-  subscription: Subscription,
-): Go | Extract<Admission, { verdict: 'defer' }> {
-  const origin = listenerOrigin(subscription.url);
-  const release = deps.limiter.tryAcquire(origin);
-  if (!release)
-    return { verdict: 'defer', delayMs: 1_000, reason: `listener ${origin} has its maximum in flight` };
-  const admission = deps.breakers.admit(subscription.id);
-  if (admission.verdict === 'defer') {
-    release();
-    return admission;
-  }
-  return { verdict: 'go', release, record: admission.release };
-}
-
-/**
- * Puts the delivery back without an attempt: a new message, delayed, that keeps the delivery's place in
- * its retry schedule (this receive made no attempt; the ones before it each made one).
- */
-async function defer(
-  deps: DeliveryDeps,
-  message: DeliveryMessage,
-  receipt: Receipt,
-  admission: Extract<Admission, { verdict: 'defer' }>,
-): Promise<DeliveryResult> {
-  const made = receipt.receiveCount - 1;
-  const delaySeconds = Math.min(Math.max(1, Math.ceil(admission.delayMs / 1000)), 900);
-  const next: DeliveryMessage = {
-    ...message,
-    attemptsBefore: (message.attemptsBefore ?? 0) + made,
-    runAttemptsBefore: (message.runAttemptsBefore ?? 0) + made,
-  };
-  const failed = await deps.queue.send([next], delaySeconds);
-  if (failed.length > 0) throw new Error(`delivery ${message.deliveryId} could not be deferred`);
-  return { outcome: 'deferred', reason: admission.reason, delaySeconds };
-}
-
-function listenerOrigin(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return url;
-  }
 }
 
 /** Starts the failing clock, or disables the subscription once it has failed for `disableAfterDays`. */
