@@ -21,6 +21,7 @@ import {
   startLocalProcess,
   TEST_ENV,
 } from './support/local-process.js';
+import { expectNoSecretsLeaked } from './support/secrets.js';
 import { sleep } from './support/wait.js';
 import {
   signaturesOf,
@@ -61,6 +62,7 @@ afterAll(async () => {
   await stack?.stop();
   await Promise.all(listeners.map((listener) => listener.close()));
   await removeDataDir(dataDir);
+  expectNoSecretsLeaked(capturedLogs);
 }, 30_000);
 
 async function listener(options: { defaultStatus?: number; answers?: number[] } = {}): Promise<Listener> {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   type ApiClient,
   apiClient,
@@ -18,7 +18,14 @@ import {
   uniqueMarker,
 } from './support/fixtures.js';
 import { Listener } from './support/listener.js';
-import { BRANDS, type LocalProcess, startLocalProcess, TEST_ENV } from './support/local-process.js';
+import {
+  BRANDS,
+  capturedLogs,
+  type LocalProcess,
+  startLocalProcess,
+  TEST_ENV,
+} from './support/local-process.js';
+import { expectNoSecretsLeaked } from './support/secrets.js';
 import { sleep, waitUntil } from './support/wait.js';
 import { verifiesWith } from './support/webhooks.js';
 
@@ -44,6 +51,9 @@ afterEach(async () => {
   await removeDataDir(dataDir);
   dataDir = undefined;
 }, 30_000);
+
+// After every stack of this file stopped (afterEach), so their logs are complete.
+afterAll(() => expectNoSecretsLeaked(capturedLogs));
 
 async function start(): Promise<{ acme: ApiClient; globex: ApiClient; url: string }> {
   dataDir ??= await freshDataDir();

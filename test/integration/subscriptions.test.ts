@@ -15,7 +15,14 @@ import {
   subscriptionSpec,
   uniqueMarker,
 } from './support/fixtures.js';
-import { BRANDS, type LocalProcess, startLocalProcess, TEST_ENV } from './support/local-process.js';
+import {
+  BRANDS,
+  capturedLogs,
+  type LocalProcess,
+  startLocalProcess,
+  TEST_ENV,
+} from './support/local-process.js';
+import { expectNoSecretsLeaked } from './support/secrets.js';
 
 /*
  * The subscription API of the real local process, driven over HTTP with two brands' keys.
@@ -38,6 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await removeDataDir(dataDir);
+  expectNoSecretsLeaked(capturedLogs);
 }, 30_000);
 
 describe('subscription CRUD', { timeout: 20_000 }, () => {

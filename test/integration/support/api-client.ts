@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { issuedSecretOf, recordResponse, recordSecret } from './secrets.js';
 
 /*
  * The API as a client sees it: fetch with `Authorization: Bearer <key>` and JSON, and the response
@@ -20,8 +21,13 @@ export interface ApiClient {
   delete(path: string): Promise<ApiResponse>;
 }
 
-/** A client of the API at `url` with one brand's key (none: an anonymous caller). */
+/**
+ * A client of the API at `url` with one brand's key (none: an anonymous caller). The key, every response
+ * and every signing secret a response issues are recorded (./secrets.ts), to search logs and responses
+ * for them afterwards.
+ */
 export function apiClient(url: string, key?: string): ApiClient {
+  recordSecret(key);
   const request = async (method: string, path: string, body?: unknown): Promise<ApiResponse> => {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (key !== undefined) headers.authorization = `Bearer ${key}`;
@@ -33,11 +39,17 @@ export function apiClient(url: string, key?: string): ApiClient {
       signal: AbortSignal.timeout(10_000),
     });
     const text = await response.text();
-    return {
+    const parsed: unknown = text === '' ? undefined : JSON.parse(text);
+    const issued = issuedSecretOf(parsed);
+    recordResponse({
+      method,
+      path,
       status: response.status,
-      headers: response.headers,
-      body: text === '' ? undefined : JSON.parse(text),
-    };
+      text,
+      request: [decodedPath(path), body === undefined ? '' : JSON.stringify(body), key ?? ''].join('\n'),
+      ...(issued ? { issued } : {}),
+    });
+    return { status: response.status, headers: response.headers, body: parsed };
   };
   return {
     request,
@@ -46,6 +58,14 @@ export function apiClient(url: string, key?: string): ApiClient {
     patch: (path, body) => request('PATCH', path, body),
     delete: (path) => request('DELETE', path),
   };
+}
+
+function decodedPath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 /** The body, checked against `schema`; a mismatch fails with the status and the body, to see why. */

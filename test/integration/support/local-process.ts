@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { recordSecret } from './secrets.js';
 
 /*
  * The real `npm start` entry (bin/local.ts) as a child process: the integration tests drive it only
@@ -24,6 +25,9 @@ export const TEST_ENV: Readonly<Record<string, string>> = {
 };
 
 const READY_LINE = /^ready (http:\/\/127\.0\.0\.1:\d+)\b/;
+/** Banner lines: `  DynamoDB (dynalite)   http://127.0.0.1:<port>  table <name>`, `  SQS (fauxqs)   http://...`. */
+const DYNAMODB_LINE = /^\s*DynamoDB\b.*?(http:\/\/127\.0\.0\.1:\d+)\s+table\s+(\S+)/;
+const SQS_LINE = /^\s*SQS\b.*?(http:\/\/127\.0\.0\.1:\d+)/;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 20_000;
 
@@ -41,9 +45,20 @@ export interface ProcessExit {
   readonly signal: NodeJS.Signals | null;
 }
 
+/** Where the stack's own services listen, as its startup banner prints them. */
+export interface LocalServices {
+  /** dynalite: point `AWS_ENDPOINT_URL_DYNAMODB` (the keys command) or a DynamoDB client here. */
+  readonly dynamoEndpoint: string;
+  readonly tableName: string;
+  /** fauxqs: an SQS client with this `endpoint` reads the queues (their URLs' host is never used). */
+  readonly sqsEndpoint: string;
+}
+
 export interface LocalProcess {
   /** `http://127.0.0.1:<port>`: the API and the EventBridge PutEvents endpoint. */
   readonly url: string;
+  /** The DynamoDB and SQS endpoints and the table, from the banner; throws if the banner lacked them. */
+  services(): LocalServices;
   readonly pid: number;
   /** This process's stdout and stderr lines, as they arrive. */
   readonly logs: readonly string[];
@@ -71,6 +86,7 @@ export async function startLocalProcess(options: {
   env?: Record<string, string>;
 }): Promise<LocalProcess> {
   killLeftoversOnExit();
+  recordApiKeys(options.env?.WEBHOOKS_API_KEYS);
   const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, PORT: '0', DATA_DIR: options.dataDir, ...options.env },
@@ -137,11 +153,30 @@ export async function startLocalProcess(options: {
     throw new Error(`bin/local.ts did not exit within ${STOP_TIMEOUT_MS} ms of ${signal}:\n${output()}`);
   };
 
+  const services = (): LocalServices => {
+    const banner = logs.slice(0, logs.findIndex((line) => READY_LINE.test(line)) + 1);
+    const dynamo = banner.map((line) => DYNAMODB_LINE.exec(line)).find((match) => match);
+    const sqs = banner.map((line) => SQS_LINE.exec(line)).find((match) => match);
+    if (!dynamo?.[1] || !dynamo[2] || !sqs?.[1]) {
+      throw new Error(`The banner does not name the DynamoDB and SQS endpoints:\n${banner.join('\n')}`);
+    }
+    return { dynamoEndpoint: dynamo[1], tableName: dynamo[2], sqsEndpoint: sqs[1] };
+  };
+
   return {
     url: outcome.url,
+    services,
     pid,
     logs,
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
   };
+}
+
+/** The keys of `WEBHOOKS_API_KEYS` (`brand:key,...`) are secrets: recorded, to search the logs for them. */
+function recordApiKeys(setting: string | undefined): void {
+  for (const pair of (setting ?? '').split(',')) {
+    const [, ...key] = pair.trim().split(':');
+    recordSecret(key.join(':'));
+  }
 }

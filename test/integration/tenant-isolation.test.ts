@@ -1,0 +1,326 @@
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_ROUTES, type ApiRoute, type OperationId } from '../../lambdas/api/routes.js';
+import {
+  type ApiClient,
+  type ApiResponse,
+  apiClient,
+  bodyOf,
+  type CreatedSubscription,
+  type DeliveryBody,
+  errorSchema,
+  subscriptionPageSchema,
+  subscriptionSchema,
+} from './support/api-client.js';
+import { commboxEvent, eventBridgeClient, putEvents } from './support/events.js';
+import {
+  assertStatus,
+  createSubscription,
+  freshDataDir,
+  listDeliveries,
+  removeDataDir,
+  subscriptionSpec,
+  uniqueMarker,
+  waitForDelivery,
+} from './support/fixtures.js';
+import { Listener } from './support/listener.js';
+import {
+  BRANDS,
+  capturedLogs,
+  type LocalProcess,
+  startLocalProcess,
+  TEST_ENV,
+} from './support/local-process.js';
+import { expectNoSecretsLeaked } from './support/secrets.js';
+import { sleep } from './support/wait.js';
+import { signaturesOf, verifiesWith } from './support/webhooks.js';
+
+/*
+ * Tenant isolation, route by route: the routes come from the router's own table (API_ROUTES), so a route
+ * added there is covered here, or this file fails until someone says how to call it (CASES below).
+ * Brand A (acme) calls every route with brand B's (globex) ids and a valid body, so validation passes and
+ * only the ownership check can refuse: every answer must be 404, and B's data must be untouched.
+ */
+
+/** How long a wrongly accepted test event, resend or replay would need to reach B's listener (retry 0 s). */
+const SETTLE_MS = 1500;
+
+let dataDir: string | undefined;
+let stack: LocalProcess | undefined;
+let producer: EventBridgeClient | undefined;
+let brandA: ApiClient;
+let brandB: ApiClient;
+const listeners: Listener[] = [];
+
+/** B's data, which A tries to reach, and A's own subscription (to mix A's ids with B's). */
+interface Seed {
+  readonly listenerB: Listener;
+  readonly subscriptionB: CreatedSubscription;
+  readonly deliveryB: DeliveryBody;
+  readonly subscriptionA: CreatedSubscription;
+  /** B's view of its data before A's calls: GET bodies, compared afterwards. */
+  readonly before: { subscription: unknown; deliveries: unknown; delivery: unknown; requests: number };
+}
+let seed: Seed;
+
+beforeAll(async () => {
+  dataDir = await freshDataDir();
+  stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV } });
+  brandA = apiClient(stack.url, BRANDS.acme.key);
+  brandB = apiClient(stack.url, BRANDS.globex.key);
+  producer = eventBridgeClient(stack.url);
+
+  const listenerB = await Listener.start();
+  const listenerA = await Listener.start();
+  listeners.push(listenerA, listenerB);
+  const subscriptionB = await createSubscription(brandB, subscriptionSpec(uniqueMarker('b'), listenerB.url));
+  const subscriptionA = await createSubscription(brandA, subscriptionSpec(uniqueMarker('a'), listenerA.url));
+  await putEvents(producer, [commboxEvent(BRANDS.globex.brand, 'Object.OnNew', { Id: 8001 })]);
+  await listenerB.waitFor(1);
+  const deliveryB = await waitForDelivery(
+    brandB,
+    subscriptionB.id,
+    (delivery) => delivery.status === 'succeeded',
+    "B's delivery to succeed",
+  );
+  seed = {
+    listenerB,
+    subscriptionB,
+    deliveryB,
+    subscriptionA,
+    before: await snapshotOfB(subscriptionB.id, deliveryB.id, listenerB),
+  };
+}, 60_000);
+
+afterAll(async () => {
+  producer?.destroy();
+  await stack?.stop();
+  await Promise.all(listeners.map((listener) => listener.close()));
+  await removeDataDir(dataDir);
+  expectNoSecretsLeaked(capturedLogs);
+}, 30_000);
+
+async function snapshotOfB(subscriptionId: string, deliveryId: string, listener: Listener) {
+  const subscription = await brandB.get(`/subscriptions/${subscriptionId}`);
+  const deliveries = await brandB.get(`/subscriptions/${subscriptionId}/deliveries?limit=100`);
+  const delivery = await brandB.get(`/subscriptions/${subscriptionId}/deliveries/${deliveryId}`);
+  for (const response of [subscription, deliveries, delivery]) assertStatus(response, 200);
+  return {
+    subscription: subscription.body,
+    deliveries: deliveries.body,
+    delivery: delivery.body,
+    requests: listener.requests.length,
+  };
+}
+
+/**
+ * How to call each operation. `owned`: a route on one brand's data (path parameters), called with B's
+ * ids; `body` is valid for the route, so only the ownership check can refuse. `collection`: a route on
+ * the caller's own collection, checked by `check`. `public`: no brand data.
+ */
+type RouteCase =
+  | { readonly kind: 'owned'; readonly body?: (seed: Seed) => unknown; readonly query?: string }
+  | { readonly kind: 'collection'; readonly check: () => Promise<void> }
+  | { readonly kind: 'public' };
+
+const CASES: Record<OperationId, RouteCase> = {
+  createSubscription: { kind: 'collection', check: createLandsInCallersBrand },
+  listSubscriptions: { kind: 'collection', check: listShowsOnlyCallersBrand },
+  getSubscription: { kind: 'owned' },
+  updateSubscription: {
+    kind: 'owned',
+    body: () => ({ description: 'changed by brand A', status: 'paused', events: ['OnNew', 'OnNewChild'] }),
+  },
+  deleteSubscription: { kind: 'owned' },
+  rotateSecret: { kind: 'owned' },
+  sendTestEvent: { kind: 'owned', body: () => ({ event: 'OnNew' }) },
+  listDeliveries: { kind: 'owned', query: '?status=succeeded&limit=100' },
+  getDelivery: { kind: 'owned' },
+  resendDelivery: { kind: 'owned' },
+  replayDeliveries: {
+    kind: 'owned',
+    // A range around B's delivery: were ownership not checked, it would be sent again.
+    body: () => ({
+      since: new Date(Date.now() - 60 * 60 * 1000).toISOString(),
+      until: new Date(Date.now() + 60 * 60 * 1000).toISOString(),
+    }),
+  },
+  listEventTypes: { kind: 'public' },
+  getOpenApi: { kind: 'public' },
+};
+
+/** Every path parameter a route may have, and the value of B's that A puts there. */
+const B_VALUES: Readonly<Record<string, (seed: Seed) => string>> = {
+  id: ({ subscriptionB }) => subscriptionB.id,
+  deliveryId: ({ deliveryB }) => deliveryB.id,
+};
+/** Well-formed ids that exist nowhere: A's answer for B's ids must not differ from its answer for these. */
+const UNKNOWN_VALUES: Readonly<Record<string, string>> = {
+  id: 'sub_AAAAAAAAAAAAAAAA',
+  deliveryId: `dlv_${'0'.repeat(9)}${'a'.repeat(16)}`,
+};
+
+const paramsOf = (route: ApiRoute) => [...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => name ?? '');
+const ownedRoutes = API_ROUTES.filter((route) => CASES[route.operationId].kind === 'owned');
+
+function pathWith(route: ApiRoute, values: (name: string) => string): string {
+  return route.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values(name)));
+}
+
+async function call(api: ApiClient, route: ApiRoute, path: string): Promise<ApiResponse> {
+  const routeCase = CASES[route.operationId as OperationId];
+  const query = routeCase.kind === 'owned' ? (routeCase.query ?? '') : '';
+  const body = routeCase.kind === 'owned' ? routeCase.body?.(seed) : undefined;
+  return api.request(route.method, `${path}${query}`, body);
+}
+
+/** The body with every id of `ids` replaced by its parameter's name, to compare two refusals. */
+function withoutIds(body: unknown, ids: Record<string, string>): string {
+  let text = JSON.stringify(body);
+  for (const [name, value] of Object.entries(ids)) text = text.split(value).join(`{${name}}`);
+  return text;
+}
+
+describe('the enumeration of API_ROUTES', () => {
+  it('has a case for every route, of the kind its path and authorization call for', () => {
+    for (const route of API_ROUTES) {
+      const routeCase = CASES[route.operationId as OperationId] as RouteCase | undefined;
+      expect(routeCase, `${route.method} ${route.path} (${route.operationId}) has no case`).toBeDefined();
+      const expected = !route.authorized ? 'public' : paramsOf(route).length > 0 ? 'owned' : 'collection';
+      expect(routeCase?.kind, `${route.operationId}`).toBe(expected);
+      for (const name of paramsOf(route)) {
+        expect(B_VALUES, `${route.path}: no value of B's for {${name}}`).toHaveProperty(name);
+        expect(UNKNOWN_VALUES, `${route.path}: no unknown value for {${name}}`).toHaveProperty(name);
+      }
+    }
+    expect(Object.keys(CASES).sort()).toEqual(API_ROUTES.map((route) => route.operationId).sort());
+    expect(ownedRoutes.length).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe("brand A's key on brand B's data", { timeout: 30_000 }, () => {
+  it.each(ownedRoutes.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    '%s answers 404, exactly as for ids that exist nowhere',
+    async (_, route) => {
+      const bIds = Object.fromEntries(paramsOf(route).map((name) => [name, B_VALUES[name]?.(seed) ?? '']));
+      const unknownIds = Object.fromEntries(
+        paramsOf(route).map((name) => [name, UNKNOWN_VALUES[name] ?? '']),
+      );
+
+      const onB = await call(
+        brandA,
+        route,
+        pathWith(route, (name) => bIds[name] ?? ''),
+      );
+      const onNothing = await call(
+        brandA,
+        route,
+        pathWith(route, (name) => unknownIds[name] ?? ''),
+      );
+
+      expect(onB.status, JSON.stringify(onB.body)).toBe(404);
+      expect(bodyOf(errorSchema, onB).error.code).toBe('not_found');
+      expect(onNothing.status).toBe(404);
+      expect(withoutIds(onB.body, bIds)).toBe(withoutIds(onNothing.body, unknownIds));
+    },
+  );
+
+  it.each(
+    ownedRoutes
+      .filter((route) => paramsOf(route).length > 1)
+      .map((route) => [`${route.method} ${route.path}`, route] as const),
+  )("%s answers 404 with A's own subscription and B's other ids", async (_, route) => {
+    const path = pathWith(route, (name) =>
+      name === 'id' ? seed.subscriptionA.id : (B_VALUES[name]?.(seed) ?? ''),
+    );
+
+    const response = await call(brandA, route, path);
+
+    expect(response.status, JSON.stringify(response.body)).toBe(404);
+    expect(bodyOf(errorSchema, response).error.code).toBe('not_found');
+  });
+
+  it.each(
+    API_ROUTES.filter((route) => CASES[route.operationId].kind === 'collection').map(
+      (route) => [`${route.method} ${route.path}`, route] as const,
+    ),
+  )('%s works on brand A only', async (_, route) => {
+    const routeCase = CASES[route.operationId];
+    if (routeCase.kind !== 'collection') throw new Error('not a collection route');
+    await routeCase.check();
+  });
+
+  it.each(
+    API_ROUTES.filter((route) => CASES[route.operationId].kind === 'public').map(
+      (route) => [`${route.method} ${route.path}`, route] as const,
+    ),
+  )('%s (public) shows nothing of brand B', async (_, route) => {
+    const response = await brandA.request(route.method, route.path);
+
+    assertStatus(response, 200);
+    const text = JSON.stringify(response.body);
+    expect(text).not.toContain(seed.subscriptionB.id);
+    expect(text).not.toContain(seed.deliveryB.id);
+  });
+
+  it("leaves B's subscription, deliveries, secret and listener exactly as they were", async () => {
+    await sleep(SETTLE_MS);
+
+    const after = await snapshotOfB(seed.subscriptionB.id, seed.deliveryB.id, seed.listenerB);
+
+    expect(after).toEqual(seed.before);
+    expect(seed.listenerB.requests).toHaveLength(1);
+    // Not rotated: the next delivery is signed with B's one original secret, and only with it.
+    await putEvents(producer as EventBridgeClient, [
+      commboxEvent(BRANDS.globex.brand, 'Object.OnNew', { Id: 8002 }),
+    ]);
+    const [, next] = await seed.listenerB.waitFor(2);
+    expect(next && signaturesOf(next)).toHaveLength(1);
+    expect(next && verifiesWith(next, seed.subscriptionB.secret)).toBe(true);
+    expect(await listDeliveries(brandB, seed.subscriptionB.id)).toHaveLength(2);
+  });
+});
+
+/** POST /subscriptions: A's create lands in A, whatever the request says about brands. */
+async function createLandsInCallersBrand(): Promise<void> {
+  const spec = subscriptionSpec(uniqueMarker('a-created'), 'http://127.0.0.1:9/hook');
+
+  const created = await brandA.post('/subscriptions?brand=globex', spec);
+  const smuggled = await brandA.post('/subscriptions', { ...spec, name: uniqueMarker('x'), brand: 'globex' });
+
+  assertStatus(created, 201);
+  const subscription = bodyOf(subscriptionSchema, created);
+  expect(subscription.brand).toBe(BRANDS.acme.brand);
+  expect(smuggled.status).toBe(422);
+  expect((await brandA.get(`/subscriptions/${subscription.id}`)).status).toBe(200);
+  expect((await brandB.get(`/subscriptions/${subscription.id}`)).status).toBe(404);
+  expect(await allSubscriptionIds(brandB)).not.toContain(subscription.id);
+  expect((await brandA.delete(`/subscriptions/${subscription.id}`)).status).toBe(204);
+}
+
+/** GET /subscriptions: A's list, every page of it, never shows B's subscription. */
+async function listShowsOnlyCallersBrand(): Promise<void> {
+  const ids = await allSubscriptionIds(brandA, '&brand=globex');
+
+  expect(ids).toContain(seed.subscriptionA.id);
+  expect(ids).not.toContain(seed.subscriptionB.id);
+  expect(await allSubscriptionIds(brandB)).toContain(seed.subscriptionB.id);
+}
+
+async function allSubscriptionIds(api: ApiClient, extraQuery = ''): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 50; page++) {
+    const query = `?limit=1${extraQuery}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const response = await api.get(`/subscriptions${query}`);
+    assertStatus(response, 200);
+    const body = bodyOf(subscriptionPageSchema, response);
+    for (const item of body.items) {
+      expect(item.brand).toBe(api === brandA ? BRANDS.acme.brand : BRANDS.globex.brand);
+      ids.push(item.id);
+    }
+    cursor = body.cursor;
+    if (!cursor) return ids;
+  }
+  throw new Error('more than 50 pages of subscriptions');
+}
