@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { StoredEvent } from '../core/model.js';
 import type { EventStore, RejectedEvent, RejectedEventStore } from '../core/ports.js';
-import { coalesce } from './coalescer.js';
-import { batchGet, batchPut, MAX_BATCH_GET, MAX_BATCH_WRITE } from './dynamo-batch.js';
-import { fromItem, type Item } from './dynamo-common.js';
+import { fromItem, isConditionalCheckFailed } from './dynamo-common.js';
 
 /*
  * Events (docs/DATA-MODEL.md):
@@ -26,25 +24,22 @@ export class DynamoEventStore implements EventStore, RejectedEventStore {
     private readonly tableName: string,
   ) {}
 
-  /** Coalesced: the keys asked in one turn of the event loop are read with one BatchGetItem. */
-  private readonly lookup = coalesce(
-    (keys: readonly string[]) => batchGet(this.client, this.tableName, keys.map(eventKey)),
-    MAX_BATCH_GET,
-  );
-
-  /** Coalesced: the events stored in one turn of the event loop are written with one BatchWriteItem. */
-  private readonly store = coalesce(
-    (items: readonly Item[]) =>
-      batchPut(this.client, this.tableName, items).then(() => items.map(() => undefined)),
-    MAX_BATCH_WRITE,
-  );
-
-  async isRouted(key: string): Promise<boolean> {
-    return (await this.lookup(key)) !== undefined;
-  }
-
-  async putRouted(event: StoredEvent, expiresAt: number): Promise<void> {
-    await this.store({ ...event, ...eventKey(event.key), expiresAt });
+  async claim(event: StoredEvent, expiresAt: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...event, ...eventKey(event.key), expiresAt },
+          // The same envelope again is SQS redelivering it after a crash: it still owns the key.
+          ConditionExpression: 'attribute_not_exists(pk) OR envelopeId = :envelopeId',
+          ExpressionAttributeValues: { ':envelopeId': event.envelopeId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 
   async get(key: string): Promise<StoredEvent | undefined> {

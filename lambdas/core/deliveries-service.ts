@@ -122,15 +122,17 @@ export async function sendTestEvent(deps: ServiceDeps, brand: string, subscripti
     ]);
   }
   const receivedAt = deps.now().toISOString();
+  const testId = `test_${randomBytes(9).toString('base64url')}`;
   const event: StoredEvent = {
-    key: `${brand}/test_${randomBytes(9).toString('base64url')}`,
+    key: `${brand}/${testId}`,
     brand,
     entity: subscription.entity,
     event: definition.name,
     data: structuredClone(definition.example),
     receivedAt,
+    envelopeId: testId,
   };
-  await deps.events.putRouted(event, expiresAtEpoch(receivedAt, deps.retentionDays));
+  await deps.events.claim(event, expiresAtEpoch(receivedAt, deps.retentionDays));
   const message: DeliveryMessage = {
     v: 1,
     brand,

@@ -35,6 +35,8 @@ export interface StoredEvent {
   /** The producer's data as it arrived (validated). */
   readonly data: Record<string, unknown>;
   readonly receivedAt: string;
+  /** The EventBridge event id that routed it (the producer's id, when given, is in `key`). */
+  readonly envelopeId: string;
 }
 
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;

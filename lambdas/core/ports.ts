@@ -48,14 +48,13 @@ export interface SubscriptionStore {
 }
 
 export interface EventStore {
-  /** Whether the event was already routed: its record exists. Adapters may batch these reads. */
-  isRouted(key: string): Promise<boolean>;
   /**
-   * Stores a routed event once its deliveries are queued: the record is the idempotency mark and the
-   * payload the delivery log renders. A crash before it means the event is routed again, with the same
-   * delivery ids and webhook-ids.
+   * Stores the event as routed by its EventBridge envelope, unless another envelope stored the same key
+   * first. True when this envelope owns the key (the first time, or SQS handing the same envelope over
+   * again after a crash), false for a duplicate. One conditional write: two copies routed at the same
+   * moment cannot both win.
    */
-  putRouted(event: StoredEvent, expiresAt: number): Promise<void>;
+  claim(event: StoredEvent, expiresAt: number): Promise<boolean>;
   get(key: string): Promise<StoredEvent | undefined>;
 }
 

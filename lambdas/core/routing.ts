@@ -70,6 +70,8 @@ export interface AcceptedEvent {
    * every redelivery; else the time it was accepted.
    */
   readonly receivedAt: string;
+  /** EventBridge's id of this copy of the event. */
+  readonly envelopeId: string;
 }
 
 /**
@@ -102,15 +104,16 @@ export function acceptEvent(
   const time = outer.data.time ? Date.parse(outer.data.time) : Number.NaN;
   const plausible = time >= now.getTime() - maxAgeMs && time <= now.getTime() + MAX_CLOCK_SKEW_MS;
   const receivedAt = (plausible ? new Date(time) : now).toISOString();
-  return { definition, brand, key: `${brand}/${parsed.data.id ?? id}`, data, receivedAt };
+  return { definition, brand, key: `${brand}/${parsed.data.id ?? id}`, data, receivedAt, envelopeId: id };
 }
 
 /**
- * Routes one event: drops it if its key (the producer's id, else EventBridge's) was routed before, reads
- * the brand's active subscriptions of the entity (strongly consistent: a subscription created a moment
- * ago is seen), queues one delivery per match carrying the event, then stores the event once. Throws only
- * for infrastructure failures, so the record is retried; a retry queues the same delivery ids (their
- * time part is the event's EventBridge time, not the time it was routed).
+ * Routes one event: claims its key (the producer's id, else EventBridge's) by storing the event once, and
+ * drops it when another copy claimed it first; reads the brand's active subscriptions of the entity
+ * (strongly consistent: a subscription created a moment ago is seen); queues one delivery per match,
+ * carrying the event. Throws only for infrastructure failures, so the record is retried: the same
+ * envelope still owns its claim, and queues the same delivery ids again (their time part is the event's
+ * EventBridge time, not the time it was routed).
  */
 export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<RoutingResult> {
   // Never older than the records it stores live: an event stored already expired could be routed twice.
@@ -124,9 +127,7 @@ export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<
     );
     return { outcome: 'rejected', reason: accepted.reason };
   }
-  const { definition, brand, key, data, receivedAt } = accepted;
-  if (await deps.events.isRouted(key)) return { outcome: 'duplicate', eventKey: key };
-
+  const { definition, brand, key, data, receivedAt, envelopeId } = accepted;
   const event: StoredEvent = {
     key,
     brand,
@@ -134,7 +135,11 @@ export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<
     event: definition.name,
     data,
     receivedAt,
+    envelopeId,
   };
+  if (!(await deps.events.claim(event, expiresAtEpoch(receivedAt, deps.retentionDays)))) {
+    return { outcome: 'duplicate', eventKey: key };
+  }
   const subscriptions = await deps.subscriptions.listActive(brand, definition.entity);
   const matched = matchSubscriptions(event, subscriptions);
   const messages: DeliveryMessage[] = matched.map((subscription) => ({
@@ -148,7 +153,6 @@ export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<
   const failed = await deps.queue.send(messages);
   if (failed.length > 0)
     throw new Error(`${failed.length} of ${messages.length} deliveries could not be queued`);
-  await deps.events.putRouted(event, expiresAtEpoch(receivedAt, deps.retentionDays));
   return { outcome: 'routed', eventKey: key, deliveries: messages.length };
 }
 

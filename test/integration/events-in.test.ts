@@ -258,21 +258,26 @@ describe('a repeated producer id', { timeout: 40_000 }, () => {
     expect(deliveredWith(marker)).toHaveLength(1);
   });
 
-  // KNOWN PRODUCT BUG, skipped so the suite stays green: two copies routed at the same time are both
-  // routed (routeEvent reads isRouted, queues, and only then writes putRouted: no atomic claim), so the
-  // listener gets two POSTs with one webhook-id and the delivery log shows one attempt. Reproduces on
-  // every run here. Unskip once routing claims the event key atomically.
-  // biome-ignore lint/suspicious/noSkippedTests: a known product bug, reported; see the comment above
-  it.skip('is delivered once when both copies are put at the same moment, in two PutEvents calls', async () => {
+  // Both copies are routed at the same moment: routing claims the event key with one conditional write
+  // before it queues anything, so only one copy's envelope wins and the other is dropped as a duplicate.
+  it('is delivered once when both copies are put at the same moment, in two PutEvents calls', async () => {
     const marker = uniqueMarker('dup-now');
     const id = uniqueMarker('evt');
     const copy = () => commboxEvent(BRANDS.acme.brand, 'Object.OnNew', { Id: 202, Message: marker }, id);
 
     await Promise.all([put([copy()]), put([copy()])]);
     await waitUntil(() => deliveredWith(marker).length > 0, { timeoutMs: 15_000, what: 'a copy delivered' });
+    // Both copies were routed: one claimed the key, the other was dropped as its duplicate.
+    const key = `acme/${id}`;
+    await waitUntil(() => logRecords('event duplicate').some((record) => record.eventKey === key), {
+      timeoutMs: 15_000,
+      what: `an 'event duplicate' log line for ${key}`,
+    });
     await sleep(SETTLE_MS);
 
     expect(deliveredWith(marker).map((request) => request.headers['webhook-id'])).toHaveLength(1);
+    expect(logRecords('event routed').filter((record) => record.eventKey === key)).toHaveLength(1);
+    expect(logRecords('event duplicate').filter((record) => record.eventKey === key)).toHaveLength(1);
   });
 });
 

@@ -18,7 +18,8 @@ import { type DynamoServer, startDynamoServer } from '../../lib/local/dynamo-ser
 /*
  * The batched reads and writes of the adapters against the local DynamoDB (dynalite, which checks
  * BatchGetItem and BatchWriteItem as DynamoDB does) and the local SQS (fauxqs, which checks the size
- * of a SendMessageBatch as SQS does).
+ * of a SendMessageBatch as SQS does); and the event store's claim, a conditional PutItem that dynalite
+ * evaluates as DynamoDB does.
  */
 
 const TABLE_NAME = 'webhooks';
@@ -73,14 +74,15 @@ afterAll(async () => {
 
 const aBrand = () => `brand-${randomBytes(4).toString('hex')}`;
 
-function anEvent(brand: string, id: string, data: Record<string, unknown> = { Id: 1 }): StoredEvent {
+function anEvent(brand: string, id: string, envelopeId: string): StoredEvent {
   return {
     key: `${brand}/${id}`,
     brand,
     entity: 'Object',
     event: 'OnNew',
-    data,
+    data: { Id: 1 },
     receivedAt: new Date().toISOString(),
+    envelopeId,
   };
 }
 
@@ -103,34 +105,44 @@ function aSubscription(brand: string, name: string): Subscription {
 }
 
 describe('the event store on the local DynamoDB', () => {
-  it('stores the events of one turn with one BatchWriteItem and reads them back with one BatchGetItem', async () => {
+  it('claims an event for its envelope: first true, the same envelope again true, another envelope false', async () => {
     const store = new DynamoEventStore(client, TABLE_NAME);
     const brand = aBrand();
-    const events = ['e-1', 'e-2', 'e-3'].map((id) => anEvent(brand, id));
+    const event = anEvent(brand, 'e-1', 'eb-1');
+    const copy = { ...anEvent(brand, 'e-1', 'eb-2'), data: { Id: 2 } };
 
-    await Promise.all(events.map((event) => store.putRouted(event, 1_900_000_000)));
-    const routed = await Promise.all(
-      ['e-1', 'e-2', 'e-3', 'e-4'].map((id) => store.isRouted(`${brand}/${id}`)),
-    );
-
-    expect(routed).toEqual([true, true, true, false]);
-    expect(await store.get(`${brand}/e-2`)).toEqual(events[1]);
-  });
-
-  it('stores an event put twice in one turn (DynamoDB refuses a batch naming a key twice)', async () => {
-    const store = new DynamoEventStore(client, TABLE_NAME);
-    const brand = aBrand();
-    const event = anEvent(brand, 'twice');
-
-    await Promise.all([
-      store.putRouted(event, 1_900_000_000),
-      store.putRouted(anEvent(brand, 'other'), 1_900_000_000),
-      store.putRouted(event, 1_900_000_000),
-    ]);
+    expect(await store.claim(event, 1_900_000_000)).toBe(true);
+    expect(await store.claim(event, 1_900_000_000)).toBe(true);
+    expect(await store.claim(copy, 1_900_000_000)).toBe(false);
 
     expect(await store.get(event.key)).toEqual(event);
   });
 
+  it('lets exactly one of three envelopes claiming one key at the same moment win', async () => {
+    const store = new DynamoEventStore(client, TABLE_NAME);
+    const brand = aBrand();
+    const copies = ['eb-1', 'eb-2', 'eb-3'].map((envelopeId) => anEvent(brand, 'e-1', envelopeId));
+
+    const answers = await Promise.all(copies.map((copy) => store.claim(copy, 1_900_000_000)));
+
+    expect(answers.filter(Boolean)).toHaveLength(1);
+    expect(await store.get(`${brand}/e-1`)).toEqual(copies[answers.indexOf(true)]);
+  });
+
+  it('claims different keys independently', async () => {
+    const store = new DynamoEventStore(client, TABLE_NAME);
+    const brand = aBrand();
+    const events = ['e-1', 'e-2', 'e-3'].map((id) => anEvent(brand, id, 'eb-1'));
+
+    const answers = await Promise.all(events.map((event) => store.claim(event, 1_900_000_000)));
+
+    expect(answers).toEqual([true, true, true]);
+    expect(await store.get(`${brand}/e-2`)).toEqual(events[1]);
+    expect(await store.get(`${brand}/e-4`)).toBeUndefined();
+  });
+});
+
+describe('the subscription and delivery stores on the local DynamoDB', () => {
   it('relies on this: the local DynamoDB, like DynamoDB, refuses a BatchWriteItem naming a key twice', async () => {
     const Item = { pk: `TEST#${randomBytes(4).toString('hex')}`, sk: 'X' };
     await expect(
@@ -142,22 +154,6 @@ describe('the event store on the local DynamoDB', () => {
     ).rejects.toMatchObject({ name: 'ValidationException' });
   });
 
-  it('answers a key asked twice in one turn to both callers', async () => {
-    const store = new DynamoEventStore(client, TABLE_NAME);
-    const brand = aBrand();
-    await store.putRouted(anEvent(brand, 'e-1'), 1_900_000_000);
-
-    const answers = await Promise.all([
-      store.isRouted(`${brand}/e-1`),
-      store.isRouted(`${brand}/e-2`),
-      store.isRouted(`${brand}/e-1`),
-    ]);
-
-    expect(answers).toEqual([true, false, true]);
-  });
-});
-
-describe('the subscription and delivery stores on the local DynamoDB', () => {
   it('reads the subscriptions of one turn together, and shares the active listing of one brand and entity', async () => {
     const store = new DynamoSubscriptionStore(client, TABLE_NAME);
     const brand = aBrand();

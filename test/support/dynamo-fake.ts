@@ -23,7 +23,7 @@ import type { AwsClientStub } from 'aws-sdk-client-mock';
  * It understands exactly the expressions the adapters use and throws on anything else, so a test never
  * passes because the fake silently ignored a write:
  * - conditions: `attribute_exists(p)`, `attribute_not_exists(p)`, `p = v`, `begins_with(p, v)`, joined
- *   with AND;
+ *   with AND and OR (AND binding tighter) and grouped with parentheses;
  * - updates: `SET p = v, ...` and `REMOVE p, ...`, where v is `:value`, a path, `a + b`,
  *   `if_not_exists(p, v)` or `list_append(a, b)`;
  * - Query on the table's pk (optionally `begins_with(sk, ...)`), FilterExpression, Limit,
@@ -411,27 +411,50 @@ function operand(term: string, item: Item | undefined, expressions: Expressions)
   return structuredClone(item?.[name]);
 }
 
+/**
+ * Whether `condition` holds for `item`: clauses joined with OR and AND (AND binding tighter, as in
+ * DynamoDB), a parenthesized group evaluated as a condition of its own.
+ */
 function holds(condition: string, item: Item | undefined, expressions: Expressions): boolean {
-  return splitTopLevel(condition, ' AND ').every((clause) => {
-    const names = expressions.ExpressionAttributeNames;
-    const exists = /^attribute_(not_)?exists\((.+)\)$/.exec(clause);
-    if (exists) {
-      const present = item !== undefined && item[attributeName(exists[2] ?? '', names)] !== undefined;
-      return exists[1] ? !present : present;
-    }
-    const prefix = /^begins_with\((.+)\)$/.exec(clause);
-    if (prefix) {
-      const [path = '', value = ''] = splitTopLevel(prefix[1] ?? '', ',');
-      return startsWith(operand(path, item, expressions), operand(value, item, expressions));
-    }
-    const equals = splitTopLevel(clause, ' = ');
-    if (equals.length === 2) {
-      const [left = '', right = ''] = equals;
-      if (item === undefined) return false;
-      return operand(left, item, expressions) === operand(right, item, expressions);
-    }
-    throw new Error(`fake table: unsupported condition ${clause}`);
-  });
+  // Every clause is evaluated (no short circuit), so an unsupported one or a missing value always throws.
+  const disjuncts = splitTopLevel(condition.trim(), ' OR ').map((conjunction) =>
+    splitTopLevel(conjunction, ' AND ').map((clause) => clauseHolds(clause, item, expressions)),
+  );
+  return disjuncts.some((clauses) => clauses.every(Boolean));
+}
+
+function clauseHolds(clause: string, item: Item | undefined, expressions: Expressions): boolean {
+  if (isGroup(clause)) return holds(clause.slice(1, -1), item, expressions);
+  const names = expressions.ExpressionAttributeNames;
+  const exists = /^attribute_(not_)?exists\((.+)\)$/.exec(clause);
+  if (exists) {
+    const present = item !== undefined && item[attributeName(exists[2] ?? '', names)] !== undefined;
+    return exists[1] ? !present : present;
+  }
+  const prefix = /^begins_with\((.+)\)$/.exec(clause);
+  if (prefix) {
+    const [path = '', value = ''] = splitTopLevel(prefix[1] ?? '', ',');
+    return startsWith(operand(path, item, expressions), operand(value, item, expressions));
+  }
+  const equals = splitTopLevel(clause, ' = ');
+  if (equals.length === 2) {
+    const [left = '', right = ''] = equals;
+    const [a, b] = [operand(left, item, expressions), operand(right, item, expressions)];
+    return item !== undefined && a === b;
+  }
+  throw new Error(`fake table: unsupported condition ${clause}`);
+}
+
+/** Whether `text` is one parenthesized group: its first parenthesis closes at its end. */
+function isGroup(text: string): boolean {
+  if (!text.startsWith('(') || !text.endsWith(')')) return false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    else if (text[i] === ')') depth--;
+    if (depth === 0) return i === text.length - 1;
+  }
+  return false;
 }
 
 function applyUpdate(expression: string, item: Item, expressions: Expressions): void {

@@ -38,7 +38,7 @@ export function subscriptionItem(subscription: Subscription): Record<string, unk
   return { ...subscription, pk: `BRAND#${subscription.brand}`, sk: `SUB#${subscription.id}` };
 }
 
-/** An accepted Object.OnNew event of acme, with the catalogue's example data. */
+/** An accepted Object.OnNew event of acme, with the catalogue's example data, routed by envelope eb-1. */
 export function aStoredEvent(overrides: Partial<StoredEvent> = {}): StoredEvent {
   return {
     key: 'acme/evt-1',
@@ -47,6 +47,7 @@ export function aStoredEvent(overrides: Partial<StoredEvent> = {}): StoredEvent 
     event: 'OnNew',
     data: exampleData('Object', 'OnNew'),
     receivedAt: '2026-03-04T05:06:07.000Z',
+    envelopeId: 'eb-1',
     ...overrides,
   };
 }

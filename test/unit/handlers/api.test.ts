@@ -354,7 +354,10 @@ describe('test events and the delivery log', () => {
         data: exampleData('Object', 'OnNew'),
       },
     });
-    // The event is stored as routed (its record, for the delivery log), with one unconditional PutItem.
+    // The event is stored as routed (its record, for the delivery log), claimed like a routed event with
+    // one conditional PutItem; its envelope id is its generated test id.
+    expect(message.eventKey).toMatch(/^acme\/test_[A-Za-z0-9_-]{12}$/);
+    const testId = String(message.eventKey).slice('acme/'.length);
     const puts = dynamo.commandCalls(PutCommand).map((put) => put.args[0].input);
     expect(puts).toHaveLength(1);
     expect(puts[0]).toEqual({
@@ -368,10 +371,12 @@ describe('test events and the delivery log', () => {
         event: 'OnNew',
         data: exampleData('Object', 'OnNew'),
         receivedAt: NOW.toISOString(),
+        envelopeId: testId,
         expiresAt: NOW.getTime() / 1000 + 30 * 24 * 60 * 60,
       },
+      ConditionExpression: 'attribute_not_exists(pk) OR envelopeId = :envelopeId',
+      ExpressionAttributeValues: { ':envelopeId': testId },
     });
-    expect(message.eventKey).toMatch(/^acme\/test_[A-Za-z0-9_-]{12}$/);
   });
 
   it('lists failed deliveries from the status index with attempts and payload', async () => {

@@ -104,7 +104,7 @@ function sentMessages(): unknown[] {
 }
 
 /** One field of every message queued, each message checked against the delivery queue's schema. */
-function sentField(field: 'subscriptionId' | 'eventKey'): string[] {
+function sentField(field: 'subscriptionId' | 'eventKey' | 'deliveryId'): string[] {
   return sentMessages().map((message) => deliveryMessageSchema.parse(message)[field]);
 }
 
@@ -157,6 +157,7 @@ function routedEventItem(key: string, overrides: Record<string, unknown> = {}) {
     event: 'OnNew',
     data: exampleData('Object', 'OnNew'),
     receivedAt: EB_TIME,
+    envelopeId: 'eb-1',
     expiresAt: EXPIRES_AT,
     ...overrides,
   };
@@ -206,17 +207,26 @@ describe('routing a valid event', () => {
     expect(sentMessages()).toHaveLength(2);
   });
 
-  it('stores the event once, with its data, its EventBridge time and its expiry, with one PutItem', async () => {
+  it('stores the event once, with its data, envelope id, EventBridge time and expiry, with one conditional PutItem', async () => {
     seedSubscriptions(aStoredSubscription());
 
-    await invoke(anOnNewRecord({ producerId: 'evt-1' }));
+    await invoke(anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1' }));
 
     expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toMatchObject({ envelopeId: 'eb-1' });
     const puts = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
-    expect(puts).toEqual([{ TableName: TABLE_NAME, Item: routedEventItem('acme/evt-1') }]);
+    expect(puts).toEqual([
+      {
+        TableName: TABLE_NAME,
+        Item: routedEventItem('acme/evt-1'),
+        ConditionExpression: 'attribute_not_exists(pk) OR envelopeId = :envelopeId',
+        ExpressionAttributeValues: { ':envelopeId': 'eb-1' },
+      },
+    ]);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
   });
 
-  it('stores the event only once its deliveries were queued', async () => {
+  it('stores the event before it reads the subscriptions and queues its deliveries, and writes nothing after', async () => {
     seedSubscriptions(aStoredSubscription(), aStoredSubscription());
     const storedWhenQueued: unknown[] = [];
     sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
@@ -226,7 +236,9 @@ describe('routing a valid event', () => {
 
     await invoke(anOnNewRecord({ producerId: 'evt-1' }));
 
-    expect(storedWhenQueued).toEqual([undefined]);
+    expect(storedWhenQueued).toEqual([routedEventItem('acme/evt-1')]);
+    const calls = ddb.calls().map((call) => call.args[0].constructor.name);
+    expect(calls).toEqual(['PutCommand', 'QueryCommand']);
     expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
   });
 
@@ -340,99 +352,92 @@ describe('idempotency', () => {
     expect(sentMessages()).toEqual([expect.objectContaining({ eventKey: 'acme/eb-77' })]);
   });
 
-  it('routes a producer event put twice (two EventBridge ids) only once', async () => {
+  it('drops a producer event put again under another EventBridge id as a duplicate, sending nothing', async () => {
     seedSubscriptions(aStoredSubscription());
+    const info = vi.spyOn(logger, 'info');
 
     await invoke(anOnNewRecord({ ebId: 'eb-1', producerId: 'ord-42' }));
     const second = await invoke(anOnNewRecord({ ebId: 'eb-2', producerId: 'ord-42' }));
 
     expect(second.batchItemFailures).toEqual([]);
     expect(sentMessages()).toHaveLength(1);
+    // The duplicate reads no subscription, and the first envelope keeps its claim.
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(table.item('EVENT#acme/ord-42', 'EVENT')).toEqual(routedEventItem('acme/ord-42'));
+    expect(info).toHaveBeenCalledWith(
+      'event duplicate',
+      expect.objectContaining({ eventKey: 'acme/ord-42' }),
+    );
   });
 
-  it('sends nothing for a redelivered record whose event was routed, and leaves its record as it was', async () => {
+  it('drops an event whose key another envelope claimed, with one conditional PutItem and nothing else', async () => {
     seedSubscriptions(aStoredSubscription());
-    const record = anOnNewRecord({ producerId: 'evt-1' });
+    const claimed = aStoredEvent({
+      key: 'acme/evt-1',
+      envelopeId: 'eb-0',
+      receivedAt: '2026-03-04T05:00:00.000Z',
+    });
+    table.seed(eventItem(claimed));
+
+    const response = await invoke(anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1' }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand).map((call) => call.args[0].input.ExpressionAttributeValues)).toEqual([
+      { ':envelopeId': 'eb-1' },
+    ]);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(eventItem(claimed));
+  });
+
+  it('routes a redelivered envelope again, with the same messages: it owns its claim (a crash may have lost its sends)', async () => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
+    const record = anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1' });
 
     await invoke(record);
     vi.setSystemTime(new Date(NOW.getTime() + 60_000));
     const again = await invoke(record);
 
     expect(again.batchItemFailures).toEqual([]);
-    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    const [first, second, ...rest] = sentMessages();
+    expect(rest).toEqual([]);
+    expect(second).toEqual(first);
+    expect(first).toMatchObject({ deliveryId: deliveryIdFor(EB_TIME, 'acme/evt-1', subscription.id) });
     expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
   });
 
-  it('sends nothing for an event whose record exists, reading it consistently and nothing else', async () => {
-    seedSubscriptions(aStoredSubscription());
-    const routed = aStoredEvent({ key: 'acme/evt-1', receivedAt: '2026-03-04T05:00:00.000Z' });
-    table.seed(eventItem(routed));
-
-    const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
-
-    expect(response.batchItemFailures).toEqual([]);
-    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
-      { TableName: TABLE_NAME, Key: { pk: 'EVENT#acme/evt-1', sk: 'EVENT' }, ConsistentRead: true },
-    ]);
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(eventItem(routed));
-  });
-
-  it('routes again, with the same delivery ids, an event whose earlier routing could not queue', async () => {
+  it('routes again, with the same delivery ids, an envelope whose earlier routing could not queue, and drops another copy meanwhile', async () => {
     const subscription = aStoredSubscription();
     seedSubscriptions(subscription);
-    const record = anOnNewRecord({ producerId: 'evt-1', messageId: 'crashing' });
+    const record = anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1', messageId: 'crashing' });
     let sqsIsDown = true;
     sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
       if (sqsIsDown) throw new Error('SQS is unavailable');
       return acceptAll(input);
     });
 
-    // The first routing cannot queue (a whole-batch failure: the handler throws) and stores nothing.
+    // The first routing claims the event, then cannot queue (a whole-batch failure: the handler throws).
     await expect(invoke(record)).rejects.toThrow(FullBatchFailureError);
     const firstTry = sentMessages();
-    expect(table.itemsUnder('EVENT#')).toEqual([]);
+    expect(firstTry).toHaveLength(1);
+    expect(table.itemsUnder('EVENT#')).toEqual([routedEventItem('acme/evt-1')]);
 
-    // SQS hands the record over again a minute later.
-    vi.setSystemTime(new Date(NOW.getTime() + 60_000));
+    // Another copy of the producer's event (another envelope) comes before the retry: a duplicate.
     sqsIsDown = false;
+    const copy = await invoke(anOnNewRecord({ ebId: 'eb-2', producerId: 'evt-1', messageId: 'copy' }));
+    expect(copy.batchItemFailures).toEqual([]);
+    expect(sentMessages()).toHaveLength(1);
+
+    // SQS hands the first record over again a minute later: its envelope still owns the key.
+    vi.setSystemTime(new Date(NOW.getTime() + 60_000));
     const response = await invoke(record);
 
     expect(response.batchItemFailures).toEqual([]);
     const retried = sentMessages().slice(firstTry.length);
     expect(retried).toEqual(firstTry);
     expect(retried).toEqual([
-      expect.objectContaining({ deliveryId: deliveryIdFor(EB_TIME, 'acme/evt-1', subscription.id) }),
-    ]);
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
-  });
-
-  it('routes again, with the same messages, an event whose routing stopped after queueing, before its record', async () => {
-    const subscription = aStoredSubscription();
-    seedSubscriptions(subscription);
-    const record = anOnNewRecord({ producerId: 'evt-1', messageId: 'crashing' });
-    let tableIsDown = true;
-    table.failWhen(
-      (request) =>
-        tableIsDown && request.operation === 'Put' && request.input.Item?.pk === 'EVENT#acme/evt-1',
-      new Error('InternalServerError'),
-    );
-
-    await expect(invoke(record)).rejects.toThrow(FullBatchFailureError);
-    const firstTry = sentMessages();
-    expect(firstTry).toHaveLength(1);
-    expect(table.itemsUnder('EVENT#')).toEqual([]);
-
-    vi.setSystemTime(new Date(NOW.getTime() + 60_000));
-    tableIsDown = false;
-    const response = await invoke(record);
-
-    expect(response.batchItemFailures).toEqual([]);
-    // The same delivery id and event: the delivery (and its webhook-id) is the one queued before.
-    expect(sentMessages()).toEqual([...firstTry, ...firstTry]);
-    expect(firstTry).toEqual([
       {
         v: 1,
         brand: 'acme',
@@ -445,9 +450,36 @@ describe('idempotency', () => {
     expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
   });
 
-  it('routes an event put twice into one batch once per record, with the same delivery id, and stores it once', async () => {
+  it('fails a record whose claim could not be written, queueing nothing, and routes it when redelivered', async () => {
     const subscription = aStoredSubscription();
     seedSubscriptions(subscription);
+    const record = anOnNewRecord({ producerId: 'evt-1', messageId: 'crashing' });
+    let tableIsDown = true;
+    table.failWhen(
+      (request) =>
+        tableIsDown && request.operation === 'Put' && request.input.Item?.pk === 'EVENT#acme/evt-1',
+      new Error('InternalServerError'),
+    );
+
+    await expect(invoke(record)).rejects.toThrow(FullBatchFailureError);
+    expect(sentMessages()).toEqual([]);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(table.itemsUnder('EVENT#')).toEqual([]);
+
+    tableIsDown = false;
+    const response = await invoke(record);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sentMessages()).toEqual([
+      expect.objectContaining({ deliveryId: deliveryIdFor(EB_TIME, 'acme/evt-1', subscription.id) }),
+    ]);
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
+  });
+
+  it('routes exactly one of two records of one batch with the same producer id (two envelopes)', async () => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
+    const info = vi.spyOn(logger, 'info');
 
     const response = await invoke(
       anOnNewRecord({ ebId: 'eb-1', producerId: 'ord-42', messageId: 'first' }),
@@ -455,11 +487,19 @@ describe('idempotency', () => {
     );
 
     expect(response.batchItemFailures).toEqual([]);
-    const ids = sentMessages().map((message) => deliveryMessageSchema.parse(message).deliveryId);
-    expect(ids).toEqual([0, 1].map(() => deliveryIdFor(EB_TIME, 'acme/ord-42', subscription.id)));
-    expect(table.itemsUnder('EVENT#')).toEqual([routedEventItem('acme/ord-42')]);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(1);
-    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(0);
+    expect(sentMessages()).toEqual([
+      expect.objectContaining({ deliveryId: deliveryIdFor(EB_TIME, 'acme/ord-42', subscription.id) }),
+    ]);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(2);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(1);
+    const [stored, ...others] = table.itemsUnder('EVENT#');
+    expect(others).toEqual([]);
+    expect(['eb-1', 'eb-2']).toContain(stored?.envelopeId);
+    expect(stored).toEqual(routedEventItem('acme/ord-42', { envelopeId: stored?.envelopeId }));
+    const outcomes = info.mock.calls
+      .map(([message]) => String(message))
+      .filter((message) => message.startsWith('event '));
+    expect(outcomes.sort()).toEqual(['event duplicate', 'event routed']);
   });
 });
 
@@ -503,17 +543,22 @@ describe('the arrival time', () => {
 });
 
 describe('a batch of events', () => {
-  it('checks idempotency with one BatchGetItem, queries once per brand and entity, and stores with one BatchWriteItem', async () => {
+  it('queries once per brand and entity, and claims each event with a conditional PutItem of its own', async () => {
     const acmeObjects = aStoredSubscription();
     const acmeTags = aStoredSubscription({ entity: 'Tag', events: [{ name: 'OnAdd' }] });
     const globexObjects = aStoredSubscription({ brand: 'globex' });
     seedSubscriptions(acmeObjects, acmeTags, globexObjects);
     const records = [
-      anOnNewRecord({ producerId: 'evt-1' }),
-      anOnNewRecord({ producerId: 'evt-2' }),
-      anOnNewRecord({ producerId: 'evt-3' }),
-      anOnNewRecord({ producerId: 'evt-4', brand: 'globex' }),
-      anOnNewRecord({ producerId: 'tag-1', detailType: 'Tag.OnAdd', data: exampleData('Tag', 'OnAdd') }),
+      anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1' }),
+      anOnNewRecord({ ebId: 'eb-2', producerId: 'evt-2' }),
+      anOnNewRecord({ ebId: 'eb-3', producerId: 'evt-3' }),
+      anOnNewRecord({ ebId: 'eb-4', producerId: 'evt-4', brand: 'globex' }),
+      anOnNewRecord({
+        ebId: 'eb-5',
+        producerId: 'tag-1',
+        detailType: 'Tag.OnAdd',
+        data: exampleData('Tag', 'OnAdd'),
+      }),
     ];
 
     const response = await invoke(...records);
@@ -521,27 +566,17 @@ describe('a batch of events', () => {
     expect(response.batchItemFailures).toEqual([]);
     const keys = ['acme/evt-1', 'acme/evt-2', 'acme/evt-3', 'globex/evt-4', 'acme/tag-1'];
     expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input)).toEqual([
-      {
-        RequestItems: {
-          [TABLE_NAME]: {
-            Keys: keys.map((key) => ({ pk: `EVENT#${key}`, sk: 'EVENT' })),
-            ConsistentRead: true,
-          },
-        },
-      },
-    ]);
+    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(0);
     const queried = ddb
       .commandCalls(QueryCommand)
       .map((call) => call.args[0].input.ExpressionAttributeValues)
       .map((values) => `${values?.[':pk']} ${values?.[':entity']}`);
     expect(queried.sort()).toEqual(['BRAND#acme Object', 'BRAND#acme Tag', 'BRAND#globex Object']);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-    const writes = ddb
-      .commandCalls(BatchWriteCommand)
-      .map((call) => call.args[0].input.RequestItems?.[TABLE_NAME]);
-    expect(writes).toHaveLength(1);
-    expect(writes[0]?.map((request) => request.PutRequest?.Item?.key).sort()).toEqual([...keys].sort());
+    const claims = ddb.commandCalls(PutCommand).map((call) => call.args[0].input);
+    expect(
+      claims.map((claim) => `${claim.Item?.key} ${claim.ExpressionAttributeValues?.[':envelopeId']}`).sort(),
+    ).toEqual(keys.map((key, n) => `${key} eb-${n + 1}`).sort());
     expect(
       table
         .itemsUnder('EVENT#')
@@ -559,51 +594,23 @@ describe('a batch of events', () => {
     expect(bySubscription).toEqual({ [acmeObjects.id]: 3, [acmeTags.id]: 1, [globexObjects.id]: 1 });
   });
 
-  it('answers the idempotency check of each record of a batch for its own key', async () => {
+  it('claims each record of a batch for its own key, dropping only the one another envelope claimed', async () => {
     seedSubscriptions(aStoredSubscription());
-    table.seed(eventItem(aStoredEvent({ key: 'acme/evt-2' })));
+    const claimed = aStoredEvent({ key: 'acme/evt-2', envelopeId: 'eb-0' });
+    table.seed(eventItem(claimed));
 
     const response = await invoke(
-      anOnNewRecord({ producerId: 'evt-1' }),
-      anOnNewRecord({ producerId: 'evt-2' }),
-      anOnNewRecord({ producerId: 'evt-3' }),
+      anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1' }),
+      anOnNewRecord({ ebId: 'eb-2', producerId: 'evt-2' }),
+      anOnNewRecord({ ebId: 'eb-3', producerId: 'evt-3' }),
     );
 
     expect(response.batchItemFailures).toEqual([]);
     expect(sentField('eventKey').sort()).toEqual(['acme/evt-1', 'acme/evt-3']);
-  });
-
-  it('routes the keys DynamoDB left unprocessed in the idempotency check once they are read', async () => {
-    seedSubscriptions(aStoredSubscription());
-    table.seed(eventItem(aStoredEvent({ key: 'acme/evt-2' })));
-    table.leaveUnprocessed('BatchGet', { pick: (entry) => entry.key.pk !== 'EVENT#acme/evt-1' });
-
-    const response = await invoke(
-      anOnNewRecord({ producerId: 'evt-1' }),
-      anOnNewRecord({ producerId: 'evt-2' }),
-      anOnNewRecord({ producerId: 'evt-3' }),
+    expect(table.item('EVENT#acme/evt-2', 'EVENT')).toEqual(eventItem(claimed));
+    expect(table.item('EVENT#acme/evt-3', 'EVENT')).toEqual(
+      routedEventItem('acme/evt-3', { envelopeId: 'eb-3' }),
     );
-
-    expect(response.batchItemFailures).toEqual([]);
-    expect(ddb.commandCalls(BatchGetCommand)).toHaveLength(2);
-    expect(sentField('eventKey').sort()).toEqual(['acme/evt-1', 'acme/evt-3']);
-  });
-
-  it('stores the events DynamoDB left unprocessed in the BatchWriteItem once they are written', async () => {
-    seedSubscriptions(aStoredSubscription());
-    table.leaveUnprocessed('BatchWrite', { pick: (entry) => entry.key.pk === 'EVENT#acme/evt-2' });
-
-    const response = await invoke(
-      anOnNewRecord({ producerId: 'evt-1' }),
-      anOnNewRecord({ producerId: 'evt-2' }),
-    );
-
-    expect(response.batchItemFailures).toEqual([]);
-    expect(ddb.commandCalls(BatchWriteCommand)).toHaveLength(2);
-    expect(table.itemsUnder('EVENT#')).toEqual([
-      routedEventItem('acme/evt-1'),
-      routedEventItem('acme/evt-2'),
-    ]);
   });
 });
 
@@ -702,7 +709,7 @@ describe('partial batch failures', () => {
   const threeEvents = () =>
     [1, 2, 3].map((n) => anOnNewRecord({ producerId: `evt-${n}`, messageId: `m-${n}` }));
 
-  it('reports only the record whose SendMessageBatch call failed', async () => {
+  it('reports only the record whose SendMessageBatch call failed (its claim stays, for its retry)', async () => {
     seedSubscriptions(aStoredSubscription());
     sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
       if (eventKeysIn(input).includes('acme/evt-2')) throw new Error('SQS throttled this batch');
@@ -712,9 +719,10 @@ describe('partial batch failures', () => {
     const response = await invoke(...threeEvents());
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
-    expect(table.itemsUnder('EVENT#')).toEqual([
-      routedEventItem('acme/evt-1'),
-      routedEventItem('acme/evt-3'),
+    expect(table.itemsUnder('EVENT#').map((item) => item.key)).toEqual([
+      'acme/evt-1',
+      'acme/evt-2',
+      'acme/evt-3',
     ]);
   });
 
@@ -733,15 +741,16 @@ describe('partial batch failures', () => {
     const response = await invoke(...threeEvents());
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
-    expect(table.item('EVENT#acme/evt-2', 'EVENT')).toBeUndefined();
-    expect(table.itemsUnder('EVENT#')).toHaveLength(2);
+    expect(table.itemsUnder('EVENT#')).toHaveLength(3);
   });
 
-  it('reports every record whose event shared a BatchWriteItem that failed, and routes them again the same', async () => {
-    seedSubscriptions(aStoredSubscription());
+  it('reports every record whose claim could not be written, queueing nothing, and routes them when redelivered', async () => {
+    const subscription = aStoredSubscription();
+    seedSubscriptions(subscription);
     let tableIsDown = true;
     table.failWhen(
-      (request) => tableIsDown && request.operation === 'BatchWrite',
+      (request) =>
+        tableIsDown && request.operation === 'Put' && String(request.input.Item?.pk).startsWith('EVENT#'),
       new Error('ProvisionedThroughputExceededException'),
     );
     const rejected = anIngestRecord('not an event', { messageId: 'rejected' });
@@ -751,63 +760,45 @@ describe('partial batch failures', () => {
     expect(response).toEqual({
       batchItemFailures: [{ itemIdentifier: 'm-1' }, { itemIdentifier: 'm-2' }, { itemIdentifier: 'm-3' }],
     });
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
     expect(table.itemsUnder('EVENT#')).toEqual([]);
-    const firstTry = sentMessages();
-    expect(firstTry).toHaveLength(3);
+    expect(table.itemsUnder('REJECTED#')).toHaveLength(1);
 
     tableIsDown = false;
     const retried = await invoke(...threeEvents());
 
     expect(retried.batchItemFailures).toEqual([]);
-    expect(sentMessages().slice(3)).toEqual(firstTry);
+    expect(sentField('deliveryId').sort()).toEqual(
+      [1, 2, 3].map((n) => deliveryIdFor(EB_TIME, `acme/evt-${n}`, subscription.id)).sort(),
+    );
     expect(table.itemsUnder('EVENT#')).toHaveLength(3);
   });
 
-  it('reports every record of a batch whose idempotency check failed, sending nothing', async () => {
-    seedSubscriptions(aStoredSubscription());
-    table.failWhen((request) => request.operation === 'BatchGet', new Error('InternalServerError'));
-    const rejected = anIngestRecord('not an event', { messageId: 'rejected' });
-
-    const response = await invoke(...threeEvents(), rejected);
-
-    expect(response).toEqual({
-      batchItemFailures: [{ itemIdentifier: 'm-1' }, { itemIdentifier: 'm-2' }, { itemIdentifier: 'm-3' }],
-    });
-    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
-    expect(table.itemsUnder('EVENT#')).toEqual([]);
-  });
-
-  it("reports a record whose brand's subscriptions could not be read, leaving its event unrouted", async () => {
+  it("reports a record whose brand's subscriptions could not be read, and routes it when redelivered", async () => {
     seedSubscriptions(aStoredSubscription(), aStoredSubscription({ brand: 'globex' }));
+    let globexIsDown = true;
     table.failWhen(
       (request) =>
-        request.operation === 'Query' && request.input.ExpressionAttributeValues?.[':pk'] === 'BRAND#globex',
+        globexIsDown &&
+        request.operation === 'Query' &&
+        request.input.ExpressionAttributeValues?.[':pk'] === 'BRAND#globex',
       new Error('InternalServerError'),
     );
-    const globex = anOnNewRecord({ brand: 'globex', producerId: 'evt-9', messageId: 'globex' });
+    const globex = anOnNewRecord({ brand: 'globex', ebId: 'eb-9', producerId: 'evt-9', messageId: 'globex' });
 
     const response = await invoke(anOnNewRecord({ producerId: 'evt-1', messageId: 'acme' }), globex);
 
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'globex' }] });
-    expect(table.item('EVENT#globex/evt-9', 'EVENT')).toBeUndefined();
     expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
     expect(sentMessages()).toEqual([expect.objectContaining({ eventKey: 'acme/evt-1' })]);
-  });
+    // Its claim was written before the read failed, so the same envelope routes it on redelivery.
+    expect(table.item('EVENT#globex/evt-9', 'EVENT')).toMatchObject({ envelopeId: 'eb-9' });
 
-  it('reports a record whose event could not be stored after it was queued, so it is routed again', async () => {
-    seedSubscriptions(aStoredSubscription());
-    table.failWhen(
-      (request) => request.operation === 'Put' && String(request.input.Item?.pk).startsWith('EVENT#'),
-      new Error('InternalServerError'),
-    );
-    const rejected = anIngestRecord('not an event', { messageId: 'rejected' });
+    globexIsDown = false;
+    const retried = await invoke(globex);
 
-    const response = await invoke(anOnNewRecord({ producerId: 'evt-1', messageId: 'm-1' }), rejected);
-
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-1' }] });
-    expect(sentMessages()).toHaveLength(1);
-    expect(table.itemsUnder('EVENT#')).toEqual([]);
-    expect(table.itemsUnder('REJECTED#')).toHaveLength(1);
+    expect(retried.batchItemFailures).toEqual([]);
+    expect(sentField('eventKey')).toEqual(['acme/evt-1', 'globex/evt-9']);
   });
 
   it('reports an invalid event whose rejection could not be kept, so it is not lost', async () => {
