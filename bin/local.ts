@@ -2,7 +2,7 @@
 /**
  * `npm start`: the whole service on 127.0.0.1 in one process (see lib/local/stack.ts and the README).
  * Settings come from the environment: PORT, DATA_DIR, WEBHOOKS_API_KEYS, WEBHOOKS_RETRY_SCHEDULE,
- * WEBHOOKS_TIMEOUT_MS, DYNAMODB_PORT, SQS_PORT.
+ * WEBHOOKS_TIMEOUT_MS, WEBHOOKS_QUEUE_VISIBILITY_SECONDS, DYNAMODB_PORT, SQS_PORT.
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
@@ -40,6 +40,8 @@ const settingsSchema = z.object({
     .transform((value) => (value ? value.split(',').map((delay) => Number(delay.trim())) : undefined))
     .pipe(retryScheduleSchema.optional()),
   WEBHOOKS_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).optional(),
+  /** Soak and crash tests only (SQS's own range); see LocalStackOptions.queueVisibilityTimeoutSeconds. */
+  WEBHOOKS_QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200).optional(),
   DYNAMODB_PORT: port.optional(),
   SQS_PORT: port.optional(),
 });
@@ -58,6 +60,9 @@ async function main(): Promise<void> {
     apiKeys: settings.WEBHOOKS_API_KEYS,
     ...(settings.WEBHOOKS_RETRY_SCHEDULE ? { retrySchedule: settings.WEBHOOKS_RETRY_SCHEDULE } : {}),
     ...(settings.WEBHOOKS_TIMEOUT_MS ? { timeoutMs: settings.WEBHOOKS_TIMEOUT_MS } : {}),
+    ...(settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS
+      ? { queueVisibilityTimeoutSeconds: settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS }
+      : {}),
     ...(settings.DYNAMODB_PORT !== undefined ? { dynamoPort: settings.DYNAMODB_PORT } : {}),
     ...(settings.SQS_PORT !== undefined ? { sqsPort: settings.SQS_PORT } : {}),
     log: (line) => console.error(`local: ${line}`),
@@ -76,6 +81,11 @@ async function main(): Promise<void> {
       `  API keys                       ${keys.join(', ')}`,
       `  retry schedule (s)             ${schedule.join(', ')}`,
       `  timeout per attempt            ${settings.WEBHOOKS_TIMEOUT_MS ?? 15_000} ms`,
+      ...(settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS
+        ? [
+            `  queue visibility timeout       ${settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS} s (not as deployed)`,
+          ]
+        : []),
       `ready ${stack.url} (Ctrl-C stops)`,
     ].join('\n'),
   );

@@ -9,6 +9,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import './sqlite-durability.js';
 import { startFauxqs } from 'fauxqs';
 import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
@@ -43,6 +44,14 @@ export interface LocalStackOptions {
   readonly timeoutMs?: number;
   readonly dynamoPort?: number;
   readonly sqsPort?: number;
+  /**
+   * Soak and crash tests: the visibility timeout of the local queues instead of lib/definitions.ts's
+   * (180 s ingest, 360 s delivery), so a message taken by a process that was killed comes back sooner.
+   * Applied when the queues are created: use a fresh data folder (an existing queue keeps its own, and
+   * a different value makes the start fail). Keep it above the longest a batch takes, or a message is
+   * handed out again while still being handled (a duplicate, as on AWS).
+   */
+  readonly queueVisibilityTimeoutSeconds?: number;
   readonly log?: (line: string) => void;
   /** Benchmarks: told how long each handler invocation of the pollers took. */
   readonly onInvoke?: (name: string, durationMs: number, records: number) => void;
@@ -66,6 +75,12 @@ const TABLE_NAME = 'commbox-webhooks';
 /** Largest request body the local API reads, as API Gateway's 10 MB payload limit. */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/**
+ * Batches in flight at once per function, as Lambda scales its event source mappings. A batch ends with
+ * its slowest record, so deliver gets many: a listener that hangs until the timeout holds one of them.
+ */
+const ROUTE_CONCURRENCY = 4;
+const DELIVER_CONCURRENCY = 16;
 
 /**
  * The whole service on 127.0.0.1, in this process: DynamoDB (dynalite) and SQS (fauxqs) with their data
@@ -94,12 +109,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   try {
     await ensureTable(dynamo.endpoint);
-    const ingest = await ensureQueue(sqs, 'commbox-webhooks-ingest', QUEUES.ingest);
-    const delivery = await ensureQueue(sqs, 'commbox-webhooks-delivery', QUEUES.delivery);
+    const visibility = (definition: QueueDefinition): QueueDefinition =>
+      options.queueVisibilityTimeoutSeconds === undefined
+        ? definition
+        : { ...definition, visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds };
+    const ingest = await ensureQueue(sqs, 'commbox-webhooks-ingest', visibility(QUEUES.ingest));
+    const delivery = await ensureQueue(sqs, 'commbox-webhooks-delivery', visibility(QUEUES.delivery));
 
     const onError = (message: string, error: unknown) =>
       log(`${message}: ${error instanceof Error ? error.message : String(error)}`);
-    const operational = await ensureQueue(sqs, 'commbox-webhooks-operational', QUEUES.ingest);
+    const operational = await ensureQueue(sqs, 'commbox-webhooks-operational', visibility(QUEUES.ingest));
 
     // The port comes first: the handlers are told where the bus is. Until every part is ready the
     // server answers 503, /health included.
@@ -149,7 +168,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         queue: QUEUES.ingest,
         handler: route.handler,
         timeoutSeconds: FUNCTIONS.route.timeoutSeconds,
-        concurrency: 2,
+        concurrency: ROUTE_CONCURRENCY,
         region: REGION,
         onError,
         onInvoke: options.onInvoke,
@@ -162,7 +181,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         queue: QUEUES.delivery,
         handler: deliver.handler,
         timeoutSeconds: FUNCTIONS.deliver.timeoutSeconds,
-        concurrency: 4,
+        concurrency: DELIVER_CONCURRENCY,
         region: REGION,
         onError,
         onInvoke: options.onInvoke,
