@@ -20,6 +20,9 @@ import { renderPayload } from './render.js';
 import { type AttemptOutcome, decideNextStep, type NextStep } from './retry.js';
 import { signWebhook, webhookId } from './signing.js';
 
+/** A subscription that failed for at least this long announces its recovery (Subscription.Recovered). */
+export const RECOVERY_NOTICE_AFTER_MS = 10 * 60 * 1000;
+
 /** One POST to a listener, as the listener client reports it. */
 export interface ListenerResult {
   readonly outcome: AttemptOutcome;
@@ -145,11 +148,14 @@ export async function deliverMessage(
       if (deps.deliveryLog === 'full' || attempt > 1) await record('succeeded', result, step);
       if (subscription.failingSince) {
         await deps.subscriptions.markHealthy(subscription.brand, subscription.id);
-        await deps.operational.publish([
-          operationalEvent(deps, subscription, 'Subscription.Recovered', {
-            failingSince: subscription.failingSince,
-          }),
-        ]);
+        // A retry that worked is routine; operators hear of a recovery after a real outage only.
+        if (deps.now().getTime() - Date.parse(subscription.failingSince) >= RECOVERY_NOTICE_AFTER_MS) {
+          await deps.operational.publish([
+            operationalEvent(deps, subscription, 'Subscription.Recovered', {
+              failingSince: subscription.failingSince,
+            }),
+          ]);
+        }
       }
       return { outcome: 'succeeded', attempt };
     case 'retry':

@@ -896,6 +896,16 @@ describe('operational events', () => {
     ]);
   });
 
+  it('says nothing when a subscription that failed only briefly succeeds again, but clears its failing mark', async () => {
+    const failingSince = new Date(NOW.getTime() - 60_000).toISOString();
+    const delivery = aDelivery({ failingSince });
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(putDetailTypes()).toEqual([]);
+    expect(subscriptionNow(delivery)).not.toHaveProperty('failingSince');
+  });
+
   it('still records the delivery when the bus refuses the event', async () => {
     eventBridge.on(PutEventsCommand).rejects(new Error('AccessDeniedException'));
     const delivery = aDelivery();
