@@ -32,6 +32,7 @@ import {
   isPutEventsRequest,
   sqsRuleTarget,
 } from './put-events.js';
+import { createTableInput } from './table.js';
 
 export interface LocalStackOptions {
   /** The API and PutEvents port on 127.0.0.1 (0: any free port). */
@@ -279,34 +280,8 @@ async function handleRequest(
 
 async function ensureTable(endpoint: string): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
-  const [index] = TABLE.indexes;
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: TABLE_NAME,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey].map(
-          (name) => ({
-            AttributeName: name,
-            AttributeType: 'S',
-          }),
-        ),
-        KeySchema: [
-          { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
-          { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: index.indexName,
-            KeySchema: [
-              { AttributeName: index.partitionKey, KeyType: 'HASH' },
-              { AttributeName: index.sortKey, KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
+    await client.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
     // dynalite records the setting but never expires items; in AWS, TTL deletes them.
     await client
       .send(

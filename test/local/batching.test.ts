@@ -12,8 +12,8 @@ import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-delivery-queue.js';
 import { deliveryIdFor } from '../../lambdas/core/ids.js';
 import type { DeliveryMessage, StoredEvent, Subscription } from '../../lambdas/core/model.js';
 import { MAX_EVENT_DATA_BYTES } from '../../lambdas/core/routing.js';
-import { TABLE } from '../../lib/definitions.js';
 import { type DynamoServer, startDynamoServer } from '../../lib/local/dynamo-server.js';
+import { createTableInput } from '../../lib/local/table.js';
 
 /*
  * The batched reads and writes of the adapters against the local DynamoDB (dynalite, which checks
@@ -36,30 +36,7 @@ beforeAll(async () => {
   const config = { endpoint: server.endpoint, region: 'us-east-1', credentials };
   raw = new DynamoDBClient(config);
   client = createDocumentClient(config);
-  const [index] = TABLE.indexes;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: TABLE_NAME,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey].map(
-        (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
-      ),
-      KeySchema: [
-        { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: index.indexName,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: 'HASH' },
-            { AttributeName: index.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+  await raw.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
   fauxqs = await startFauxqs({ port: 0, logger: false });
   sqs = new SQSClient({ endpoint: fauxqs.address, region: 'us-east-1', credentials });
 });

@@ -21,8 +21,8 @@ import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
 import { ClientError } from '../../lambdas/core/errors.js';
 import type { Subscription } from '../../lambdas/core/model.js';
-import { TABLE } from '../../lib/definitions.js';
 import { type DynamoServer, startDynamoServer } from '../../lib/local/dynamo-server.js';
+import { createTableInput } from '../../lib/local/table.js';
 
 const TABLE_NAME = 'webhooks';
 
@@ -39,30 +39,7 @@ beforeAll(async () => {
   };
   raw = new DynamoDBClient(config);
   client = createDocumentClient(config);
-  const [index] = TABLE.indexes;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: TABLE_NAME,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [TABLE.partitionKey, TABLE.sortKey, index.partitionKey, index.sortKey].map(
-        (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
-      ),
-      KeySchema: [
-        { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: index.indexName,
-          KeySchema: [
-            { AttributeName: index.partitionKey, KeyType: 'HASH' },
-            { AttributeName: index.sortKey, KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+  await raw.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
 });
 
 afterAll(async () => {
