@@ -1,12 +1,8 @@
-import type { Context } from 'aws-lambda';
 import type { ApiEvent } from '../../lambdas/api/http.js';
 import { matchRoute } from '../../lambdas/api/routes.js';
+import { aLambdaContext } from './sqs-events.js';
 
-export const lambdaContext = {
-  awsRequestId: 'req-1',
-  functionName: 'test',
-  getRemainingTimeInMillis: () => 10_000,
-} as unknown as Context;
+export const lambdaContext = aLambdaContext('api');
 
 /**
  * An API Gateway HTTP API (v2) event for `METHOD /path`, matched against the route table as API Gateway

@@ -1,6 +1,7 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { DeliveryMessage } from '../../lambdas/core/model.js';
 import { EVENT_SOURCE } from '../../lib/definitions.js';
+import { localLambdaContext } from '../../lib/local/lambda-context.js';
 
 /*
  * Factories for what the SQS event source mapping hands a handler: records, batches, and the Lambda
@@ -82,20 +83,7 @@ export function aDeliveryRecord(message: DeliveryMessage, options: RecordOptions
   return anSqsRecord(JSON.stringify(message), { eventSourceARN: DELIVERY_QUEUE_ARN, ...options });
 }
 
-/** A Lambda context with every field set; nothing in the handlers reads more than the request id. */
+/** A Lambda context with every field set (the local runtime's); the handlers read only the request id. */
 export function aLambdaContext(functionName = 'commbox-webhooks-test'): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:eu-west-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: '2026/03/04/[$LATEST]0123456789abcdef',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return localLambdaContext(functionName, 30_000, 'c6af9ac6-7b61-11e6-9a41-93e812345678');
 }
