@@ -22,6 +22,7 @@ import { expiresAtEpoch } from '../../../lambdas/core/model.js';
 import { generateSecret, webhookId } from '../../../lambdas/core/signing.js';
 import { verifyWebhook, WebhookVerificationError } from '../../../lambdas/core/verify.js';
 import { handler, useDeliveryDeps } from '../../../lambdas/deliver.js';
+import { stubAwsEnvironment } from '../../support/aws-env.js';
 import { FakeTable } from '../../support/dynamo-fake.js';
 import {
   aClosedLoopbackUrl,
@@ -66,12 +67,7 @@ beforeEach(() => {
   vi.stubEnv('DELIVERY_TIMEOUT_MS', '2000');
   vi.stubEnv('DISABLE_AFTER_DAYS', '5');
   vi.stubEnv('DELIVERY_LOG', 'full');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
-  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
-  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', 'http://127.0.0.1:1');
-  vi.stubEnv('AWS_ENDPOINT_URL_SQS', 'http://127.0.0.1:1');
+  stubAwsEnvironment();
   // Only Date is faked: sockets and timers stay real.
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(NOW);

@@ -17,6 +17,7 @@ import { deliveryIdFor } from '../../../lambdas/core/ids.js';
 import { deliveryMessageSchema, type Subscription } from '../../../lambdas/core/model.js';
 import { MAX_EVENT_DATA_BYTES, MAX_EVENT_DATA_DEPTH } from '../../../lambdas/core/routing.js';
 import { handler, useRoutingDeps } from '../../../lambdas/route.js';
+import { stubAwsEnvironment } from '../../support/aws-env.js';
 import { FakeTable } from '../../support/dynamo-fake.js';
 import { exampleData } from '../../support/factories.js';
 import {
@@ -53,12 +54,7 @@ beforeEach(() => {
   vi.stubEnv('TABLE_NAME', TABLE_NAME);
   vi.stubEnv('DELIVERY_QUEUE_URL', QUEUE_URL);
   vi.stubEnv('RETENTION_DAYS', '30');
-  vi.stubEnv('AWS_REGION', 'eu-west-1');
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
-  vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
-  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', 'http://127.0.0.1:1');
-  vi.stubEnv('AWS_ENDPOINT_URL_SQS', 'http://127.0.0.1:1');
+  stubAwsEnvironment();
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(NOW);
   logger.setLogLevel('SILENT');
