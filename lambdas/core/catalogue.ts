@@ -235,10 +235,6 @@ export const EVENT_DEFINITIONS: readonly EventDefinition[] = EVENT_ENTRIES.map((
 
 const byDetailType = new Map(EVENT_DEFINITIONS.map((definition) => [definition.detailType, definition]));
 
-export function isEntityName(value: string): value is EntityName {
-  return (ENTITY_NAMES as readonly string[]).includes(value);
-}
-
 /** The definition of `<Entity>.<Event>`, or undefined when the catalogue has no such event. */
 export function findEvent(entity: string, event: string): EventDefinition | undefined {
   return byDetailType.get(`${entity}.${event}`);
