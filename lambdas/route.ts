@@ -3,34 +3,44 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { routingDeps } from './commons/deps.js';
 import { logger } from './commons/logger.js';
 import { readConfig } from './config.js';
-import { type RoutingDeps, routeEvent } from './core/routing.js';
+import { type RoutingDeps, routeEvents } from './core/routing.js';
 
 let deps: RoutingDeps | undefined;
 
 /**
- * Consumer of the ingest queue: each record is one EventBridge event. An invalid event is logged with its
- * reason and kept as a rejected record (the record succeeds: it is never retried). A record fails, alone,
- * only when storing or queueing failed, and SQS retries it.
+ * Consumer of the ingest queue: each record is one EventBridge event. The batch is routed together
+ * (its deliveries queued with as few SendMessageBatch calls as fit), and each record reports its own
+ * outcome. An invalid event is logged with its reason and kept as a rejected record (the record
+ * succeeds: it is never retried). A record fails, alone, only when storing or queueing its own
+ * deliveries failed, and SQS retries it.
  */
-async function routeRecord(record: SQSRecord): Promise<void> {
+export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   deps ??= routingDeps(readConfig());
-  let envelope: unknown;
-  try {
-    envelope = JSON.parse(record.body);
-  } catch {
-    envelope = undefined;
-  }
-  const result = await routeEvent(deps, envelope);
-  if (result.outcome === 'rejected') {
-    logger.warn('event rejected', { messageId: record.messageId, reason: result.reason });
-  } else {
-    logger.info(`event ${result.outcome}`, { ...result });
-  }
+  const outcomes = await routeEvents(
+    deps,
+    event.Records.map((record) => parseJson(record.body)),
+  );
+  const byMessageId = new Map(event.Records.map((record, index) => [record.messageId, outcomes[index]]));
+  const reportRecord = async (record: SQSRecord): Promise<void> => {
+    const outcome = byMessageId.get(record.messageId);
+    if (outcome?.status !== 'fulfilled') throw outcome?.reason ?? new Error('record was not routed');
+    const result = outcome.value;
+    if (result.outcome === 'rejected') {
+      logger.warn('event rejected', { messageId: record.messageId, reason: result.reason });
+    } else {
+      logger.info(`event ${result.outcome}`, { ...result });
+    }
+  };
+  // A processor per invocation: it holds the batch's state, and the local runtime may run two batches at once.
+  return processPartialResponse(event, reportRecord, new BatchProcessor(EventType.SQS), { context });
 }
 
-export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-  // A processor per invocation: it holds the batch's state, and the local runtime may run two batches at once.
-  return processPartialResponse(event, routeRecord, new BatchProcessor(EventType.SQS), { context });
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** For tests and the local runtime: replace the dependencies built from the environment. */

@@ -20,8 +20,14 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   ) {}
 
   async send(messages: readonly DeliveryMessage[], delaySeconds = 0): Promise<DeliveryMessage[]> {
-    const failed = await Promise.all(chunked(messages).map((chunk) => this.sendBatch(chunk, delaySeconds)));
-    return failed.flat();
+    const chunks = chunked(messages);
+    const sent = await Promise.allSettled(chunks.map((chunk) => this.sendBatch(chunk, delaySeconds)));
+    // A chunk whose request failed is failed as a whole; the others stand (their messages are queued).
+    const firstError = sent.find((result) => result.status === 'rejected');
+    if (firstError && sent.every((result) => result.status === 'rejected')) throw firstError.reason;
+    return sent.flatMap((result, index) =>
+      result.status === 'fulfilled' ? result.value : (chunks[index] ?? []).map(({ message }) => message),
+    );
   }
 
   async delay(receiptHandle: string, seconds: number): Promise<void> {

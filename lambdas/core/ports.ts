@@ -107,7 +107,7 @@ export interface ApiKeyStore {
 export interface DeliveryQueue {
   /**
    * Queues messages (batched by the adapter), visible after `delaySeconds` (at most 900); returns those
-   * that could not be queued.
+   * that could not be queued. Throws only when none could be.
    */
   send(messages: readonly DeliveryMessage[], delaySeconds?: number): Promise<DeliveryMessage[]>;
   /** Keeps a received message invisible for `seconds` (its next retry). */

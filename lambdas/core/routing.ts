@@ -107,15 +107,53 @@ export function acceptEvent(
   return { definition, brand, key: `${brand}/${parsed.data.id ?? id}`, data, receivedAt, envelopeId: id };
 }
 
+/** What routing one event decided, before its deliveries are queued. */
+interface PlannedRoute {
+  readonly result: RoutingResult;
+  readonly messages: readonly DeliveryMessage[];
+}
+
 /**
- * Routes one event: claims its key (the producer's id, else EventBridge's) by storing the event once, and
- * drops it when another copy claimed it first; reads the brand's active subscriptions of the entity
- * (strongly consistent: a subscription created a moment ago is seen); queues one delivery per match,
- * carrying the event. Throws only for infrastructure failures, so the record is retried: the same
- * envelope still owns its claim, and queues the same delivery ids again (their time part is the event's
- * EventBridge time, not the time it was routed).
+ * Routes the events of one SQS batch. Each is planned on its own and side by side (see planRoute); then
+ * the deliveries of the whole batch are queued together, so ten events at fan-out 1 cost one
+ * SendMessageBatch, not ten. One result per envelope, in order: an event fails alone, when its own
+ * store or read failed or one of its own deliveries could not be queued (SQS then hands it over again:
+ * the same envelope still owns its claim, and queues the same delivery ids).
  */
-export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<RoutingResult> {
+export async function routeEvents(
+  deps: RoutingDeps,
+  envelopes: readonly unknown[],
+): Promise<PromiseSettledResult<RoutingResult>[]> {
+  const planned = await Promise.allSettled(envelopes.map((envelope) => planRoute(deps, envelope)));
+  const messages = planned.flatMap((plan) => (plan.status === 'fulfilled' ? plan.value.messages : []));
+  let unqueued: ReadonlySet<DeliveryMessage>;
+  let queueError: unknown;
+  try {
+    unqueued = new Set(messages.length > 0 ? await deps.queue.send(messages) : []);
+  } catch (error) {
+    unqueued = new Set(messages);
+    queueError = error;
+  }
+  return planned.map((plan): PromiseSettledResult<RoutingResult> => {
+    if (plan.status === 'rejected') return plan;
+    const { result, messages: own } = plan.value;
+    const lost = own.filter((message) => unqueued.has(message)).length;
+    if (lost === 0) return { status: 'fulfilled', value: result };
+    return {
+      status: 'rejected',
+      reason: new Error(`${lost} of ${own.length} deliveries could not be queued`, { cause: queueError }),
+    };
+  });
+}
+
+/**
+ * Plans one event: claims its key (the producer's id, else EventBridge's) by storing the event once, and
+ * drops it when another copy claimed it first; reads the brand's active subscriptions of the entity
+ * (strongly consistent: a subscription created a moment ago is seen); builds one delivery per match,
+ * carrying the event. The delivery ids' time part is the event's EventBridge time, not the time it was
+ * routed, so routing the same envelope again builds the same ids.
+ */
+async function planRoute(deps: RoutingDeps, envelope: unknown): Promise<PlannedRoute> {
   // Never older than the records it stores live: an event stored already expired could be routed twice.
   const maxAgeMs = Math.min(MAX_QUEUED_MS, deps.retentionDays * 24 * 60 * 60 * 1000);
   const accepted = acceptEvent(envelope, deps.now(), maxAgeMs);
@@ -125,7 +163,7 @@ export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<
       { reason: accepted.reason, receivedAt, ...identify(envelope) },
       expiresAtEpoch(receivedAt, deps.retentionDays),
     );
-    return { outcome: 'rejected', reason: accepted.reason };
+    return { result: { outcome: 'rejected', reason: accepted.reason }, messages: [] };
   }
   const { definition, brand, key, data, receivedAt, envelopeId } = accepted;
   const event: StoredEvent = {
@@ -138,7 +176,7 @@ export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<
     envelopeId,
   };
   if (!(await deps.events.claim(event, expiresAtEpoch(receivedAt, deps.retentionDays)))) {
-    return { outcome: 'duplicate', eventKey: key };
+    return { result: { outcome: 'duplicate', eventKey: key }, messages: [] };
   }
   const subscriptions = await deps.subscriptions.listActive(brand, definition.entity);
   const matched = matchSubscriptions(event, subscriptions);
@@ -150,10 +188,7 @@ export async function routeEvent(deps: RoutingDeps, envelope: unknown): Promise<
     eventKey: key,
     event: { entity: event.entity, event: event.event, receivedAt, data },
   }));
-  const failed = await deps.queue.send(messages);
-  if (failed.length > 0)
-    throw new Error(`${failed.length} of ${messages.length} deliveries could not be queued`);
-  return { outcome: 'routed', eventKey: key, deliveries: messages.length };
+  return { result: { outcome: 'routed', eventKey: key, deliveries: messages.length }, messages };
 }
 
 function describeIssues(error: z.ZodError): string {

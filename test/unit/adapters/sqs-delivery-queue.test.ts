@@ -105,4 +105,25 @@ describe('queueing delivery messages', () => {
       [messages[0], messages[2]].map((message) => message?.subscriptionId),
     );
   });
+
+  it('returns the messages of a SendMessageBatch request that failed, keeping the batches that went', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
+      if ((input.Entries ?? []).length < 10) throw new Error('SQS throttled this batch');
+      return { Successful: [], Failed: [] };
+    });
+    const messages = Array.from({ length: 12 }, (_, n) => aMessage(n));
+
+    const failed = await queue.send(messages);
+
+    expect(batches().map((entries) => entries.length)).toEqual([10, 2]);
+    expect(failed).toEqual(messages.slice(10));
+  });
+
+  it('throws the error when no batch could be sent at all', async () => {
+    sqs.on(SendMessageBatchCommand).rejects(new Error('SQS is unavailable'));
+
+    await expect(queue.send(Array.from({ length: 12 }, (_, n) => aMessage(n)))).rejects.toThrow(
+      'SQS is unavailable',
+    );
+  });
 });

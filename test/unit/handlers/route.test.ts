@@ -705,32 +705,51 @@ describe('partial batch failures', () => {
   const threeEvents = () =>
     [1, 2, 3].map((n) => anOnNewRecord({ producerId: `evt-${n}`, messageId: `m-${n}` }));
 
-  it('reports only the record whose SendMessageBatch call failed (its claim stays, for its retry)', async () => {
+  it('queues the deliveries of a whole batch together: ten events at fan-out 1 are one SendMessageBatch', async () => {
     seedSubscriptions(aStoredSubscription());
+    const tenEvents = Array.from({ length: 10 }, (_, n) =>
+      anOnNewRecord({ producerId: `evt-${n}`, messageId: `m-${n}` }),
+    );
+
+    const response = await invoke(...tenEvents);
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
+    expect(sentField('eventKey').sort()).toEqual(tenEvents.map((_, n) => `acme/evt-${n}`).sort());
+  });
+
+  it('reports only the records in the SendMessageBatch call that failed (their claims stay, for the retry)', async () => {
+    seedSubscriptions(aStoredSubscription());
+    const twelveEvents = Array.from({ length: 12 }, (_, n) =>
+      anOnNewRecord({ producerId: `evt-${n}`, messageId: `m-${n}` }),
+    );
+    let failedKeys: string[] = [];
     sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
-      if (eventKeysIn(input).includes('acme/evt-2')) throw new Error('SQS throttled this batch');
+      if ((input.Entries ?? []).length < 10) {
+        failedKeys = eventKeysIn(input);
+        throw new Error('SQS throttled this batch');
+      }
       return acceptAll(input);
     });
 
-    const response = await invoke(...threeEvents());
+    const response = await invoke(...twelveEvents);
 
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-2' }] });
-    expect(table.itemsUnder('EVENT#').map((item) => item.key)).toEqual([
-      'acme/evt-1',
-      'acme/evt-2',
-      'acme/evt-3',
-    ]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(2);
+    expect(failedKeys).toHaveLength(2);
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(
+      failedKeys.map((key) => `m-${key.slice('acme/evt-'.length)}`).sort(),
+    );
+    expect(table.itemsUnder('EVENT#')).toHaveLength(12);
   });
 
   it('reports only the record with an entry SQS answered as Failed', async () => {
     seedSubscriptions(aStoredSubscription(), aStoredSubscription());
     sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
       const answer = acceptAll(input);
-      if (!eventKeysIn(input).includes('acme/evt-2')) return answer;
-      const [first, ...rest] = answer.Successful;
+      const failedId = String(eventKeysIn(input).indexOf('acme/evt-2'));
       return {
-        Successful: rest,
-        Failed: [{ Id: first?.Id, SenderFault: false, Code: 'InternalError', Message: 'try again' }],
+        Successful: answer.Successful.filter((entry) => entry.Id !== failedId),
+        Failed: [{ Id: failedId, SenderFault: false, Code: 'InternalError', Message: 'try again' }],
       };
     });
 
@@ -812,10 +831,14 @@ describe('partial batch failures', () => {
   it('reports to each of two concurrent invocations only its own records', async () => {
     seedSubscriptions(aStoredSubscription());
     sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
-      const [key] = eventKeysIn(input);
-      await new Promise((resolve) => setTimeout(resolve, key === 'acme/slow-fail' ? 50 : 0));
-      if (key?.endsWith('fail')) throw new Error('SQS throttled this batch');
-      return acceptAll(input);
+      const keys = eventKeysIn(input);
+      await new Promise((resolve) => setTimeout(resolve, keys.includes('acme/slow-fail') ? 50 : 0));
+      const answer = acceptAll(input);
+      const failing = new Set(keys.flatMap((key, index) => (key.endsWith('fail') ? [String(index)] : [])));
+      return {
+        Successful: answer.Successful.filter((entry) => !failing.has(entry.Id ?? '')),
+        Failed: [...failing].map((Id) => ({ Id, SenderFault: false, Code: 'InternalError' })),
+      };
     });
     const record = (id: string) => anOnNewRecord({ producerId: id, messageId: id });
 
