@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { deliveryIdTimePrefix } from '../core/ids.js';
-import type { Delivery, DeliveryStatus } from '../core/model.js';
+import type { DeliveryStatus, StoredDelivery } from '../core/model.js';
 import type { DeliveryAttemptRecord, DeliveryStore, Page, PageRequest } from '../core/ports.js';
 import { coalesce } from './coalescer.js';
 import { batchPut, MAX_BATCH_WRITE } from './dynamo-batch.js';
@@ -15,9 +15,11 @@ import {
 
 /*
  * Deliveries (docs/DATA-MODEL.md):
- *   delivery  pk SUB#<subscriptionId>  sk DLV#<deliveryId>
- *             gsi1pk DLV#<subscriptionId>#<status>  gsi1sk <deliveryId>  expiresAt
- * Delivery ids start with the event's arrival time, so both sort keys order deliveries by time.
+ *   delivery  pk SUB#<subscriptionId>  sk DLV#<deliveryId>  StoredDelivery (with the event's data) + expiresAt
+ *             while pending or failed: gsi1pk DLV#<subscriptionId>#<status>  gsi1sk <deliveryId>
+ * Delivery ids start with the event's arrival time, so both sort keys order deliveries by time. The index
+ * is sparse: a succeeded delivery leaves it (no index write for the common case), and is listed by a
+ * filtered query of its subscription's partition instead.
  */
 
 const DLV_PREFIX = 'DLV#';
@@ -31,7 +33,26 @@ const deliveryKey = (subscriptionId: string, deliveryId: string) => ({
 const statusKey = (subscriptionId: string, status: DeliveryStatus) => `DLV#${subscriptionId}#${status}`;
 
 /** Delivery fields a recorded attempt sets, besides those with special handling. */
-const SET_FIELDS = ['id', 'subscriptionId', 'brand', 'eventKey', 'webhookId', 'entity', 'event'] as const;
+const SET_FIELDS = [
+  'id',
+  'subscriptionId',
+  'brand',
+  'eventKey',
+  'webhookId',
+  'entity',
+  'event',
+  'receivedAt',
+  'data',
+] as const;
+/** Statuses listed through gsi1; a succeeded delivery is not in the index. */
+const INDEXED: ReadonlySet<DeliveryStatus> = new Set(['pending', 'failed']);
+/** A filtered listing of succeeded deliveries reads at most this many pages of the partition per call. */
+const MAX_FILTERED_PAGES = 10;
+
+/** The index attributes of a delivery in `status`, or none. */
+function indexEntry(subscriptionId: string, deliveryId: string, status: DeliveryStatus) {
+  return INDEXED.has(status) ? { gsi1pk: statusKey(subscriptionId, status), gsi1sk: deliveryId } : {};
+}
 /** Optional fields: SET when present, REMOVEd when absent. */
 const OPTIONAL_FIELDS = ['nextAttemptAt', 'failureReason'] as const;
 
@@ -57,8 +78,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
         attempts: [attempt],
         updatedAt: attempt.at,
         ...deliveryKey(delivery.subscriptionId, delivery.id),
-        gsi1pk: statusKey(delivery.subscriptionId, delivery.status),
-        gsi1sk: delivery.id,
+        ...indexEntry(delivery.subscriptionId, delivery.id, delivery.status),
         expiresAt,
       });
       return;
@@ -85,8 +105,15 @@ export class DynamoDeliveryStore implements DeliveryStore {
     values[':attempt'] = [attempt];
     set.push('#attempts = list_append(if_not_exists(#attempts, :empty), :attempt)');
     assign('updatedAt', attempt.at);
-    assign('gsi1pk', statusKey(delivery.subscriptionId, delivery.status));
-    assign('gsi1sk', delivery.id);
+    if (INDEXED.has(delivery.status)) {
+      assign('gsi1pk', statusKey(delivery.subscriptionId, delivery.status));
+      assign('gsi1sk', delivery.id);
+    } else {
+      for (const field of ['gsi1pk', 'gsi1sk']) {
+        names[`#${field}`] = field;
+        remove.push(`#${field}`);
+      }
+    }
     assign('expiresAt', expiresAt);
     for (const field of OPTIONAL_FIELDS) {
       const value = delivery[field];
@@ -116,17 +143,19 @@ export class DynamoDeliveryStore implements DeliveryStore {
           TableName: this.tableName,
           Key: deliveryKey(subscriptionId, deliveryId),
           UpdateExpression:
-            'SET #status = :pending, #gsi1pk = :gsi1pk, #updatedAt = :at REMOVE #failureReason',
+            'SET #status = :pending, #gsi1pk = :gsi1pk, #gsi1sk = :gsi1sk, #updatedAt = :at REMOVE #failureReason',
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: {
             '#status': 'status',
             '#gsi1pk': 'gsi1pk',
+            '#gsi1sk': 'gsi1sk',
             '#updatedAt': 'updatedAt',
             '#failureReason': 'failureReason',
           },
           ExpressionAttributeValues: {
             ':pending': 'pending',
             ':gsi1pk': statusKey(subscriptionId, 'pending'),
+            ':gsi1sk': deliveryId,
             ':at': at,
           },
         }),
@@ -138,7 +167,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
     }
   }
 
-  async get(subscriptionId: string, deliveryId: string): Promise<Delivery | undefined> {
+  async get(subscriptionId: string, deliveryId: string): Promise<StoredDelivery | undefined> {
     const { Item: item } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
@@ -146,39 +175,80 @@ export class DynamoDeliveryStore implements DeliveryStore {
         ConsistentRead: true,
       }),
     );
-    return item ? fromItem<Delivery>(item) : undefined;
+    return item ? fromItem<StoredDelivery>(item) : undefined;
   }
 
   async list(
     subscriptionId: string,
     filter: { status?: DeliveryStatus } & PageRequest,
-  ): Promise<Page<Delivery>> {
+  ): Promise<Page<StoredDelivery>> {
     const { status, limit, cursor } = filter;
     // The cursor carries the last delivery id only; the start key is rebuilt for this subscription.
     const after = cursor === undefined ? undefined : decodeCursor(cursor, DELIVERY_ID);
-    const query =
-      status === undefined
-        ? {
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-            ExpressionAttributeValues: { ':pk': `SUB#${subscriptionId}`, ':prefix': DLV_PREFIX },
-            ...(after !== undefined && { ExclusiveStartKey: deliveryKey(subscriptionId, after) }),
-          }
-        : {
-            IndexName: INDEX,
-            KeyConditionExpression: 'gsi1pk = :gsi1pk',
-            ExpressionAttributeValues: { ':gsi1pk': statusKey(subscriptionId, status) },
-            ...(after !== undefined && {
-              ExclusiveStartKey: {
-                ...deliveryKey(subscriptionId, after),
-                gsi1pk: statusKey(subscriptionId, status),
-                gsi1sk: after,
-              },
-            }),
-          };
+    if (status !== undefined && INDEXED.has(status))
+      return this.listIndexed(subscriptionId, status, limit, after);
+    const partition = {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ScanIndexForward: false,
+      ...(status !== undefined && {
+        FilterExpression: '#status = :status',
+        ExpressionAttributeNames: { '#status': 'status' },
+      }),
+    };
+    const values = {
+      ':pk': `SUB#${subscriptionId}`,
+      ':prefix': DLV_PREFIX,
+      ...(status && { ':status': status }),
+    };
+    const items: StoredDelivery[] = [];
+    let startKey = after === undefined ? undefined : deliveryKey(subscriptionId, after);
+    // Unfiltered: one page. Filtered (succeeded): pages until the page is full, the partition ends or
+    // MAX_FILTERED_PAGES were read; the cursor then points after the last item read, returned or not.
+    for (let page = 0; page < (status === undefined ? 1 : MAX_FILTERED_PAGES); page += 1) {
+      const output = await this.client.send(
+        new QueryCommand({
+          ...partition,
+          ExpressionAttributeValues: values,
+          Limit: limit - items.length,
+          ...(startKey && { ExclusiveStartKey: startKey }),
+        }),
+      );
+      for (const item of output.Items ?? []) items.push(fromItem<StoredDelivery>(item));
+      const last = lastEvaluatedId(output.LastEvaluatedKey, DLV_PREFIX);
+      if (last === undefined) return { items };
+      // A full page read only matching items (the query reads at most what the page still takes).
+      if (items.length >= limit || page === MAX_FILTERED_PAGES - 1 || status === undefined)
+        return { items, cursor: encodeCursor(last) };
+      startKey = deliveryKey(subscriptionId, last);
+    }
+    return { items };
+  }
+
+  private async listIndexed(
+    subscriptionId: string,
+    status: DeliveryStatus,
+    limit: number,
+    after: string | undefined,
+  ): Promise<Page<StoredDelivery>> {
     const output = await this.client.send(
-      new QueryCommand({ TableName: this.tableName, ScanIndexForward: false, Limit: limit, ...query }),
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: INDEX,
+        KeyConditionExpression: 'gsi1pk = :gsi1pk',
+        ExpressionAttributeValues: { ':gsi1pk': statusKey(subscriptionId, status) },
+        ScanIndexForward: false,
+        Limit: limit,
+        ...(after !== undefined && {
+          ExclusiveStartKey: {
+            ...deliveryKey(subscriptionId, after),
+            gsi1pk: statusKey(subscriptionId, status),
+            gsi1sk: after,
+          },
+        }),
+      }),
     );
-    const items = (output.Items ?? []).map((item) => fromItem<Delivery>(item));
+    const items = (output.Items ?? []).map((item) => fromItem<StoredDelivery>(item));
     const last = lastEvaluatedId(output.LastEvaluatedKey, DLV_PREFIX);
     return last === undefined ? { items } : { items, cursor: encodeCursor(last) };
   }
@@ -188,8 +258,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
     since: string,
     until: string,
     limit: number,
-  ): Promise<Delivery[]> {
-    const deliveries: Delivery[] = [];
+  ): Promise<StoredDelivery[]> {
+    const deliveries: StoredDelivery[] = [];
     let startKey: Item | undefined;
     // '~' sorts after every id character: the upper bound includes every delivery of `until`'s millisecond.
     const from = `${DLV_PREFIX}dlv_${deliveryIdTimePrefix(since)}`;
@@ -205,7 +275,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
           ...(startKey && { ExclusiveStartKey: startKey }),
         }),
       );
-      for (const item of output.Items ?? []) deliveries.push(fromItem<Delivery>(item));
+      for (const item of output.Items ?? []) deliveries.push(fromItem<StoredDelivery>(item));
       startKey = output.LastEvaluatedKey;
       if (!startKey) break;
     }

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { StoredEvent } from '../core/model.js';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { EventClaim } from '../core/model.js';
 import type { EventStore, RejectedEvent, RejectedEventStore } from '../core/ports.js';
-import { fromItem, isConditionalCheckFailed } from './dynamo-common.js';
+import { isConditionalCheckFailed } from './dynamo-common.js';
 
 /*
  * Events (docs/DATA-MODEL.md):
- *   event           pk EVENT#<key>                 sk EVENT                           StoredEvent + expiresAt
+ *   event claim     pk EVENT#<key>                 sk EVENT                           EventClaim + expiresAt
  *   rejected event  pk REJECTED#<YYYY-MM-DD, UTC>  sk <receivedAt>#<8 random hex>     RejectedEvent + expiresAt
  */
 
@@ -24,15 +24,23 @@ export class DynamoEventStore implements EventStore, RejectedEventStore {
     private readonly tableName: string,
   ) {}
 
-  async claim(event: StoredEvent, expiresAt: number): Promise<boolean> {
+  async claim(claim: EventClaim, expiresAt: number): Promise<boolean> {
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...event, ...eventKey(event.key), expiresAt },
+          // The claim alone, never the event's data: one write unit whatever the event's size.
+          Item: {
+            key: claim.key,
+            brand: claim.brand,
+            envelopeId: claim.envelopeId,
+            receivedAt: claim.receivedAt,
+            ...eventKey(claim.key),
+            expiresAt,
+          },
           // The same envelope again is SQS redelivering it after a crash: it still owns the key.
           ConditionExpression: 'attribute_not_exists(pk) OR envelopeId = :envelopeId',
-          ExpressionAttributeValues: { ':envelopeId': event.envelopeId },
+          ExpressionAttributeValues: { ':envelopeId': claim.envelopeId },
         }),
       );
       return true;
@@ -40,13 +48,6 @@ export class DynamoEventStore implements EventStore, RejectedEventStore {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
-  }
-
-  async get(key: string): Promise<StoredEvent | undefined> {
-    const { Item: item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: eventKey(key), ConsistentRead: true }),
-    );
-    return item ? fromItem<StoredEvent>(item) : undefined;
   }
 
   async putRejected(rejected: RejectedEvent, expiresAt: number): Promise<void> {

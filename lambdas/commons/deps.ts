@@ -19,7 +19,6 @@ function storesFor(config: Config) {
   const client = documentClient();
   return {
     subscriptions: new DynamoSubscriptionStore(client, config.tableName),
-    events: new DynamoEventStore(client, config.tableName),
     deliveries: new DynamoDeliveryStore(client, config.tableName),
   };
 }
@@ -41,11 +40,11 @@ export function serviceDeps(config: Config): ServiceDeps {
 }
 
 export function routingDeps(config: Config): RoutingDeps {
-  const stores = storesFor(config);
+  const events = new DynamoEventStore(documentClient(), config.tableName);
   return {
-    subscriptions: stores.subscriptions,
-    events: stores.events,
-    rejected: stores.events,
+    subscriptions: new DynamoSubscriptionStore(documentClient(), config.tableName),
+    events,
+    rejected: events,
     queue: deliveryQueueFor(config),
     now: () => new Date(),
     retentionDays: config.retentionDays,

@@ -8,8 +8,7 @@ import {
   type Delivery,
   type DeliveryMessage,
   type DeliveryStatus,
-  expiresAtEpoch,
-  type StoredEvent,
+  type StoredDelivery,
   type Subscription,
 } from './model.js';
 import type { Page, PageRequest } from './ports.js';
@@ -28,8 +27,7 @@ export async function listDeliveries(
 ): Promise<Page<DeliveryView>> {
   const subscription = await findSubscription(deps, brand, subscriptionId);
   const page = await deps.deliveries.list(subscriptionId, filter);
-  const items = await Promise.all(page.items.map((delivery) => withPayload(deps, subscription, delivery)));
-  return { ...page, items };
+  return { ...page, items: page.items.map((delivery) => withPayload(subscription, delivery)) };
 }
 
 /** One delivery with its attempts and its payload. */
@@ -40,27 +38,23 @@ export async function getDelivery(
   deliveryId: string,
 ) {
   const subscription = await findSubscription(deps, brand, subscriptionId);
-  return withPayload(deps, subscription, await findDelivery(deps, subscriptionId, deliveryId));
+  return withPayload(subscription, await findDelivery(deps, subscriptionId, deliveryId));
 }
 
 export type DeliveryView = Delivery & { payload: { contentType: string; body: string } | null };
 
 /**
- * The delivery with the payload as the listener receives it (rendered from the event, which is stored
- * once); null once the event has expired.
+ * The delivery with the payload as the listener receives it, rendered from the event data its record
+ * keeps (null only if the catalogue no longer has its event).
  */
-async function withPayload(
-  deps: ServiceDeps,
-  subscription: Subscription,
-  delivery: Delivery,
-): Promise<DeliveryView> {
-  const event = await deps.events.get(delivery.eventKey);
-  const definition = event && findEvent(event.entity, event.event);
-  if (!event || !definition) return { ...delivery, payload: null };
+function withPayload(subscription: Subscription, stored: StoredDelivery): DeliveryView {
+  const { data, ...delivery } = stored;
+  const definition = findEvent(delivery.entity, delivery.event);
+  if (!definition) return { ...delivery, payload: null };
   const { contentType, body } = renderPayload(subscription.format, {
     definition,
     brand: subscription.brand,
-    data: event.data,
+    data,
     includeCompleteData: subscription.includeCompleteData,
   });
   return { ...delivery, payload: { contentType, body } };
@@ -122,25 +116,20 @@ export async function sendTestEvent(deps: ServiceDeps, brand: string, subscripti
     ]);
   }
   const receivedAt = deps.now().toISOString();
-  const testId = `test_${randomBytes(9).toString('base64url')}`;
-  const event: StoredEvent = {
-    key: `${brand}/${testId}`,
-    brand,
-    entity: subscription.entity,
-    event: definition.name,
-    data: structuredClone(definition.example),
-    receivedAt,
-    envelopeId: testId,
-  };
-  await deps.events.claim(event, expiresAtEpoch(receivedAt, deps.retentionDays));
+  const eventKey = `${brand}/test_${randomBytes(9).toString('base64url')}`;
   const message: DeliveryMessage = {
     v: 1,
     brand,
     subscriptionId,
-    deliveryId: deliveryIdFor(receivedAt, event.key, subscriptionId),
-    eventKey: event.key,
+    deliveryId: deliveryIdFor(receivedAt, eventKey, subscriptionId),
+    eventKey,
     test: true,
-    event: { entity: event.entity, event: event.event, receivedAt, data: event.data },
+    event: {
+      entity: subscription.entity,
+      event: definition.name,
+      receivedAt,
+      data: structuredClone(definition.example),
+    },
   };
   await sendAll(deps, [message]);
   return { deliveryId: message.deliveryId, event: definition.detailType, status: 'pending' as const };
@@ -156,13 +145,13 @@ async function findDelivery(
   deps: ServiceDeps,
   subscriptionId: string,
   deliveryId: string,
-): Promise<Delivery> {
+): Promise<StoredDelivery> {
   const delivery = await deps.deliveries.get(subscriptionId, deliveryId);
   if (!delivery) throw new ClientError(404, 'not_found', `No delivery ${deliveryId}`);
   return delivery;
 }
 
-async function requeue(deps: ServiceDeps, deliveries: readonly Delivery[]): Promise<void> {
+async function requeue(deps: ServiceDeps, deliveries: readonly StoredDelivery[]): Promise<void> {
   const at = deps.now().toISOString();
   for (const delivery of deliveries)
     await deps.deliveries.markPending(delivery.subscriptionId, delivery.id, at);
@@ -176,6 +165,12 @@ async function requeue(deps: ServiceDeps, deliveries: readonly Delivery[]): Prom
       eventKey: delivery.eventKey,
       attemptsBefore: delivery.attempts.length,
       runAttemptsBefore: 0,
+      event: {
+        entity: delivery.entity,
+        event: delivery.event,
+        receivedAt: delivery.receivedAt,
+        data: delivery.data,
+      },
     })),
   );
 }

@@ -3,6 +3,7 @@ import type { CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
 import { admit, defer } from './delivery-admission.js';
 import {
   activeSecrets,
+  type DeliveryEvent,
   type DeliveryMessage,
   type DeliveryStatus,
   expiresAtEpoch,
@@ -11,7 +12,6 @@ import {
 import type {
   DeliveryQueue,
   DeliveryStore,
-  EventStore,
   OperationalEvent,
   OperationalEvents,
   SubscriptionStore,
@@ -36,7 +36,6 @@ export interface ListenerPoster {
 
 export interface DeliveryDeps {
   readonly subscriptions: SubscriptionStore;
-  readonly events: EventStore;
   readonly deliveries: DeliveryStore;
   readonly queue: DeliveryQueue;
   readonly listener: ListenerPoster;
@@ -85,12 +84,11 @@ export async function deliverMessage(
 ): Promise<DeliveryResult> {
   const subscription = await deps.subscriptions.get(message.brand, message.subscriptionId);
   if (!subscription) return { outcome: 'dropped', reason: 'the subscription was deleted' };
-  // The event rides in the message; only resends and replays read it back from the table.
-  const event = message.event
-    ? { ...message.event, brand: message.brand }
-    : await deps.events.get(message.eventKey);
-  const definition = event && findEvent(event.entity, event.event);
-  if (!event || !definition) return { outcome: 'dropped', reason: 'the event has expired' };
+  // The event rides in the message (resends and replays rebuild it from the delivery's record).
+  const event = { ...message.event, brand: message.brand };
+  const definition = findEvent(event.entity, event.event);
+  if (!definition)
+    return { outcome: 'dropped', reason: `the catalogue has no ${event.entity}.${event.event}` };
 
   const attempt = (message.attemptsBefore ?? 0) + receipt.receiveCount;
   const started = deps.now();
@@ -226,11 +224,7 @@ async function noteFailure(deps: DeliveryDeps, subscription: Subscription): Prom
 interface AttemptContext {
   readonly message: DeliveryMessage;
   readonly subscription: Subscription;
-  readonly event: {
-    readonly entity: Subscription['entity'];
-    readonly event: string;
-    readonly receivedAt: string;
-  };
+  readonly event: DeliveryEvent;
   readonly id: string;
   readonly attempt: number;
   readonly started: Date;
@@ -252,6 +246,8 @@ async function recordAttempt(deps: DeliveryDeps, context: AttemptContext): Promi
       webhookId: id,
       entity: event.entity,
       event: event.event,
+      receivedAt: event.receivedAt,
+      data: event.data,
       status,
       createdAt: at,
       ...(step.action === 'retry'

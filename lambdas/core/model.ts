@@ -25,18 +25,17 @@ export interface Subscription extends Omit<SubscriptionSpec, 'status'> {
   readonly failingSince?: string;
 }
 
-/** An accepted event, stored once however many subscriptions receive it. */
-export interface StoredEvent {
-  /** `<brand>/<producer id or EventBridge id>`: the idempotency key. */
+/**
+ * The claim of a producer's event id: the first envelope to route `<brand>/<id>` owns it, so a copy of
+ * the same id routed later (or at the same moment) is dropped as a duplicate.
+ */
+export interface EventClaim {
+  /** `<brand>/<producer id>`: the idempotency key. */
   readonly key: string;
   readonly brand: string;
-  readonly entity: EntityName;
-  readonly event: string;
-  /** The producer's data as it arrived (validated). */
-  readonly data: Record<string, unknown>;
-  readonly receivedAt: string;
-  /** The EventBridge event id that routed it (the producer's id, when given, is in `key`). */
+  /** The EventBridge event id of the envelope that owns the key. */
   readonly envelopeId: string;
+  readonly receivedAt: string;
 }
 
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
@@ -62,6 +61,8 @@ export interface Delivery {
   readonly event: string;
   readonly status: DeliveryStatus;
   readonly attempts: readonly DeliveryAttempt[];
+  /** When EventBridge received the event (its delivery id sorts by it). */
+  readonly receivedAt: string;
   readonly createdAt: string;
   readonly updatedAt: string;
   /** When the next attempt is due, while pending. */
@@ -70,7 +71,24 @@ export interface Delivery {
   readonly failureReason?: string;
 }
 
-/** The delivery queue's message: which event goes to which subscription, with the event itself (see `event`). */
+/**
+ * A delivery as stored: with its event's data, from which its payload is rendered for the log, resends
+ * and replays. Each delivery keeps its own copy, so no event item is written or read per event.
+ */
+export interface StoredDelivery extends Delivery {
+  readonly data: Record<string, unknown>;
+}
+
+/** The event a delivery carries, in its message and (with `brand`) in its record. */
+export const deliveryEventSchema = z.object({
+  entity: z.enum(ENTITY_NAMES),
+  event: z.string(),
+  receivedAt: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+export type DeliveryEvent = z.infer<typeof deliveryEventSchema>;
+
+/** The delivery queue's message: which event goes to which subscription, with the event itself. */
 export const deliveryMessageSchema = z.object({
   v: z.literal(1),
   brand: z.string().min(1),
@@ -86,18 +104,8 @@ export const deliveryMessageSchema = z.object({
   runAttemptsBefore: z.number().int().nonnegative().default(0),
   /** A test event from the API: delivered even while the subscription is paused. */
   test: z.boolean().optional(),
-  /**
-   * The event itself, so the happy path never reads it back from the table (where it is stored once,
-   * for the log and resends). Absent in messages queued before this field existed: then it is read.
-   */
-  event: z
-    .object({
-      entity: z.enum(ENTITY_NAMES),
-      event: z.string(),
-      receivedAt: z.string(),
-      data: z.record(z.string(), z.unknown()),
-    })
-    .optional(),
+  /** The event itself: no delivery reads it back from the table. */
+  event: deliveryEventSchema,
 });
 export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
 

@@ -1,10 +1,10 @@
 import type { EntityName } from './catalogue.js';
 import type {
-  Delivery,
   DeliveryAttempt,
   DeliveryMessage,
   DeliveryStatus,
-  StoredEvent,
+  EventClaim,
+  StoredDelivery,
   Subscription,
 } from './model.js';
 
@@ -49,13 +49,12 @@ export interface SubscriptionStore {
 
 export interface EventStore {
   /**
-   * Stores the event as routed by its EventBridge envelope, unless another envelope stored the same key
-   * first. True when this envelope owns the key (the first time, or SQS handing the same envelope over
-   * again after a crash), false for a duplicate. One conditional write: two copies routed at the same
-   * moment cannot both win.
+   * Claims a producer's event id for the envelope routing it, unless another envelope claimed it first.
+   * True when this envelope owns the key (the first time, or SQS handing the same envelope over again
+   * after a crash), false for a duplicate. One conditional write: two copies routed at the same moment
+   * cannot both win.
    */
-  claim(event: StoredEvent, expiresAt: number): Promise<boolean>;
-  get(key: string): Promise<StoredEvent | undefined>;
+  claim(claim: EventClaim, expiresAt: number): Promise<boolean>;
 }
 
 export interface RejectedEvent {
@@ -72,7 +71,7 @@ export interface RejectedEventStore {
 }
 
 export interface DeliveryAttemptRecord {
-  readonly delivery: Omit<Delivery, 'attempts' | 'updatedAt'>;
+  readonly delivery: Omit<StoredDelivery, 'attempts' | 'updatedAt'>;
   readonly attempt: DeliveryAttempt;
   readonly expiresAt: number;
 }
@@ -82,10 +81,13 @@ export interface DeliveryStore {
   recordAttempt(record: DeliveryAttemptRecord): Promise<void>;
   /** Sets a delivery back to pending before a resend; false when it does not exist. */
   markPending(subscriptionId: string, deliveryId: string, at: string): Promise<boolean>;
-  get(subscriptionId: string, deliveryId: string): Promise<Delivery | undefined>;
-  list(subscriptionId: string, filter: { status?: DeliveryStatus } & PageRequest): Promise<Page<Delivery>>;
+  get(subscriptionId: string, deliveryId: string): Promise<StoredDelivery | undefined>;
+  list(
+    subscriptionId: string,
+    filter: { status?: DeliveryStatus } & PageRequest,
+  ): Promise<Page<StoredDelivery>>;
   /** Deliveries whose event arrived between `since` and `until` (ISO instants), oldest first, at most `limit`. */
-  listBetween(subscriptionId: string, since: string, until: string, limit: number): Promise<Delivery[]>;
+  listBetween(subscriptionId: string, since: string, until: string, limit: number): Promise<StoredDelivery[]>;
 }
 
 export interface ApiKeyRecord {

@@ -3,7 +3,7 @@ import { EVENT_SOURCE } from '../../lib/definitions.js';
 import { type EventDefinition, findEventByDetailType } from './catalogue.js';
 import { deliveryIdFor } from './ids.js';
 import { matchSubscriptions } from './matching.js';
-import { type DeliveryMessage, expiresAtEpoch, type StoredEvent } from './model.js';
+import { type DeliveryMessage, expiresAtEpoch } from './model.js';
 import type { DeliveryQueue, EventStore, RejectedEventStore, SubscriptionStore } from './ports.js';
 
 /** Serialized `data` above this is refused: the event record must fit a DynamoDB item (400 KB). */
@@ -72,6 +72,8 @@ export interface AcceptedEvent {
   readonly receivedAt: string;
   /** EventBridge's id of this copy of the event. */
   readonly envelopeId: string;
+  /** Whether `key` holds the producer's id (else EventBridge's, unique to this put). */
+  readonly producerId: boolean;
 }
 
 /**
@@ -104,7 +106,16 @@ export function acceptEvent(
   const time = outer.data.time ? Date.parse(outer.data.time) : Number.NaN;
   const plausible = time >= now.getTime() - maxAgeMs && time <= now.getTime() + MAX_CLOCK_SKEW_MS;
   const receivedAt = (plausible ? new Date(time) : now).toISOString();
-  return { definition, brand, key: `${brand}/${parsed.data.id ?? id}`, data, receivedAt, envelopeId: id };
+  const producerId = parsed.data.id;
+  return {
+    definition,
+    brand,
+    key: `${brand}/${producerId ?? id}`,
+    data,
+    receivedAt,
+    envelopeId: id,
+    producerId: producerId !== undefined,
+  };
 }
 
 /** What routing one event decided, before its deliveries are queued. */
@@ -147,14 +158,15 @@ export async function routeEvents(
 }
 
 /**
- * Plans one event: claims its key (the producer's id, else EventBridge's) by storing the event once, and
- * drops it when another copy claimed it first; reads the brand's active subscriptions of the entity
- * (strongly consistent: a subscription created a moment ago is seen); builds one delivery per match,
- * carrying the event. The delivery ids' time part is the event's EventBridge time, not the time it was
- * routed, so routing the same envelope again builds the same ids.
+ * Plans one event: drops it when it carries a producer id that another envelope claimed first (one
+ * conditional write; an event without one has EventBridge's id, unique to its put, and no write at all);
+ * reads the brand's active subscriptions of the entity (strongly consistent: a subscription created a
+ * moment ago is seen); builds one delivery per match, carrying the event. The delivery ids' time part is
+ * the event's EventBridge time, not the time it was routed, so routing the same envelope again builds
+ * the same ids.
  */
 async function planRoute(deps: RoutingDeps, envelope: unknown): Promise<PlannedRoute> {
-  // Never older than the records it stores live: an event stored already expired could be routed twice.
+  // Never older than the records it stores live: a claim stored already expired could let a copy through.
   const maxAgeMs = Math.min(MAX_QUEUED_MS, deps.retentionDays * 24 * 60 * 60 * 1000);
   const accepted = acceptEvent(envelope, deps.now(), maxAgeMs);
   if ('reason' in accepted) {
@@ -165,22 +177,15 @@ async function planRoute(deps: RoutingDeps, envelope: unknown): Promise<PlannedR
     );
     return { result: { outcome: 'rejected', reason: accepted.reason }, messages: [] };
   }
-  const { definition, brand, key, data, receivedAt, envelopeId } = accepted;
-  const event: StoredEvent = {
-    key,
-    brand,
-    entity: definition.entity,
-    event: definition.name,
-    data,
-    receivedAt,
-    envelopeId,
-  };
-  if (!(await deps.events.claim(event, expiresAtEpoch(receivedAt, deps.retentionDays)))) {
-    return { result: { outcome: 'duplicate', eventKey: key }, messages: [] };
+  const { definition, brand, key, data, receivedAt, envelopeId, producerId } = accepted;
+  if (producerId) {
+    const claim = { key, brand, envelopeId, receivedAt };
+    if (!(await deps.events.claim(claim, expiresAtEpoch(receivedAt, deps.retentionDays))))
+      return { result: { outcome: 'duplicate', eventKey: key }, messages: [] };
   }
+  const event = { brand, entity: definition.entity, event: definition.name, data };
   const subscriptions = await deps.subscriptions.listActive(brand, definition.entity);
-  const matched = matchSubscriptions(event, subscriptions);
-  const messages: DeliveryMessage[] = matched.map((subscription) => ({
+  const messages: DeliveryMessage[] = matchSubscriptions(event, subscriptions).map((subscription) => ({
     v: 1,
     brand,
     subscriptionId: subscription.id,

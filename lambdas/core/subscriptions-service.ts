@@ -1,14 +1,7 @@
 import { ClientError } from './errors.js';
 import { newSubscriptionId } from './ids.js';
 import { activeSecrets, type SigningSecret, type Subscription } from './model.js';
-import type {
-  DeliveryQueue,
-  DeliveryStore,
-  EventStore,
-  Page,
-  PageRequest,
-  SubscriptionStore,
-} from './ports.js';
+import type { DeliveryQueue, DeliveryStore, Page, PageRequest, SubscriptionStore } from './ports.js';
 import { generateSecret } from './signing.js';
 import { type AddressPolicy, type Resolver, resolveListener } from './ssrf.js';
 import { applySubscriptionUpdate, parseSubscriptionCreate, type SubscriptionSpec } from './subscription.js';
@@ -17,7 +10,6 @@ import { applySubscriptionUpdate, parseSubscriptionCreate, type SubscriptionSpec
 export interface ServiceDeps {
   readonly subscriptions: SubscriptionStore;
   readonly deliveries: DeliveryStore;
-  readonly events: EventStore;
   readonly queue: DeliveryQueue;
   readonly policy: AddressPolicy;
   readonly resolve: Resolver;

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
@@ -10,7 +10,7 @@ import { DynamoEventStore } from '../../lambdas/adapters/dynamo-events.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-delivery-queue.js';
 import { deliveryIdFor } from '../../lambdas/core/ids.js';
-import type { DeliveryMessage, StoredEvent, Subscription } from '../../lambdas/core/model.js';
+import type { DeliveryMessage, EventClaim, Subscription } from '../../lambdas/core/model.js';
 import { MAX_EVENT_DATA_BYTES } from '../../lambdas/core/routing.js';
 import { type DynamoServer, startDynamoServer } from '../../lib/local/dynamo-server.js';
 import { createTableInput } from '../../lib/local/table.js';
@@ -51,16 +51,18 @@ afterAll(async () => {
 
 const aBrand = () => `brand-${randomBytes(4).toString('hex')}`;
 
-function anEvent(brand: string, id: string, envelopeId: string): StoredEvent {
-  return {
-    key: `${brand}/${id}`,
-    brand,
-    entity: 'Object',
-    event: 'OnNew',
-    data: { Id: 1 },
-    receivedAt: new Date().toISOString(),
-    envelopeId,
-  };
+function anEvent(brand: string, id: string, envelopeId: string): EventClaim {
+  return { key: `${brand}/${id}`, brand, receivedAt: new Date().toISOString(), envelopeId };
+}
+
+/** The claim stored under `key`, without its table attributes. */
+async function storedClaim(key: string): Promise<unknown> {
+  const { Item: item } = await client.send(
+    new GetCommand({ TableName: TABLE_NAME, Key: { pk: `EVENT#${key}`, sk: 'EVENT' }, ConsistentRead: true }),
+  );
+  if (!item) return undefined;
+  const { pk: _pk, sk: _sk, expiresAt: _expiresAt, ...claim } = item;
+  return claim;
 }
 
 function aSubscription(brand: string, name: string): Subscription {
@@ -86,13 +88,13 @@ describe('the event store on the local DynamoDB', () => {
     const store = new DynamoEventStore(client, TABLE_NAME);
     const brand = aBrand();
     const event = anEvent(brand, 'e-1', 'eb-1');
-    const copy = { ...anEvent(brand, 'e-1', 'eb-2'), data: { Id: 2 } };
+    const copy = anEvent(brand, 'e-1', 'eb-2');
 
     expect(await store.claim(event, 1_900_000_000)).toBe(true);
     expect(await store.claim(event, 1_900_000_000)).toBe(true);
     expect(await store.claim(copy, 1_900_000_000)).toBe(false);
 
-    expect(await store.get(event.key)).toEqual(event);
+    expect(await storedClaim(event.key)).toEqual(event);
   });
 
   it('lets exactly one of three envelopes claiming one key at the same moment win', async () => {
@@ -103,7 +105,7 @@ describe('the event store on the local DynamoDB', () => {
     const answers = await Promise.all(copies.map((copy) => store.claim(copy, 1_900_000_000)));
 
     expect(answers.filter(Boolean)).toHaveLength(1);
-    expect(await store.get(`${brand}/e-1`)).toEqual(copies[answers.indexOf(true)]);
+    expect(await storedClaim(`${brand}/e-1`)).toEqual(copies[answers.indexOf(true)]);
   });
 
   it('claims different keys independently', async () => {
@@ -114,8 +116,8 @@ describe('the event store on the local DynamoDB', () => {
     const answers = await Promise.all(events.map((event) => store.claim(event, 1_900_000_000)));
 
     expect(answers).toEqual([true, true, true]);
-    expect(await store.get(`${brand}/e-2`)).toEqual(events[1]);
-    expect(await store.get(`${brand}/e-4`)).toBeUndefined();
+    expect(await storedClaim(`${brand}/e-2`)).toEqual(events[1]);
+    expect(await storedClaim(`${brand}/e-4`)).toBeUndefined();
   });
 });
 
@@ -167,6 +169,8 @@ describe('the subscription and delivery stores on the local DynamoDB', () => {
         webhookId: `msg_${id}`,
         entity: 'Object' as const,
         event: 'OnNew',
+        receivedAt,
+        data: { Id: id },
         status: 'succeeded' as const,
         createdAt: receivedAt,
       },
@@ -185,6 +189,50 @@ describe('the subscription and delivery stores on the local DynamoDB', () => {
     }
     const page = await store.list(subscriptionId, { status: 'succeeded', limit: 10 });
     expect(page.items).toHaveLength(2);
+  });
+
+  it('keeps succeeded deliveries out of gsi1 and pending or failed ones in it, moving a delivery as it changes', async () => {
+    const store = new DynamoDeliveryStore(client, TABLE_NAME);
+    const subscriptionId = `sub_${randomBytes(12).toString('base64url')}`;
+    const receivedAt = '2026-03-04T05:06:07.000Z';
+    const delivery = {
+      id: deliveryIdFor(receivedAt, 'acme/e-1', subscriptionId),
+      subscriptionId,
+      brand: 'acme',
+      eventKey: 'acme/e-1',
+      webhookId: 'msg_e-1',
+      entity: 'Object' as const,
+      event: 'OnNew',
+      receivedAt,
+      data: { Id: 1 },
+      createdAt: receivedAt,
+    };
+    const attempt = (n: number, statusCode: number) => ({
+      attempt: n,
+      at: receivedAt,
+      durationMs: 10,
+      statusCode,
+    });
+    const ids = async (status: 'pending' | 'failed' | 'succeeded') =>
+      (await store.list(subscriptionId, { status, limit: 10 })).items.map((item) => item.id);
+
+    await store.recordAttempt({
+      delivery: { ...delivery, status: 'pending' },
+      attempt: attempt(1, 500),
+      expiresAt: 1_900_000_000,
+    });
+    expect([await ids('pending'), await ids('succeeded')]).toEqual([[delivery.id], []]);
+
+    await store.recordAttempt({
+      delivery: { ...delivery, status: 'succeeded' },
+      attempt: attempt(2, 200),
+      expiresAt: 1_900_000_000,
+    });
+    expect([await ids('pending'), await ids('succeeded')]).toEqual([[], [delivery.id]]);
+    expect((await store.get(subscriptionId, delivery.id))?.data).toEqual({ Id: 1 });
+
+    expect(await store.markPending(subscriptionId, delivery.id, receivedAt)).toBe(true);
+    expect([await ids('pending'), await ids('succeeded')]).toEqual([[delivery.id], []]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { StoredEvent, Subscription } from '../../lambdas/core/model.js';
+import type { EventClaim, Subscription } from '../../lambdas/core/model.js';
 import { generateSecret } from '../../lambdas/core/signing.js';
 import { exampleData } from './factories.js';
 
@@ -38,23 +38,20 @@ export function subscriptionItem(subscription: Subscription): Record<string, unk
   return { ...subscription, pk: `BRAND#${subscription.brand}`, sk: `SUB#${subscription.id}` };
 }
 
-/** An accepted Object.OnNew event of acme, with the catalogue's example data, routed by envelope eb-1. */
-export function aStoredEvent(overrides: Partial<StoredEvent> = {}): StoredEvent {
+/** The claim of acme's producer id evt-1 by envelope eb-1. */
+export function anEventClaim(overrides: Partial<EventClaim> = {}): EventClaim {
   return {
     key: 'acme/evt-1',
     brand: 'acme',
-    entity: 'Object',
-    event: 'OnNew',
-    data: exampleData('Object', 'OnNew'),
-    receivedAt: '2026-03-04T05:06:07.000Z',
     envelopeId: 'eb-1',
+    receivedAt: '2026-03-04T05:06:07.000Z',
     ...overrides,
   };
 }
 
-/** The event's item: `EVENT#<key>` / `EVENT`, every field, and its TTL. */
-export function eventItem(event: StoredEvent, expiresAt = 1_900_000_000): Record<string, unknown> {
-  return { ...event, pk: `EVENT#${event.key}`, sk: 'EVENT', expiresAt };
+/** The claim's item: `EVENT#<key>` / `EVENT`, every field, and its TTL. */
+export function claimItem(claim: EventClaim, expiresAt = 1_900_000_000): Record<string, unknown> {
+  return { ...claim, pk: `EVENT#${claim.key}`, sk: 'EVENT', expiresAt };
 }
 
 /** The key of a delivery's item. */

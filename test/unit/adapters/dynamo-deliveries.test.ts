@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../../../lambdas/adapters/dynamo-common.js';
 import { DynamoDeliveryStore } from '../../../lambdas/adapters/dynamo-deliveries.js';
 import { deliveryIdFor, deliveryIdTimePrefix } from '../../../lambdas/core/ids.js';
-import type { Delivery } from '../../../lambdas/core/model.js';
+import type { StoredDelivery } from '../../../lambdas/core/model.js';
 import type { DeliveryAttemptRecord } from '../../../lambdas/core/ports.js';
 import { FakeTable } from '../../support/dynamo-fake.js';
 
@@ -32,7 +32,7 @@ const RECEIVED = '2026-03-04T05:06:07.089Z';
 const ID = deliveryIdFor(RECEIVED, 'acme/evt-1', SUB);
 const EXPIRES = 1_800_000_000;
 
-function aDelivery(overrides: Partial<Delivery> = {}): Delivery {
+function aDelivery(overrides: Partial<StoredDelivery> = {}): StoredDelivery {
   return {
     id: ID,
     subscriptionId: SUB,
@@ -41,6 +41,8 @@ function aDelivery(overrides: Partial<Delivery> = {}): Delivery {
     webhookId: 'msg_ABCDEFGHIJKLMNOPQRSTUVWXYZ234567',
     entity: 'Object',
     event: 'OnNew',
+    receivedAt: RECEIVED,
+    data: { Id: 1, Message: 'hello' },
     status: 'pending',
     attempts: [{ attempt: 1, at: '2026-03-04T05:06:08.000Z', durationMs: 120, statusCode: 500 }],
     createdAt: RECEIVED,
@@ -49,12 +51,15 @@ function aDelivery(overrides: Partial<Delivery> = {}): Delivery {
   };
 }
 
-const stored = (delivery: Delivery) => ({
+/** The item of a delivery; in gsi1 unless it succeeded (the index is sparse). */
+const stored = (delivery: StoredDelivery) => ({
   ...delivery,
   pk: `SUB#${delivery.subscriptionId}`,
   sk: `DLV#${delivery.id}`,
-  gsi1pk: `DLV#${delivery.subscriptionId}#${delivery.status}`,
-  gsi1sk: delivery.id,
+  ...(delivery.status !== 'succeeded' && {
+    gsi1pk: `DLV#${delivery.subscriptionId}#${delivery.status}`,
+    gsi1sk: delivery.id,
+  }),
   expiresAt: EXPIRES,
 });
 
@@ -93,6 +98,8 @@ describe('recording an attempt', () => {
       ':nextAttemptAt': '2026-03-04T05:06:13.000Z',
       ':webhookId': fields.webhookId,
       ':eventKey': 'acme/evt-1',
+      ':receivedAt': RECEIVED,
+      ':data': { Id: 1, Message: 'hello' },
     });
   });
 
@@ -135,12 +142,10 @@ describe('recording a success at the first attempt', () => {
     updatedAt: record.attempt.at,
     pk: `SUB#${SUB}`,
     sk: `DLV#${record.delivery.id}`,
-    gsi1pk: `DLV#${SUB}#succeeded`,
-    gsi1sk: record.delivery.id,
     expiresAt: EXPIRES,
   });
 
-  it('writes the delivery whole with one PutItem: its fields, its attempt, its index keys and expiry', async () => {
+  it("writes the delivery whole with one PutItem: its fields, its event's data, its attempt and expiry, no index keys", async () => {
     const table = new FakeTable().install(ddb);
     const record = success();
 
@@ -202,22 +207,34 @@ describe('recording a success at the first attempt', () => {
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(2);
     expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).toMatchObject({
       status: 'succeeded',
-      gsi1pk: `DLV#${SUB}#succeeded`,
       attempts: [first, second],
       createdAt: RECEIVED,
+      data: record.delivery.data,
     });
+    // A success leaves the index: it was under the pending partition, and is under none now.
+    expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).not.toHaveProperty('gsi1pk');
+    expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).not.toHaveProperty('gsi1sk');
     expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).not.toHaveProperty('nextAttemptAt');
   });
 
-  it.each(['pending', 'failed'] as const)('records a %s first attempt with an UpdateItem', async (status) => {
-    new FakeTable().install(ddb);
-    const record = success();
+  it.each(['pending', 'failed'] as const)(
+    'records a %s first attempt with an UpdateItem, in gsi1 under its status',
+    async (status) => {
+      const table = new FakeTable().install(ddb);
+      const record = success();
 
-    await store.recordAttempt({ ...record, delivery: { ...record.delivery, status } });
+      await store.recordAttempt({ ...record, delivery: { ...record.delivery, status } });
 
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
-  });
+      expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+      expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).toMatchObject({
+        gsi1pk: `DLV#${SUB}#${status}`,
+        gsi1sk: ID,
+        data: record.delivery.data,
+        receivedAt: RECEIVED,
+      });
+    },
+  );
 });
 
 describe('setting a delivery back to pending', () => {
@@ -227,19 +244,34 @@ describe('setting a delivery back to pending', () => {
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
       TableName: TABLE,
       Key: { pk: `SUB#${SUB}`, sk: `DLV#${ID}` },
-      UpdateExpression: 'SET #status = :pending, #gsi1pk = :gsi1pk, #updatedAt = :at REMOVE #failureReason',
+      UpdateExpression:
+        'SET #status = :pending, #gsi1pk = :gsi1pk, #gsi1sk = :gsi1sk, #updatedAt = :at REMOVE #failureReason',
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeNames: {
         '#status': 'status',
         '#gsi1pk': 'gsi1pk',
+        '#gsi1sk': 'gsi1sk',
         '#updatedAt': 'updatedAt',
         '#failureReason': 'failureReason',
       },
       ExpressionAttributeValues: {
         ':pending': 'pending',
         ':gsi1pk': `DLV#${SUB}#pending`,
+        ':gsi1sk': ID,
         ':at': '2026-03-05T00:00:00.000Z',
       },
+    });
+  });
+
+  it('puts a succeeded delivery (not in the index) back into it, under pending', async () => {
+    const table = new FakeTable().install(ddb).seed(stored(aDelivery({ status: 'succeeded' })));
+
+    expect(await store.markPending(SUB, ID, '2026-03-05T00:00:00.000Z')).toBe(true);
+
+    expect(table.item(`SUB#${SUB}`, `DLV#${ID}`)).toMatchObject({
+      status: 'pending',
+      gsi1pk: `DLV#${SUB}#pending`,
+      gsi1sk: ID,
     });
   });
 
@@ -304,6 +336,37 @@ describe('listing deliveries', () => {
       sk: `DLV#${ID}`,
       gsi1pk: `DLV#${SUB}#failed`,
       gsi1sk: ID,
+    });
+  });
+
+  it('lists succeeded deliveries (not in the sparse index) by a filtered query of the partition, newest first', async () => {
+    const at = (n: number) => `2026-03-04T05:06:${String(n).padStart(2, '0')}.000Z`;
+    const deliveries = Array.from({ length: 9 }, (_, n) =>
+      aDelivery({
+        id: deliveryIdFor(at(n), `acme/evt-${n}`, SUB),
+        status: n % 3 === 0 ? 'failed' : 'succeeded',
+      }),
+    );
+    new FakeTable({ pageSize: 2 }).install(ddb).seed(...deliveries.map(stored));
+    const succeeded = deliveries.filter((delivery) => delivery.status === 'succeeded').reverse();
+
+    const first = await store.list(SUB, { status: 'succeeded', limit: 4 });
+    const rest = [];
+    for (let cursor = first.cursor; cursor !== undefined; ) {
+      const page = await store.list(SUB, { status: 'succeeded', limit: 4, cursor });
+      rest.push(...page.items);
+      cursor = page.cursor;
+    }
+
+    expect(first.items).toEqual(succeeded.slice(0, 4));
+    expect(first.cursor).toBe(encodeCursor(succeeded[3]?.id ?? ''));
+    expect(rest).toEqual(succeeded.slice(4));
+    const queries = ddb.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(queries.every((query) => query.IndexName === undefined)).toBe(true);
+    expect(queries[0]).toMatchObject({
+      FilterExpression: '#status = :status',
+      ExpressionAttributeValues: { ':status': 'succeeded' },
+      ScanIndexForward: false,
     });
   });
 

@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoEventStore } from '../../../lambdas/adapters/dynamo-events.js';
-import type { StoredEvent } from '../../../lambdas/core/model.js';
+import type { EventClaim } from '../../../lambdas/core/model.js';
 import { conditionFailed, FakeTable } from '../../support/dynamo-fake.js';
 
 const TABLE = 'webhooks';
@@ -17,25 +17,22 @@ afterEach(() => {
   ddb.reset();
 });
 
-const event: StoredEvent = {
+const event: EventClaim = {
   key: 'acme/evt-1',
   brand: 'acme',
-  entity: 'Object',
-  event: 'OnNew',
-  data: { Id: 1 },
   receivedAt: '2026-03-04T05:06:07.089Z',
   envelopeId: 'eb-1',
 };
 const EXPIRES = 1_800_000_000;
 
 const eventKey = (key: string) => ({ pk: `EVENT#${key}`, sk: 'EVENT' });
-const storedItem = (stored: StoredEvent) => ({ ...stored, ...eventKey(stored.key), expiresAt: EXPIRES });
-const anEvent = (n: number): StoredEvent => ({ ...event, key: `acme/evt-${n}` });
+const storedItem = (stored: EventClaim) => ({ ...stored, ...eventKey(stored.key), expiresAt: EXPIRES });
+const anEvent = (n: number): EventClaim => ({ ...event, key: `acme/evt-${n}` });
 
 describe('claiming an event for its envelope', () => {
   const CONDITION = 'attribute_not_exists(pk) OR envelopeId = :envelopeId';
 
-  it('puts the event whole, under its key, with its expiry and envelope id, on one conditional PutItem', async () => {
+  it('puts the claim, under its key, with its expiry and envelope id, on one conditional PutItem', async () => {
     const table = new FakeTable().install(ddb);
 
     expect(await store.claim(event, EXPIRES)).toBe(true);
@@ -46,9 +43,6 @@ describe('claiming an event for its envelope', () => {
       Item: {
         key: 'acme/evt-1',
         brand: 'acme',
-        entity: 'Object',
-        event: 'OnNew',
-        data: { Id: 1 },
         receivedAt: '2026-03-04T05:06:07.089Z',
         envelopeId: 'eb-1',
         pk: 'EVENT#acme/evt-1',
@@ -71,7 +65,7 @@ describe('claiming an event for its envelope', () => {
 
   it('answers false for another envelope of the same key, leaving the first claim as it was', async () => {
     const table = new FakeTable().install(ddb).seed(storedItem(event));
-    const copy: StoredEvent = { ...event, envelopeId: 'eb-2', receivedAt: '2026-03-04T05:07:00.000Z' };
+    const copy: EventClaim = { ...event, envelopeId: 'eb-2', receivedAt: '2026-03-04T05:07:00.000Z' };
 
     expect(await store.claim(copy, EXPIRES)).toBe(false);
 
@@ -83,7 +77,7 @@ describe('claiming an event for its envelope', () => {
 
   it('lets exactly one of two envelopes of one key claimed at the same moment win', async () => {
     const table = new FakeTable().install(ddb);
-    const copy: StoredEvent = { ...event, envelopeId: 'eb-2' };
+    const copy: EventClaim = { ...event, envelopeId: 'eb-2' };
 
     const answers = await Promise.all([store.claim(event, EXPIRES), store.claim(copy, EXPIRES)]);
 
@@ -118,19 +112,14 @@ describe('claiming an event for its envelope', () => {
     await expect(store.claim(event, EXPIRES)).rejects.toBe(throttled);
     expect(table.itemsUnder('EVENT#')).toEqual([]);
   });
-});
 
-describe('reading an event', () => {
-  it('returns it without its table attributes', async () => {
-    ddb
-      .on(GetCommand)
-      .resolves({ Item: { ...event, pk: 'EVENT#acme/evt-1', sk: 'EVENT', expiresAt: EXPIRES } });
-    expect(await store.get('acme/evt-1')).toEqual(event);
-  });
+  it('stores only the claim, whatever else the object passed carries (never event data)', async () => {
+    const table = new FakeTable().install(ddb);
+    const withData = { ...event, data: { Id: 1, Message: 'x'.repeat(5_000) } };
 
-  it('returns undefined for an unknown key', async () => {
-    ddb.on(GetCommand).resolves({});
-    expect(await store.get('acme/nope')).toBeUndefined();
+    expect(await store.claim(withData, EXPIRES)).toBe(true);
+
+    expect(table.itemsUnder('EVENT#')).toEqual([storedItem(event)]);
   });
 });
 

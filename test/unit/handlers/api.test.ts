@@ -306,27 +306,18 @@ describe('test events and the delivery log', () => {
     webhookId: 'msg_x',
     entity: 'Object',
     event: 'OnNew',
+    receivedAt: NOW.toISOString(),
+    data: exampleData('Object', 'OnNew'),
     status: 'failed',
     attempts: [{ attempt: 1, at: NOW.toISOString(), durationMs: 12, statusCode: 500, error: 'HTTP 500' }],
     createdAt: NOW.toISOString(),
     updatedAt: NOW.toISOString(),
-  };
-  const event = {
-    pk: 'EVENT#acme/evt-1',
-    sk: 'EVENT',
-    key: 'acme/evt-1',
-    brand: 'acme',
-    entity: 'Object',
-    event: 'OnNew',
-    data: exampleData('Object', 'OnNew'),
-    receivedAt: NOW.toISOString(),
   };
 
   beforeEach(() => {
     const subscription = asItem(storedSubscription());
     dynamo.on(GetCommand).callsFake((input) => {
       if (input.Key?.sk === `SUB#${SUB_ID}` && input.Key?.pk === 'BRAND#acme') return { Item: subscription };
-      if (input.Key?.pk === 'EVENT#acme/evt-1') return { Item: event };
       if (input.Key?.sk === `DLV#${delivery.id}`)
         return { Item: { pk: `SUB#${SUB_ID}`, sk: `DLV#${delivery.id}`, ...delivery } };
       return {};
@@ -354,29 +345,9 @@ describe('test events and the delivery log', () => {
         data: exampleData('Object', 'OnNew'),
       },
     });
-    // The event is stored as routed (its record, for the delivery log), claimed like a routed event with
-    // one conditional PutItem; its envelope id is its generated test id.
+    // Nothing is written for it: the delivery's record will keep the event's data.
     expect(message.eventKey).toMatch(/^acme\/test_[A-Za-z0-9_-]{12}$/);
-    const testId = String(message.eventKey).slice('acme/'.length);
-    const puts = dynamo.commandCalls(PutCommand).map((put) => put.args[0].input);
-    expect(puts).toHaveLength(1);
-    expect(puts[0]).toEqual({
-      TableName: 'webhooks',
-      Item: {
-        pk: `EVENT#${message.eventKey}`,
-        sk: 'EVENT',
-        key: message.eventKey,
-        brand: 'acme',
-        entity: 'Object',
-        event: 'OnNew',
-        data: exampleData('Object', 'OnNew'),
-        receivedAt: NOW.toISOString(),
-        envelopeId: testId,
-        expiresAt: NOW.getTime() / 1000 + 30 * 24 * 60 * 60,
-      },
-      ConditionExpression: 'attribute_not_exists(pk) OR envelopeId = :envelopeId',
-      ExpressionAttributeValues: { ':envelopeId': testId },
-    });
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
   });
 
   it('lists failed deliveries from the status index with attempts and payload', async () => {
@@ -393,7 +364,14 @@ describe('test events and the delivery log', () => {
       Subscription: 'Object',
       Name: 'OnNew',
       Brand: 'acme',
+      Object: expect.objectContaining({ Id: 901731 }),
     });
+    // The payload is rendered from the record's own copy of the data: no event is read.
+    expect(body.items[0]).not.toHaveProperty('data');
+    expect(body.items[0].receivedAt).toBe(NOW.toISOString());
+    expect(dynamo.commandCalls(GetCommand).map((get) => get.args[0].input.Key?.sk)).toEqual([
+      `SUB#${SUB_ID}`,
+    ]);
     expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.IndexName).toBe('gsi1');
   });
 
@@ -421,6 +399,7 @@ describe('test events and the delivery log', () => {
       eventKey: 'acme/evt-1',
       attemptsBefore: 1,
       runAttemptsBefore: 0,
+      event: { entity: 'Object', event: 'OnNew', receivedAt: NOW.toISOString(), data: delivery.data },
     });
     expect(dynamo.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
       ':pending': 'pending',

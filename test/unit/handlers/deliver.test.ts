@@ -17,25 +17,21 @@ import { logger } from '../../../lambdas/commons/logger.js';
 import { readConfig } from '../../../lambdas/config.js';
 import type { ListenerPoster, ListenerResult } from '../../../lambdas/core/delivery.js';
 import { deliveryIdFor } from '../../../lambdas/core/ids.js';
-import type { DeliveryMessage, StoredEvent, Subscription } from '../../../lambdas/core/model.js';
+import type { DeliveryEvent, DeliveryMessage, Subscription } from '../../../lambdas/core/model.js';
 import { expiresAtEpoch } from '../../../lambdas/core/model.js';
 import { generateSecret, webhookId } from '../../../lambdas/core/signing.js';
 import { verifyWebhook, WebhookVerificationError } from '../../../lambdas/core/verify.js';
 import { handler, useDeliveryDeps } from '../../../lambdas/deliver.js';
 import { stubAwsEnvironment } from '../../support/aws-env.js';
 import { FakeTable } from '../../support/dynamo-fake.js';
+import { exampleData } from '../../support/factories.js';
 import {
   aClosedLoopbackUrl,
   type LoopbackListener,
   startLoopbackListener,
 } from '../../support/loopback-listener.js';
 import { aDeliveryRecord, aLambdaContext, anSqsEvent, anSqsRecord } from '../../support/sqs-events.js';
-import {
-  aStoredEvent,
-  aStoredSubscription,
-  eventItem,
-  subscriptionItem,
-} from '../../support/stored-items.js';
+import { aStoredSubscription, subscriptionItem } from '../../support/stored-items.js';
 
 // Network rule: listeners are http.Servers of ours on 127.0.0.1 and subscriptions name them by IP
 // literal, which the SSRF guard never resolves; the SDK is stubbed at the client classes, and its
@@ -88,28 +84,40 @@ afterEach(() => {
 
 interface Delivery {
   readonly subscription: Subscription;
-  readonly event: StoredEvent;
+  readonly event: DeliveryEvent & { readonly key: string };
   readonly message: DeliveryMessage;
 }
 
-/** Seeds a subscription (to the loopback listener unless `url` is given) and a stored event for it. */
+/** acme's Object.OnNew `key` with the catalogue's example data, as a delivery message carries it. */
+function anEvent(key = 'acme/evt-1'): DeliveryEvent & { readonly key: string } {
+  return {
+    key,
+    entity: 'Object',
+    event: 'OnNew',
+    receivedAt: '2026-03-04T05:06:00.000Z',
+    data: exampleData('Object', 'OnNew'),
+  };
+}
+
+/** Seeds a subscription (to the loopback listener unless `url` is given); the message carries the event. */
 function aDelivery(overrides: Partial<Subscription> = {}): Delivery {
   const subscription = aStoredSubscription({
     url: listener.url(),
     headers: { 'X-Team': 'blue' },
     ...overrides,
   });
-  const event = aStoredEvent({ key: 'acme/evt-1', receivedAt: '2026-03-04T05:06:00.000Z' });
-  table.seed(subscriptionItem(subscription), eventItem(event));
+  const { key, ...event } = anEvent();
+  table.seed(subscriptionItem(subscription));
   return {
     subscription,
-    event,
+    event: { key, ...event },
     message: {
       v: 1,
       brand: subscription.brand,
       subscriptionId: subscription.id,
-      deliveryId: deliveryIdFor(event.receivedAt, event.key, subscription.id),
-      eventKey: event.key,
+      deliveryId: deliveryIdFor(event.receivedAt, key, subscription.id),
+      eventKey: key,
+      event,
     },
   };
 }
@@ -176,7 +184,6 @@ describe('delivering a webhook', () => {
       eventKey: 'acme/evt-1',
       webhookId: verified.id,
       status: 'succeeded',
-      gsi1pk: `DLV#${delivery.subscription.id}#succeeded`,
       attempts: [{ attempt: 1, at: NOW.toISOString(), statusCode: 200, durationMs: expect.any(Number) }],
     });
     // A success at the first attempt has nothing to append to: the delivery is put whole, in one write.
@@ -186,8 +193,6 @@ describe('delivering a webhook', () => {
     expect(deliveryItem(delivery)).toEqual({
       pk: `SUB#${delivery.subscription.id}`,
       sk: `DLV#${delivery.message.deliveryId}`,
-      gsi1pk: `DLV#${delivery.subscription.id}#succeeded`,
-      gsi1sk: delivery.message.deliveryId,
       expiresAt: expiresAtEpoch(delivery.event.receivedAt, 30),
       id: delivery.message.deliveryId,
       subscriptionId: delivery.subscription.id,
@@ -196,6 +201,8 @@ describe('delivering a webhook', () => {
       webhookId: verified.id,
       entity: 'Object',
       event: 'OnNew',
+      receivedAt: delivery.event.receivedAt,
+      data: delivery.event.data,
       status: 'succeeded',
       createdAt: NOW.toISOString(),
       updatedAt: NOW.toISOString(),
@@ -230,17 +237,17 @@ describe('delivering a webhook', () => {
     expect(deliveryItem(delivery)?.status).toBe('succeeded');
   });
 
-  it('delivers a message carrying its event without reading the event from the table', async () => {
+  it('delivers with one read, the subscription: the event rides in the message', async () => {
     const subscription = aStoredSubscription({ url: listener.url() });
     table.seed(subscriptionItem(subscription));
-    const event = aStoredEvent({ key: 'acme/evt-7', receivedAt: '2026-03-04T05:06:00.000Z' });
+    const { key, ...event } = anEvent('acme/evt-7');
     const message: DeliveryMessage = {
       v: 1,
       brand: 'acme',
       subscriptionId: subscription.id,
-      deliveryId: deliveryIdFor(event.receivedAt, event.key, subscription.id),
-      eventKey: event.key,
-      event: { entity: event.entity, event: event.event, receivedAt: event.receivedAt, data: event.data },
+      deliveryId: deliveryIdFor(event.receivedAt, key, subscription.id),
+      eventKey: key,
+      event,
     };
 
     const response = await invoke(aDeliveryRecord(message));
@@ -258,18 +265,21 @@ describe('delivering a webhook', () => {
     expect(table.item(`SUB#${subscription.id}`, `DLV#${message.deliveryId}`)).toMatchObject({
       status: 'succeeded',
       eventKey: 'acme/evt-7',
+      receivedAt: event.receivedAt,
+      data: event.data,
       expiresAt: expiresAtEpoch(event.receivedAt, 30),
     });
   });
 
-  it('reads the event from the table for a message without it (a resend, or one queued before)', async () => {
+  it('drops, with its reason, a message whose event the catalogue does not know', async () => {
     const delivery = aDelivery();
+    const message = { ...delivery.message, event: { ...delivery.event, event: 'OnVanished' } };
 
-    await invoke(aDeliveryRecord(delivery.message));
+    const response = await invoke(aDeliveryRecord(message));
 
-    expect(listener.received).toHaveLength(1);
-    const reads = ddb.commandCalls(GetCommand).map((call) => call.args[0].input.Key?.pk);
-    expect(reads).toEqual(['BRAND#acme', 'EVENT#acme/evt-1']);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(0);
+    expect(deliveryItem(delivery)).toBeUndefined();
   });
 });
 
@@ -281,10 +291,7 @@ describe('a batch of deliveries', () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received.map((received) => received.path).sort()).toEqual(['/a', '/b', '/c']);
-    const subscriptionReads = ddb
-      .commandCalls(GetCommand)
-      .filter((call) => call.args[0].input.Key?.pk !== 'EVENT#acme/evt-1');
-    expect(subscriptionReads).toHaveLength(0);
+    expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
     expect(ddb.commandCalls(BatchGetCommand).map((call) => call.args[0].input)).toEqual([
       {
         RequestItems: {
@@ -326,7 +333,6 @@ describe('a batch of deliveries', () => {
     for (const delivery of deliveries) {
       expect(deliveryItem(delivery)).toMatchObject({
         status: 'succeeded',
-        gsi1pk: `DLV#${delivery.subscription.id}#succeeded`,
         attempts: [{ attempt: 1, statusCode: 200, durationMs: 12 }],
       });
     }
@@ -542,10 +548,11 @@ describe("the subscription's state", () => {
     expect(table.itemsUnder('SUB#')).toEqual([]);
   });
 
-  it('drops a delivery without its event whose event has expired from the table', async () => {
+  it('drops a message without its event (malformed) without failing the record', async () => {
     const delivery = aDelivery();
+    const { event: _event, ...withoutEvent } = delivery.message;
 
-    const response = await invoke(aDeliveryRecord({ ...delivery.message, eventKey: 'acme/expired' }));
+    const response = await invoke(anSqsRecord(JSON.stringify(withoutEvent), { messageId: 'no-event' }));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received).toHaveLength(0);

@@ -28,9 +28,9 @@ import {
   anSqsRecord,
 } from '../../support/sqs-events.js';
 import {
-  aStoredEvent,
+  anEventClaim,
   aStoredSubscription,
-  eventItem,
+  claimItem,
   subscriptionItem,
 } from '../../support/stored-items.js';
 
@@ -142,16 +142,13 @@ function anOnNewRecord(options: RecordOptions = {}): SQSRecord {
   return anIngestRecord(envelope, messageId ? { messageId } : {});
 }
 
-/** The event record routing leaves for an acme Object.OnNew with the example data. */
+/** The claim routing leaves for a producer id of acme: the key and who owns it, never the data. */
 function routedEventItem(key: string, overrides: Record<string, unknown> = {}) {
   return {
     pk: `EVENT#${key}`,
     sk: 'EVENT',
     key,
     brand: 'acme',
-    entity: 'Object',
-    event: 'OnNew',
-    data: exampleData('Object', 'OnNew'),
     receivedAt: EB_TIME,
     envelopeId: 'eb-1',
     expiresAt: EXPIRES_AT,
@@ -203,7 +200,7 @@ describe('routing a valid event', () => {
     expect(sentMessages()).toHaveLength(2);
   });
 
-  it('stores the event once, with its data, envelope id, EventBridge time and expiry, with one conditional PutItem', async () => {
+  it('claims a producer id with one conditional PutItem of the claim alone: key, envelope id, EventBridge time, expiry', async () => {
     seedSubscriptions(aStoredSubscription());
 
     await invoke(anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1' }));
@@ -222,7 +219,7 @@ describe('routing a valid event', () => {
     expect(ddb.commandCalls(GetCommand)).toHaveLength(0);
   });
 
-  it('stores the event before it reads the subscriptions and queues its deliveries, and writes nothing after', async () => {
+  it('claims the event before it reads the subscriptions and queues its deliveries, and writes nothing after', async () => {
     seedSubscriptions(aStoredSubscription(), aStoredSubscription());
     const storedWhenQueued: unknown[] = [];
     sqs.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
@@ -263,7 +260,7 @@ describe('routing a valid event', () => {
       expect(bytes).toBeLessThanOrEqual(MAX_BATCH_BYTES);
     }
     expect(new Set(sentField('subscriptionId'))).toEqual(new Set(subscriptions.map((sub) => sub.id)));
-    expect(table.item('EVENT#acme/big', 'EVENT')?.data).toEqual(data);
+    expect(table.item('EVENT#acme/big', 'EVENT')).toEqual(routedEventItem('acme/big'));
   });
 
   it('sends 23 matching subscriptions in three SendMessageBatch calls of 10, 10 and 3', async () => {
@@ -291,7 +288,7 @@ describe('routing a valid event', () => {
     expect(sentMessages()).toHaveLength(9);
   });
 
-  it('stores an event no subscription wants as routed, without sending anything', async () => {
+  it('claims an event no subscription wants as routed, without sending anything', async () => {
     seedSubscriptions(aStoredSubscription({ events: [{ name: 'OnNewChild' }] }));
 
     const response = await invoke(anOnNewRecord({ producerId: 'evt-1' }));
@@ -339,13 +336,15 @@ describe('idempotency', () => {
     expect(sentMessages()).toEqual([expect.objectContaining({ eventKey: 'acme/ord-42' })]);
   });
 
-  it("falls back to EventBridge's event id without a producer id", async () => {
+  it("keys an event without a producer id by EventBridge's id, unique to its put, and writes nothing for it", async () => {
     seedSubscriptions(aStoredSubscription());
 
-    await invoke(anOnNewRecord({ ebId: 'eb-77' }));
+    const response = await invoke(anOnNewRecord({ ebId: 'eb-77' }));
 
-    expect(table.item('EVENT#acme/eb-77', 'EVENT')).toBeDefined();
+    expect(response.batchItemFailures).toEqual([]);
     expect(sentMessages()).toEqual([expect.objectContaining({ eventKey: 'acme/eb-77' })]);
+    expect(ddb.calls().map((call) => call.args[0].constructor.name)).toEqual(['QueryCommand']);
+    expect(table.itemsUnder('EVENT#')).toEqual([]);
   });
 
   it('drops a producer event put again under another EventBridge id as a duplicate, sending nothing', async () => {
@@ -368,12 +367,12 @@ describe('idempotency', () => {
 
   it('drops an event whose key another envelope claimed, with one conditional PutItem and nothing else', async () => {
     seedSubscriptions(aStoredSubscription());
-    const claimed = aStoredEvent({
+    const claimed = anEventClaim({
       key: 'acme/evt-1',
       envelopeId: 'eb-0',
       receivedAt: '2026-03-04T05:00:00.000Z',
     });
-    table.seed(eventItem(claimed));
+    table.seed(claimItem(claimed));
 
     const response = await invoke(anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1' }));
 
@@ -384,7 +383,7 @@ describe('idempotency', () => {
     expect(ddb.commandCalls(PutCommand).map((call) => call.args[0].input.ExpressionAttributeValues)).toEqual([
       { ':envelopeId': 'eb-1' },
     ]);
-    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(eventItem(claimed));
+    expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(claimItem(claimed));
   });
 
   it('routes a redelivered envelope again, with the same messages: it owns its claim (a crash may have lost its sends)', async () => {
@@ -592,8 +591,8 @@ describe('a batch of events', () => {
 
   it('claims each record of a batch for its own key, dropping only the one another envelope claimed', async () => {
     seedSubscriptions(aStoredSubscription());
-    const claimed = aStoredEvent({ key: 'acme/evt-2', envelopeId: 'eb-0' });
-    table.seed(eventItem(claimed));
+    const claimed = anEventClaim({ key: 'acme/evt-2', envelopeId: 'eb-0' });
+    table.seed(claimItem(claimed));
 
     const response = await invoke(
       anOnNewRecord({ ebId: 'eb-1', producerId: 'evt-1' }),
@@ -603,7 +602,7 @@ describe('a batch of events', () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(sentField('eventKey').sort()).toEqual(['acme/evt-1', 'acme/evt-3']);
-    expect(table.item('EVENT#acme/evt-2', 'EVENT')).toEqual(eventItem(claimed));
+    expect(table.item('EVENT#acme/evt-2', 'EVENT')).toEqual(claimItem(claimed));
     expect(table.item('EVENT#acme/evt-3', 'EVENT')).toEqual(
       routedEventItem('acme/evt-3', { envelopeId: 'eb-3' }),
     );
