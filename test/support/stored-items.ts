@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { EventClaim, Subscription } from '../../lambdas/core/model.js';
 import { generateSecret } from '../../lambdas/core/signing.js';
-import { exampleData } from './factories.js';
 
 /*
  * Domain objects as the DynamoDB adapters store them (docs/DATA-MODEL.md): the object's fields beside
