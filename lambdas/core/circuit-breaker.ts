@@ -122,22 +122,58 @@ function hurts(outcome: AttemptOutcome): boolean {
 
 /**
  * A bound on concurrent requests per listener (its origin) from this container: a listener that
- * answers slowly holds at most `max` sockets and batch slots, whatever its subscriptions' traffic.
+ * answers slowly holds at most `max` sockets and batch slots, whatever its subscriptions' traffic. A
+ * request over the bound waits for a slot, first come first served, up to `maxWaitMs`: a listener that
+ * answers quickly frees one within milliseconds, so a full batch for one listener is delivered in one
+ * invocation; a slow one does not, and the request is deferred.
  */
 export class InFlightLimiter {
   private readonly inFlight = new Map<string, number>();
+  private readonly waiting = new Map<string, (() => void)[]>();
 
-  constructor(private readonly max: number = 8) {}
+  constructor(
+    private readonly max: number = 8,
+    private readonly maxWaitMs: number = 500,
+  ) {}
 
-  /** A release function, or undefined when the listener already has `max` requests in flight. */
-  tryAcquire(key: string): (() => void) | undefined {
+  /** A release function, or undefined when no slot of the listener's came free within `maxWaitMs`. */
+  async acquire(key: string): Promise<(() => void) | undefined> {
     const current = this.inFlight.get(key) ?? 0;
-    if (current >= this.max) return undefined;
-    this.inFlight.set(key, current + 1);
+    if (current < this.max) {
+      this.inFlight.set(key, current + 1);
+      return this.releaser(key);
+    }
+    if (this.maxWaitMs <= 0) return undefined;
+    return new Promise((resolve) => {
+      const queue = this.waiting.get(key) ?? [];
+      const handOver = () => {
+        clearTimeout(timer);
+        resolve(this.releaser(key));
+      };
+      const timer = setTimeout(() => {
+        const index = queue.indexOf(handOver);
+        if (index >= 0) queue.splice(index, 1);
+        if (queue.length === 0) this.waiting.delete(key);
+        resolve(undefined);
+      }, this.maxWaitMs);
+      queue.push(handOver);
+      this.waiting.set(key, queue);
+    });
+  }
+
+  /** Frees the slot once: to the first waiter (the count stays), else back to the pool. */
+  private releaser(key: string): () => void {
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      const queue = this.waiting.get(key);
+      const next = queue?.shift();
+      if (queue?.length === 0) this.waiting.delete(key);
+      if (next) {
+        next();
+        return;
+      }
       const left = (this.inFlight.get(key) ?? 1) - 1;
       if (left === 0) this.inFlight.delete(key);
       else this.inFlight.set(key, left);

@@ -25,10 +25,10 @@ export interface Go {
   readonly record: (outcome: AttemptOutcome) => void;
 }
 
-/** The listener's in-flight bound first, then the subscription's circuit. */
-export function admit(deps: AdmissionDeps, subscription: Subscription): Go | Deferral {
+/** The listener's in-flight bound first (waiting a moment for a slot), then the subscription's circuit. */
+export async function admit(deps: AdmissionDeps, subscription: Subscription): Promise<Go | Deferral> {
   const origin = listenerOrigin(subscription.url);
-  const release = deps.limiter.tryAcquire(origin);
+  const release = await deps.limiter.acquire(origin);
   if (!release)
     return { verdict: 'defer', delayMs: 1_000, reason: `listener ${origin} has its maximum in flight` };
   const admission = deps.breakers.admit(subscription.id);

@@ -115,7 +115,7 @@ export async function deliverMessage(
     body: payload.body,
     secrets: activeSecrets(subscription.secrets, started).map((secret) => secret.secret),
   });
-  const admission = admit(deps, subscription);
+  const admission = await admit(deps, subscription);
   if (admission.verdict === 'defer') return defer(deps, message, receipt, admission);
   let result: ListenerResult;
   try {

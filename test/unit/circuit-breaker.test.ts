@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreakers, InFlightLimiter } from '../../lambdas/core/circuit-breaker.js';
 import type { AttemptOutcome } from '../../lambdas/core/retry.js';
 
@@ -85,16 +85,62 @@ describe('CircuitBreakers', () => {
 });
 
 describe('InFlightLimiter', () => {
-  it('admits up to the bound per listener and frees a slot on release, once', () => {
-    const limiter = new InFlightLimiter(2);
-    const first = limiter.tryAcquire('https://a.example');
-    const second = limiter.tryAcquire('https://a.example');
-    expect(limiter.tryAcquire('https://a.example')).toBeUndefined();
-    expect(limiter.tryAcquire('https://b.example')).toBeDefined();
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('admits up to the bound per listener at once, and frees a slot on release, once', async () => {
+    const limiter = new InFlightLimiter(2, 0);
+    const first = await limiter.acquire('https://a.example');
+    const second = await limiter.acquire('https://a.example');
+    expect(await limiter.acquire('https://a.example')).toBeUndefined();
+    expect(await limiter.acquire('https://b.example')).toBeDefined();
     first?.();
     first?.();
-    expect(limiter.tryAcquire('https://a.example')).toBeDefined();
-    expect(limiter.tryAcquire('https://a.example')).toBeUndefined();
+    expect(await limiter.acquire('https://a.example')).toBeDefined();
+    expect(await limiter.acquire('https://a.example')).toBeUndefined();
     second?.();
+  });
+
+  it('hands a freed slot to the requests waiting for it, first come first served', async () => {
+    vi.useFakeTimers();
+    const limiter = new InFlightLimiter(1, 500);
+    const held = await limiter.acquire('https://a.example');
+    const order: string[] = [];
+    const waiters = ['second', 'third'].map((name) =>
+      limiter.acquire('https://a.example').then((release) => {
+        order.push(name);
+        return release;
+      }),
+    );
+
+    await vi.advanceTimersByTimeAsync(100);
+    expect(order).toEqual([]);
+    held?.();
+    const second = await waiters[0];
+    expect(order).toEqual(['second']);
+    second?.();
+    const third = await waiters[1];
+
+    expect(order).toEqual(['second', 'third']);
+    expect(third).toBeDefined();
+    // The slot went from hand to hand: still one in flight, so a newcomer waits.
+    expect(await Promise.race([limiter.acquire('https://a.example'), Promise.resolve('waiting')])).toBe(
+      'waiting',
+    );
+  });
+
+  it('gives up on a wait that outlasts maxWaitMs, and never hands that request a slot later', async () => {
+    vi.useFakeTimers();
+    const limiter = new InFlightLimiter(1, 500);
+    const held = await limiter.acquire('https://a.example');
+    const waiter = limiter.acquire('https://a.example');
+
+    await vi.advanceTimersByTimeAsync(500);
+    expect(await waiter).toBeUndefined();
+    held?.();
+
+    // The slot went back to the pool, not to the request that gave up.
+    expect(await limiter.acquire('https://a.example')).toBeDefined();
   });
 });

@@ -809,6 +809,58 @@ describe('listener isolation', () => {
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
   });
 
+  /** Ten deliveries to one listener, which answers after `delayMs`; the peak of its requests in flight. */
+  function tenToOneListener(delayMs: number) {
+    let inFlight = 0;
+    const peak = { value: 0 };
+    listener.answer(() => {
+      inFlight += 1;
+      peak.value = Math.max(peak.value, inFlight);
+      setTimeout(() => {
+        inFlight -= 1;
+      }, delayMs);
+      return { status: 200, delayMs };
+    });
+    sqs.on(SendMessageBatchCommand).callsFake(async (input: { Entries?: { Id?: string }[] }) => ({
+      Successful: (input.Entries ?? []).map((entry) => ({
+        Id: entry.Id,
+        MessageId: 'm',
+        MD5OfMessageBody: 'x',
+      })),
+      Failed: [],
+    }));
+    const records = Array.from({ length: 10 }, (_, n) =>
+      aDeliveryRecord(aDelivery().message, { messageId: `m-${n}` }),
+    );
+    return { records, peak };
+  }
+
+  it('delivers a full batch for one quick listener in one invocation, at most eight requests at a time', async () => {
+    const { records, peak } = tenToOneListener(50);
+
+    const response = await invoke(...records);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(10);
+    expect(peak.value).toBe(8);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  });
+
+  it('defers, without an attempt, the deliveries that wait longer than half a second for a slow listener', async () => {
+    const { records, peak } = tenToOneListener(800);
+
+    const response = await invoke(...records);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(8);
+    expect(peak.value).toBe(8);
+    const deferred = sqs
+      .commandCalls(SendMessageBatchCommand)
+      .flatMap((call) => call.args[0].input.Entries ?? []);
+    expect(deferred).toHaveLength(2);
+    expect(deferred.map((entry) => entry.DelaySeconds)).toEqual([1, 1]);
+  });
+
   it('keeps delivering to a healthy listener while another one has an open circuit', async () => {
     sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
     const broken = aDelivery({ url: listener.url('/broken') });
