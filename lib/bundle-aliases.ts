@@ -6,4 +6,7 @@
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   // Environment credentials only: what Lambda provides (lambdas/commons/lambda-credentials.ts).
   '@aws-sdk/credential-provider-node': './lambdas/commons/lambda-credentials.ts',
+  // node:http without Node's undici (WebSocket & co.) at load (lambdas/commons/node-http.cjs).
+  http: './lambdas/commons/node-http.cjs',
+  'node:http': './lambdas/commons/node-http.cjs',
 };
