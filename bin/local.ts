@@ -6,8 +6,7 @@
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
-import { retryScheduleSchema } from '../lambdas/core/subscription.js';
+import { DEFAULT_RETRY_SCHEDULE, retryScheduleSchema } from '../lambdas/core/retry.js';
 import { startLocalStack } from '../lib/local/stack.js';
 
 /** The well-known development key; only this one is ever printed. */

@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { ENV } from '../lib/definitions.js';
-import { DEFAULT_RETRY_SCHEDULE } from './core/retry.js';
-import { retryScheduleSchema } from './core/subscription.js';
+import { DEFAULT_RETRY_SCHEDULE, retryScheduleSchema } from './core/retry.js';
 
 const flag = z
   .enum(['true', 'false'])

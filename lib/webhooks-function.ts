@@ -4,6 +4,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { BUNDLE_ALIASES } from './bundle-aliases.js';
 
 /** The repository root: entries, the lock file and the tsconfig are resolved from here, whatever the cwd. */
 const PROJECT_ROOT = path.join(import.meta.dirname, '..');
@@ -87,6 +88,7 @@ export class WebhooksFunction extends NodejsFunction {
         mainFields: ['module', 'main'],
         externalModules: [],
         banner: ESM_REQUIRE_SHIM,
+        esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
         forceDockerBundling: false,
       },
     });

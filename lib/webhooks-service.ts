@@ -11,7 +11,7 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { API_ROUTES } from '../lambdas/api/routes.js';
-import { MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/subscription.js';
+import { MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/retry.js';
 import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from './definitions.js';
 import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';

@@ -8,6 +8,8 @@ import * as z from 'zod';
  * - values are kept exactly as sent (no coercion): the payload carries what the producer put;
  * - `z.object` strips undeclared keys on parse, which is exactly the "declared fields" projection the
  *   payload carries without "include complete data"; the raw data is the complete one.
+ * Each event's schema is a builder, called on first use (lambdas/core/catalogue.ts): building every zod
+ * schema when the module loads is cold start time, and a handler sees only a few of the events.
  */
 
 /** CommBox ids: a non-negative integer or a numeric string (ids reach 16 digits, past 2^53). */
@@ -39,77 +41,87 @@ const message = {
   User: user.optional(),
 };
 
-export const objectOnNew = z.object({
-  ...objectHead,
-  ...message,
-  StatusID: numericCode.optional(),
-  ManagerId: commboxId.optional(),
-  Snippet: z.string().optional(),
-});
+export const objectOnNew = () =>
+  z.object({
+    ...objectHead,
+    ...message,
+    StatusID: numericCode.optional(),
+    ManagerId: commboxId.optional(),
+    Snippet: z.string().optional(),
+  });
 
-export const objectOnNewChild = z.object({
-  ...objectHead,
-  Children: z.array(z.object({ Id: commboxId, ...message })).min(1),
-});
+export const objectOnNewChild = () =>
+  z.object({
+    ...objectHead,
+    Children: z.array(z.object({ Id: commboxId, ...message })).min(1),
+  });
 
-export const activity = z.object({
-  Id: commboxId,
-  /** The activity type the `activityTypes` component filters on; unknown future types still pass. */
-  Type: numericCode,
-  CreateDate: z.string().optional(),
-  User: user.optional(),
-  /** Published as a JSON string (`{"statusId": 8}`); producers may also send the object. */
-  Data: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
-});
+export const activity = () =>
+  z.object({
+    Id: commboxId,
+    /** The activity type the `activityTypes` component filters on; unknown future types still pass. */
+    Type: numericCode,
+    CreateDate: z.string().optional(),
+    User: user.optional(),
+    /** Published as a JSON string (`{"statusId": 8}`); producers may also send the object. */
+    Data: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+  });
 
-export const objectOnNewActivity = z.object({
-  ...objectHead,
-  Activities: z.array(activity).min(1),
-});
+export const objectOnNewActivity = () =>
+  z.object({
+    ...objectHead,
+    Activities: z.array(activity()).min(1),
+  });
 
-export const objectOnUpdateTag = z.object({
-  Id: commboxId,
-  StreamId: commboxId.optional(),
-  Action: tagAction,
-  Tag: tagRef,
-});
+export const objectOnUpdateTag = () =>
+  z.object({
+    Id: commboxId,
+    StreamId: commboxId.optional(),
+    Action: tagAction,
+    Tag: tagRef,
+  });
 
-export const userOnChange = z.object({
-  Id: commboxId,
-  Identity: identity.optional(),
-  Content: z.record(z.string(), z.unknown()).optional(),
-});
+export const userOnChange = () =>
+  z.object({
+    Id: commboxId,
+    Identity: identity.optional(),
+    Content: z.record(z.string(), z.unknown()).optional(),
+  });
 
-export const userOnUpdateTag = z.object({ Id: commboxId, Action: tagAction, Tag: tagRef });
+export const userOnUpdateTag = () => z.object({ Id: commboxId, Action: tagAction, Tag: tagRef });
 
-export const satisfactionOnSubmit = z.object({
-  ObjectId: commboxId,
-  Score: z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/)]),
-  Description: z.string().optional(),
-});
+export const satisfactionOnSubmit = () =>
+  z.object({
+    ObjectId: commboxId,
+    Score: z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/)]),
+    Description: z.string().optional(),
+  });
 
-export const formOnSubmit = z.object({
-  ObjectId: commboxId,
-  FormUrl: z.string().optional(),
-  /** A JSON string, as CommBox publishes it. */
-  Properties: z.string().refine(isJson, { error: 'must be a JSON string' }).optional(),
-});
+export const formOnSubmit = () =>
+  z.object({
+    ObjectId: commboxId,
+    FormUrl: z.string().optional(),
+    /** A JSON string, as CommBox publishes it. */
+    Properties: z.string().refine(isJson, { error: 'must be a JSON string' }).optional(),
+  });
 
-export const chatOnUserExit = z.object({
-  User: z.object({ Id: commboxId }),
-  Object: z.object({ Id: commboxId }),
-});
+export const chatOnUserExit = () =>
+  z.object({
+    User: z.object({ Id: commboxId }),
+    Object: z.object({ Id: commboxId }),
+  });
 
 /** Tag settings carry string values, as published. */
-export const tagOnChange = z.object({
-  tagId: z.string().min(1),
-  name: z.string(),
-  groupId: z.string().optional(),
-  isObject: z.string().optional(),
-  isUser: z.string().optional(),
-  type: z.string().optional(),
-  unit: z.string().optional(),
-});
+export const tagOnChange = () =>
+  z.object({
+    tagId: z.string().min(1),
+    name: z.string(),
+    groupId: z.string().optional(),
+    isObject: z.string().optional(),
+    isUser: z.string().optional(),
+    type: z.string().optional(),
+    unit: z.string().optional(),
+  });
 
 function isJson(text: string): boolean {
   try {

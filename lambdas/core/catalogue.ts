@@ -81,7 +81,10 @@ export interface EventDefinition {
   readonly example: Readonly<Record<string, unknown>>;
 }
 
-type EventEntry = Omit<EventDefinition, 'detailType'>;
+type EventEntry = Omit<EventDefinition, 'detailType' | 'schema'> & {
+  /** Builds the data schema (lambdas/core/catalogue-schemas.ts); called once, when first used. */
+  readonly schema: () => z.ZodObject;
+};
 
 const withStream = ['channels'] as const;
 
@@ -228,10 +231,20 @@ const EVENT_ENTRIES: readonly EventEntry[] = [
   },
 ];
 
-export const EVENT_DEFINITIONS: readonly EventDefinition[] = EVENT_ENTRIES.map((entry) => ({
-  ...entry,
-  detailType: `${entry.entity}.${entry.name}`,
-}));
+export const EVENT_DEFINITIONS: readonly EventDefinition[] = EVENT_ENTRIES.map(
+  ({ schema: build, ...entry }) => {
+    let schema: z.ZodObject | undefined;
+    return {
+      ...entry,
+      detailType: `${entry.entity}.${entry.name}`,
+      // Built on first use: a cold start does not pay for the schemas of events it never sees.
+      get schema() {
+        schema ??= build();
+        return schema;
+      },
+    };
+  },
+);
 
 const byDetailType = new Map(EVENT_DEFINITIONS.map((definition) => [definition.detailType, definition]));
 

@@ -1,4 +1,20 @@
-import { MAX_RETRY_DELAY_SECONDS } from './subscription.js';
+import * as z from 'zod';
+
+/*
+ * The retry schedule's limits and schema live here, not in subscription.ts: config.ts reads a schedule
+ * too, and importing subscription.ts from there would make every handler build the subscription schemas
+ * at load, and bundle into route the SSRF guard with its HTTP agents, which route never uses.
+ */
+
+/** SQS cannot delay a message longer than 12 hours, so neither can one retry step. */
+export const MAX_RETRY_DELAY_SECONDS = 12 * 60 * 60;
+export const MAX_ATTEMPTS = 20;
+
+export const retryScheduleSchema = z
+  .array(z.number().int().min(0).max(MAX_RETRY_DELAY_SECONDS))
+  .min(1)
+  .max(MAX_ATTEMPTS)
+  .describe('Seconds to wait before each attempt; its length is the number of attempts');
 
 /**
  * Seconds to wait before each attempt (Standard Webhooks / Svix practice): immediately, 5 s, 5 min,

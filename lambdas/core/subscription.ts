@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ACTIVITY_TYPES, COMPONENT_NAMES, ENTITY_NAMES, type EntityName, findEvent } from './catalogue.js';
 import { commboxId } from './catalogue-schemas.js';
 import { ClientError, type FieldIssue, ValidationError } from './errors.js';
+import { retryScheduleSchema } from './retry.js';
 import { type AddressPolicy, checkListenerUrl } from './ssrf.js';
 
 /*
@@ -9,9 +10,6 @@ import { type AddressPolicy, checkListenerUrl } from './ssrf.js';
  * field is a client mistake, reported by name, not silently dropped.
  */
 
-/** SQS cannot delay a message longer than 12 hours, so neither can one retry step. */
-export const MAX_RETRY_DELAY_SECONDS = 12 * 60 * 60;
-export const MAX_ATTEMPTS = 20;
 export const MAX_CUSTOM_HEADERS = 20;
 
 /** Headers the platform owns: hop-by-hop ones, framing, and the signature scheme's. */
@@ -69,12 +67,6 @@ const headersSchema = z
   .refine((headers) => Object.keys(headers).length <= MAX_CUSTOM_HEADERS, {
     error: `at most ${MAX_CUSTOM_HEADERS} headers`,
   });
-
-export const retryScheduleSchema = z
-  .array(z.number().int().min(0).max(MAX_RETRY_DELAY_SECONDS))
-  .min(1)
-  .max(MAX_ATTEMPTS)
-  .describe('Seconds to wait before each attempt; its length is the number of attempts');
 
 const fields = {
   name: z.string().trim().min(1).max(100),

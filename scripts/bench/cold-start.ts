@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { BUNDLE_ALIASES } from '../../lib/bundle-aliases.js';
 import { FUNCTIONS } from '../../lib/definitions.js';
 import { REPO_ROOT } from './ipc.js';
 import { median } from './stats.js';
@@ -43,6 +44,7 @@ function deployedOptions(): { banner: string; warnings: string[] } {
     "mainFields: ['module', 'main']",
     'externalModules: []',
     'banner: ESM_REQUIRE_SHIM',
+    "esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES)",
   ];
   const warnings = expected
     .filter((option) => !source.includes(option))
@@ -90,7 +92,8 @@ export async function measureColdStart(runs: number): Promise<ColdStarts> {
     for (const [name, definition] of Object.entries(FUNCTIONS)) {
       const file = join(outDir, name, 'index.mjs');
       // As NodejsFunction runs it: esbuild --bundle <entry> --target=node24 --platform=node --format=esm
-      // --minify --sourcemap --sources-content=false --main-fields=module,main --banner:js=<shim>.
+      // --minify --sourcemap --sources-content=false --main-fields=module,main --banner:js=<shim>
+      // --alias:<module>=<replacement> for each of BUNDLE_ALIASES.
       await build({
         entryPoints: [join(REPO_ROOT, definition.entry)],
         absWorkingDir: REPO_ROOT,
@@ -103,6 +106,7 @@ export async function measureColdStart(runs: number): Promise<ColdStarts> {
         sourcesContent: false,
         mainFields: ['module', 'main'],
         banner: { js: banner },
+        alias: { ...BUNDLE_ALIASES },
         outfile: file,
         logLevel: 'silent',
       });

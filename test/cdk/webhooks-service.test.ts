@@ -232,6 +232,11 @@ describe('WebhooksService functions', () => {
       expect(bundle.includes('const require = '), 'require shim').toBe(true);
       expect(/export\s*\{[^}]*\bhandler\b[^}]*\}/.test(bundle), 'exports handler').toBe(true);
       expect(existsSync(path.join(assetDir, 'index.mjs.map'))).toBe(true);
+      // lib/bundle-aliases.ts: environment credentials only, not the SDK's default chain (SSO, STS, ...).
+      expect(bundle.includes('Unable to find environment variable credentials'), 'fromEnv').toBe(true);
+      expect(bundle.includes('Could not load credentials from any providers'), 'default chain').toBe(false);
+      // node:http comes from process.getBuiltinModule: an ES import of it would load undici at start.
+      expect(/from\s*"(node:)?http"/.test(bundle), 'ES import of node:http').toBe(false);
       expect(fn.Properties.Environment).toMatchObject({
         Variables: { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'commbox-webhooks' },
       });

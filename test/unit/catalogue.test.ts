@@ -65,6 +65,15 @@ describe('the CommBox catalogue', () => {
     },
   );
 
+  it('builds each event schema once, on first use, and hands out the same one after', () => {
+    const first = EVENT_DEFINITIONS.map((definition) => definition.schema);
+    const second = EVENT_DEFINITIONS.map((definition) => definition.schema);
+
+    second.forEach((schema, index) => {
+      expect(schema).toBe(first[index]);
+    });
+  });
+
   it('accepts ids as numbers or numeric strings of up to 16 digits and more', () => {
     const schema = findEvent('Object', 'OnNew')?.schema;
     expect(schema?.safeParse({ Id: '9007199254740993123' }).success).toBe(true);
