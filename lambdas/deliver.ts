@@ -1,6 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { deliveryDeps } from './commons/deps.js';
+import { deliveryDeps } from './commons/delivery-deps.js';
 import { logger } from './commons/logger.js';
 import { readConfig } from './config.js';
 import { type DeliveryDeps, deliverMessage, RetryScheduled } from './core/delivery.js';

@@ -12,7 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ApiResult } from '../../../lambdas/api/http.js';
 import { handler, useServiceDeps } from '../../../lambdas/api.js';
-import { serviceDeps } from '../../../lambdas/commons/deps.js';
+import { serviceDeps } from '../../../lambdas/commons/service-deps.js';
 import { readConfig } from '../../../lambdas/config.js';
 import type { Subscription } from '../../../lambdas/core/model.js';
 import { generateSecret } from '../../../lambdas/core/signing.js';

@@ -12,7 +12,7 @@ import {
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { deliveryDeps } from '../../../lambdas/commons/deps.js';
+import { deliveryDeps } from '../../../lambdas/commons/delivery-deps.js';
 import { logger } from '../../../lambdas/commons/logger.js';
 import { readConfig } from '../../../lambdas/config.js';
 import type { ListenerPoster, ListenerResult } from '../../../lambdas/core/delivery.js';

@@ -1,0 +1,42 @@
+import { EventBridgeOperationalEvents } from '../adapters/eventbridge-operational-events.js';
+import type { Config } from '../config.js';
+import { CircuitBreakers, InFlightLimiter } from '../core/circuit-breaker.js';
+import type { DeliveryDeps } from '../core/delivery.js';
+import { createListenerClient, type ListenerClient } from '../core/listener-client.js';
+import type { OperationalEvents } from '../core/ports.js';
+import { eventBridgeClient } from './clients.js';
+import { deliveryQueueFor, storesFor } from './deps.js';
+import { logger } from './logger.js';
+
+let listener: ListenerClient | undefined;
+
+/** Without a bus (unit tests), operational events are only logged. */
+const logOnly: OperationalEvents = {
+  publish: async (events) => {
+    for (const event of events) logger.warn(`operational event ${event.type}`, { ...event });
+  },
+};
+
+/** The deliver function's dependencies; its keep-alive listener client lives as long as the container. */
+export function deliveryDeps(config: Config): DeliveryDeps {
+  listener ??= createListenerClient({
+    allowLocalTargets: config.allowLocalTargets,
+    timeoutMs: config.deliveryTimeoutMs,
+  });
+  return {
+    ...storesFor(config),
+    queue: deliveryQueueFor(config),
+    listener,
+    now: () => new Date(),
+    retrySchedule: config.retrySchedule,
+    retentionDays: config.retentionDays,
+    disableAfterDays: config.disableAfterDays,
+    deliveryLog: config.deliveryLog,
+    // Listener isolation state lives as long as these deps: the container (lambdas/core/circuit-breaker.ts).
+    breakers: new CircuitBreakers(),
+    limiter: new InFlightLimiter(),
+    operational: config.eventBusName
+      ? new EventBridgeOperationalEvents(eventBridgeClient(), config.eventBusName)
+      : logOnly,
+  };
+}

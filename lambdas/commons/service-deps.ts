@@ -1,0 +1,16 @@
+import type { Config } from '../config.js';
+import { defaultResolver } from '../core/ssrf.js';
+import type { ServiceDeps } from '../core/subscriptions-service.js';
+import { deliveryQueueFor, storesFor } from './deps.js';
+
+/** The API's dependencies. */
+export function serviceDeps(config: Config): ServiceDeps {
+  return {
+    ...storesFor(config),
+    queue: deliveryQueueFor(config),
+    policy: { allowLocalTargets: config.allowLocalTargets },
+    resolve: defaultResolver,
+    now: () => new Date(),
+    retentionDays: config.retentionDays,
+  };
+}
