@@ -37,32 +37,66 @@ export interface Poller {
  * `batchItemFailures`, and leaves the failed ones to come back after their visibility timeout (or the
  * delay the handler set). A thrown error or a timeout fails the whole batch, as in Lambda. maxReceiveCount
  * and the DLQ are the queue's own redrive policy.
+ *
+ * `concurrency` loops receive and invoke side by side, but only one of them long-polls at a time: several
+ * long polls on one queue would all be woken by each new message, and all but one would come back empty
+ * and poll again, a burst of empty requests on every arrival. The others wait, and are woken by
+ * receives that got messages (one loop per message): then they poll without waiting, for as long as they
+ * get messages.
  */
 export function startPoller(options: PollerOptions): Poller {
   let stopped = false;
+  let longPolling = false;
+  let idle: (() => void)[] = [];
+  const wake = (count: number) => {
+    for (const resume of idle.splice(0, count)) resume();
+  };
   const loops = Array.from({ length: options.concurrency }, () => pollLoop());
 
   async function pollLoop(): Promise<void> {
     while (!stopped) {
+      const lead = !longPolling;
+      if (lead) longPolling = true;
       let messages: Message[];
       try {
         const output = await options.client.send(
           new ReceiveMessageCommand({
             QueueUrl: options.queueUrl,
             MaxNumberOfMessages: options.queue.batchSize,
-            WaitTimeSeconds: 1,
+            WaitTimeSeconds: lead ? 1 : 0,
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],
           }),
         );
         messages = output.Messages ?? [];
       } catch (error) {
+        if (lead) longPolling = false;
         if (stopped) return;
         options.onError(`${options.name}: receive failed`, error);
         await sleep(500);
         continue;
       }
-      if (messages.length > 0) await invoke(messages);
+      if (lead) longPolling = false;
+      // Messages suggest more: as many idle loops as messages came poll too (the first of them takes the
+      // long poll while this one invokes), so a backlog is drained side by side and one message costs one.
+      wake(messages.length);
+      if (messages.length > 0) {
+        await invoke(messages);
+      } else if (!lead && !stopped) {
+        // Until a backlog shows (or a few seconds, as a safety net: a loop back from invoking takes the
+        // long poll when no one holds it, so one is always held while a loop is free).
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            idle = idle.filter((waiting) => waiting !== resume);
+            resolve();
+          }, 5_000);
+          const resume = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          idle.push(resume);
+        });
+      }
     }
   }
 
@@ -105,10 +139,11 @@ export function startPoller(options: PollerOptions): Poller {
 
   return {
     async stop() {
-      // No abort of the receives in flight: fauxqs would still hand messages to an abandoned long poll,
-      // leaving them invisible for the queue's visibility timeout. Each loop's last receive (at most
-      // WaitTimeSeconds) ends, and what it got is handled, before the poller stops.
+      // No abort of the receive in flight: fauxqs would still hand messages to an abandoned long poll,
+      // leaving them invisible for the queue's visibility timeout. The last receive (at most
+      // WaitTimeSeconds) ends, and every batch received is handled, before the poller stops.
       stopped = true;
+      wake(idle.length);
       await Promise.allSettled(loops);
     },
   };
