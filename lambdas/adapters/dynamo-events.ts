@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { EventClaim } from '../core/model.js';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DeliveryEvent, EventClaim } from '../core/model.js';
 import type { EventStore, RejectedEvent, RejectedEventStore } from '../core/ports.js';
 import { isConditionalCheckFailed } from './dynamo-common.js';
 
@@ -48,6 +48,19 @@ export class DynamoEventStore implements EventStore, RejectedEventStore {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
+  }
+
+  async getLegacy(key: string): Promise<DeliveryEvent | undefined> {
+    const { Item: item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: eventKey(key), ConsistentRead: true }),
+    );
+    if (!item || typeof item.data !== 'object' || item.data === null) return undefined;
+    return {
+      entity: item.entity,
+      event: String(item.event),
+      receivedAt: String(item.receivedAt),
+      data: item.data as Record<string, unknown>,
+    };
   }
 
   async putRejected(rejected: RejectedEvent, expiresAt: number): Promise<void> {

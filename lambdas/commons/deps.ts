@@ -18,6 +18,7 @@ export function storesFor(config: Config) {
   return {
     subscriptions: new DynamoSubscriptionStore(client, config.tableName),
     deliveries: new DynamoDeliveryStore(client, config.tableName),
+    events: new DynamoEventStore(client, config.tableName),
   };
 }
 

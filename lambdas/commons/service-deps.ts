@@ -11,6 +11,5 @@ export function serviceDeps(config: Config): ServiceDeps {
     policy: { allowLocalTargets: config.allowLocalTargets },
     resolve: defaultResolver,
     now: () => new Date(),
-    retentionDays: config.retentionDays,
   };
 }

@@ -27,7 +27,8 @@ export async function listDeliveries(
 ): Promise<Page<DeliveryView>> {
   const subscription = await findSubscription(deps, brand, subscriptionId);
   const page = await deps.deliveries.list(subscriptionId, filter);
-  return { ...page, items: page.items.map((delivery) => withPayload(subscription, delivery)) };
+  const items = await Promise.all(page.items.map((delivery) => withPayload(deps, subscription, delivery)));
+  return { ...page, items };
 }
 
 /** One delivery with its attempts and its payload. */
@@ -38,19 +39,24 @@ export async function getDelivery(
   deliveryId: string,
 ) {
   const subscription = await findSubscription(deps, brand, subscriptionId);
-  return withPayload(subscription, await findDelivery(deps, subscriptionId, deliveryId));
+  return withPayload(deps, subscription, await findDelivery(deps, subscriptionId, deliveryId));
 }
 
 export type DeliveryView = Delivery & { payload: { contentType: string; body: string } | null };
 
 /**
  * The delivery with the payload as the listener receives it, rendered from the event data its record
- * keeps (null only if the catalogue no longer has its event).
+ * keeps (null if the catalogue no longer has its event, or for a legacy record whose event expired).
  */
-function withPayload(subscription: Subscription, stored: StoredDelivery): DeliveryView {
-  const { data, ...delivery } = stored;
+async function withPayload(
+  deps: ServiceDeps,
+  subscription: Subscription,
+  stored: StoredDelivery,
+): Promise<DeliveryView> {
+  const { data: kept, ...delivery } = stored;
+  const data = kept ?? (await deps.events.getLegacy(delivery.eventKey))?.data;
   const definition = findEvent(delivery.entity, delivery.event);
-  if (!definition) return { ...delivery, payload: null };
+  if (!definition || !data) return { ...delivery, payload: null };
   const { contentType, body } = renderPayload(subscription.format, {
     definition,
     brand: subscription.brand,
@@ -165,12 +171,15 @@ async function requeue(deps: ServiceDeps, deliveries: readonly StoredDelivery[])
       eventKey: delivery.eventKey,
       attemptsBefore: delivery.attempts.length,
       runAttemptsBefore: 0,
-      event: {
-        entity: delivery.entity,
-        event: delivery.event,
-        receivedAt: delivery.receivedAt,
-        data: delivery.data,
-      },
+      // A legacy record (without its event) queues a message without it: deliver reads the event item.
+      ...(delivery.data && {
+        event: {
+          entity: delivery.entity,
+          event: delivery.event,
+          receivedAt: delivery.receivedAt,
+          data: delivery.data,
+        },
+      }),
     })),
   );
 }

@@ -12,6 +12,7 @@ import {
 import type {
   DeliveryQueue,
   DeliveryStore,
+  EventStore,
   OperationalEvent,
   OperationalEvents,
   SubscriptionStore,
@@ -37,6 +38,8 @@ export interface ListenerPoster {
 export interface DeliveryDeps {
   readonly subscriptions: SubscriptionStore;
   readonly deliveries: DeliveryStore;
+  /** Only for LEGACY_EVENTS (ports.ts): messages queued before records kept their event. */
+  readonly events: Pick<EventStore, 'getLegacy'>;
   readonly queue: DeliveryQueue;
   readonly listener: ListenerPoster;
   readonly now: () => Date;
@@ -84,8 +87,11 @@ export async function deliverMessage(
 ): Promise<DeliveryResult> {
   const subscription = await deps.subscriptions.get(message.brand, message.subscriptionId);
   if (!subscription) return { outcome: 'dropped', reason: 'the subscription was deleted' };
-  // The event rides in the message (resends and replays rebuild it from the delivery's record).
-  const event = { ...message.event, brand: message.brand };
+  // The event rides in the message (resends and replays rebuild it from the delivery's record); a legacy
+  // message without it reads the event item older builds stored (LEGACY_EVENTS in ports.ts).
+  const carried = message.event ?? (await deps.events.getLegacy(message.eventKey));
+  if (!carried) return { outcome: 'dropped', reason: 'the event has expired' };
+  const event = { ...carried, brand: message.brand };
   const definition = findEvent(event.entity, event.event);
   if (!definition)
     return { outcome: 'dropped', reason: `the catalogue has no ${event.entity}.${event.event}` };

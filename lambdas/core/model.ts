@@ -76,7 +76,8 @@ export interface Delivery {
  * and replays. Each delivery keeps its own copy, so no event item is written or read per event.
  */
 export interface StoredDelivery extends Delivery {
-  readonly data: Record<string, unknown>;
+  /** Absent only in records written by builds before records kept it (LEGACY_EVENTS in ports.ts). */
+  readonly data?: Record<string, unknown>;
 }
 
 /** The event a delivery carries, in its message and (with `brand`) in its record. */
@@ -104,8 +105,12 @@ export const deliveryMessageSchema = z.object({
   runAttemptsBefore: z.number().int().nonnegative().default(0),
   /** A test event from the API: delivered even while the subscription is paused. */
   test: z.boolean().optional(),
-  /** The event itself: no delivery reads it back from the table. */
-  event: deliveryEventSchema,
+  /**
+   * The event itself: no delivery reads it back from the table. Absent only in messages queued by builds
+   * before records kept the event (resends and replays, and their retries): then it is read from the
+   * event item those builds stored (EventStore.getLegacy).
+   */
+  event: deliveryEventSchema.optional(),
 });
 export type DeliveryMessage = z.input<typeof deliveryMessageSchema>;
 

@@ -1,6 +1,7 @@
 import type { EntityName } from './catalogue.js';
 import type {
   DeliveryAttempt,
+  DeliveryEvent,
   DeliveryMessage,
   DeliveryStatus,
   EventClaim,
@@ -55,6 +56,12 @@ export interface EventStore {
    * cannot both win.
    */
   claim(claim: EventClaim, expiresAt: number): Promise<boolean>;
+  /**
+   * LEGACY_EVENTS: the event as builds before records kept it stored it whole under its key; undefined
+   * for a claim (which has no data) or an expired key. Read only for a record or message without its
+   * event; can go once no table holds such records (their retention, 30 days by default, after upgrading).
+   */
+  getLegacy(key: string): Promise<DeliveryEvent | undefined>;
 }
 
 export interface RejectedEvent {

@@ -1,7 +1,14 @@
 import { ClientError } from './errors.js';
 import { newSubscriptionId } from './ids.js';
 import { activeSecrets, type SigningSecret, type Subscription } from './model.js';
-import type { DeliveryQueue, DeliveryStore, Page, PageRequest, SubscriptionStore } from './ports.js';
+import type {
+  DeliveryQueue,
+  DeliveryStore,
+  EventStore,
+  Page,
+  PageRequest,
+  SubscriptionStore,
+} from './ports.js';
 import { generateSecret } from './signing.js';
 import { type AddressPolicy, type Resolver, resolveListener } from './ssrf.js';
 import { applySubscriptionUpdate, parseSubscriptionCreate, type SubscriptionSpec } from './subscription.js';
@@ -10,11 +17,12 @@ import { applySubscriptionUpdate, parseSubscriptionCreate, type SubscriptionSpec
 export interface ServiceDeps {
   readonly subscriptions: SubscriptionStore;
   readonly deliveries: DeliveryStore;
+  /** Only for LEGACY_EVENTS (ports.ts): records written before records kept their event. */
+  readonly events: Pick<EventStore, 'getLegacy'>;
   readonly queue: DeliveryQueue;
   readonly policy: AddressPolicy;
   readonly resolve: Resolver;
   readonly now: () => Date;
-  readonly retentionDays: number;
 }
 
 /** A rotated-out secret keeps signing this long beside the new one. */

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoEventStore } from '../../../lambdas/adapters/dynamo-events.js';
@@ -120,6 +120,43 @@ describe('claiming an event for its envelope', () => {
     expect(await store.claim(withData, EXPIRES)).toBe(true);
 
     expect(table.itemsUnder('EVENT#')).toEqual([storedItem(event)]);
+  });
+});
+
+describe('reading a legacy event (stored whole by builds before records kept their event)', () => {
+  const legacy = {
+    key: 'acme/evt-1',
+    brand: 'acme',
+    entity: 'Object',
+    event: 'OnNew',
+    data: { Id: 1 },
+    receivedAt: '2026-03-04T05:06:07.089Z',
+    envelopeId: 'eb-1',
+  };
+
+  it('returns the event a legacy item holds, read consistently', async () => {
+    ddb.on(GetCommand).resolves({ Item: { ...legacy, ...eventKey(legacy.key), expiresAt: EXPIRES } });
+
+    expect(await store.getLegacy('acme/evt-1')).toEqual({
+      entity: 'Object',
+      event: 'OnNew',
+      receivedAt: legacy.receivedAt,
+      data: { Id: 1 },
+    });
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Key: eventKey('acme/evt-1'),
+      ConsistentRead: true,
+    });
+  });
+
+  it('returns undefined for a claim, which has no data, and for a key that is gone', async () => {
+    const table = new FakeTable().install(ddb);
+    await store.claim(event, EXPIRES);
+
+    expect(await store.getLegacy(event.key)).toBeUndefined();
+    expect(await store.getLegacy('acme/gone')).toBeUndefined();
+    expect(table.itemsUnder('EVENT#')).toHaveLength(1);
   });
 });
 

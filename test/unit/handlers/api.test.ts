@@ -375,6 +375,34 @@ describe('test events and the delivery log', () => {
     expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.IndexName).toBe('gsi1');
   });
 
+  it("renders a legacy record's payload (written before records kept their event) from the event item, else null", async () => {
+    const { data, receivedAt: _receivedAt, ...legacy } = delivery;
+    const legacyEvent = {
+      pk: 'EVENT#acme/evt-1',
+      sk: 'EVENT',
+      key: 'acme/evt-1',
+      entity: 'Object',
+      event: 'OnNew',
+      receivedAt: NOW.toISOString(),
+      data,
+    };
+    let eventStored = true;
+    dynamo.on(GetCommand).callsFake((input) => {
+      if (input.Key?.pk === 'BRAND#acme') return { Item: asItem(storedSubscription()) };
+      if (input.Key?.pk === 'EVENT#acme/evt-1') return eventStored ? { Item: legacyEvent } : {};
+      return { Item: { pk: `SUB#${SUB_ID}`, sk: `DLV#${delivery.id}`, ...legacy } };
+    });
+
+    const rendered = await call('GET', `/subscriptions/${SUB_ID}/deliveries/${delivery.id}`);
+    eventStored = false;
+    const expired = await call('GET', `/subscriptions/${SUB_ID}/deliveries/${delivery.id}`);
+
+    expect(rendered.status).toBe(200);
+    expect(JSON.parse(rendered.body.payload.body).Event.Object).toMatchObject({ Id: 901731 });
+    expect(expired.status).toBe(200);
+    expect(expired.body.payload).toBeNull();
+  });
+
   it('answers 422 for an unknown status filter', async () => {
     const { status, body } = await call('GET', `/subscriptions/${SUB_ID}/deliveries`, {
       brand: 'acme',

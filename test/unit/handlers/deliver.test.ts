@@ -274,12 +274,17 @@ describe('delivering a webhook', () => {
   it('drops, with its reason, a message whose event the catalogue does not know', async () => {
     const delivery = aDelivery();
     const message = { ...delivery.message, event: { ...delivery.event, event: 'OnVanished' } };
+    const info = vi.spyOn(logger, 'info');
 
     const response = await invoke(aDeliveryRecord(message));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received).toHaveLength(0);
     expect(deliveryItem(delivery)).toBeUndefined();
+    expect(info).toHaveBeenCalledWith(
+      'delivery dropped',
+      expect.objectContaining({ reason: 'the catalogue has no Object.OnVanished' }),
+    );
   });
 });
 
@@ -548,17 +553,35 @@ describe("the subscription's state", () => {
     expect(table.itemsUnder('SUB#')).toEqual([]);
   });
 
-  it('drops a message without its event (malformed) without failing the record', async () => {
+  it('delivers a legacy message without its event (queued by an older build) from the event item that build stored', async () => {
     const delivery = aDelivery();
-    const { event: _event, ...withoutEvent } = delivery.message;
+    const { event: _event, ...legacy } = delivery.message;
+    const { key, ...event } = delivery.event;
+    table.seed({ ...event, key, brand: 'acme', envelopeId: 'eb-1', pk: `EVENT#${key}`, sk: 'EVENT' });
 
-    const response = await invoke(anSqsRecord(JSON.stringify(withoutEvent), { messageId: 'no-event' }));
+    const response = await invoke(anSqsRecord(JSON.stringify(legacy), { messageId: 'legacy' }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(JSON.parse(listener.received[0]?.body ?? '{}').Event.Object).toMatchObject({ Id: 901731 });
+    // Its record keeps the event from now on.
+    expect(deliveryItem(delivery)).toMatchObject({ status: 'succeeded', data: event.data });
+  });
+
+  it('drops a legacy message without its event whose event item expired (or is a claim without data)', async () => {
+    const delivery = aDelivery();
+    const { event: _event, ...legacy } = delivery.message;
+    const info = vi.spyOn(logger, 'info');
+    table.seed({ key: 'acme/evt-1', brand: 'acme', envelopeId: 'eb-1', pk: 'EVENT#acme/evt-1', sk: 'EVENT' });
+
+    const response = await invoke(anSqsRecord(JSON.stringify(legacy), { messageId: 'legacy' }));
 
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received).toHaveLength(0);
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
     expect(table.itemsUnder('SUB#')).toEqual([]);
+    expect(info).toHaveBeenCalledWith(
+      'delivery dropped',
+      expect.objectContaining({ reason: 'the event has expired' }),
+    );
   });
 
   it.each([
