@@ -6,7 +6,7 @@ import { matchSubscriptions } from './matching.js';
 import { type DeliveryMessage, expiresAtEpoch } from './model.js';
 import type { DeliveryQueue, EventStore, RejectedEventStore, SubscriptionStore } from './ports.js';
 
-/** Serialized `data` above this is refused: the event record must fit a DynamoDB item (400 KB). */
+/** Serialized `data` above this is refused: a delivery record, which keeps it, must fit a DynamoDB item (400 KB). */
 export const MAX_EVENT_DATA_BYTES = 200_000;
 /** Nesting deeper than this is refused: no CommBox shape comes close, and renderers recurse. */
 export const MAX_EVENT_DATA_DEPTH = 32;
@@ -137,18 +137,20 @@ export async function routeEvents(
 ): Promise<PromiseSettledResult<RoutingResult>[]> {
   const planned = await Promise.allSettled(envelopes.map((envelope) => planRoute(deps, envelope)));
   const messages = planned.flatMap((plan) => (plan.status === 'fulfilled' ? plan.value.messages : []));
-  let unqueued: ReadonlySet<DeliveryMessage>;
+  // By delivery id, not by object: a queue may answer with copies of the messages it could not send.
+  let unqueued: ReadonlySet<string>;
   let queueError: unknown;
   try {
-    unqueued = new Set(messages.length > 0 ? await deps.queue.send(messages) : []);
+    const failed = messages.length > 0 ? await deps.queue.send(messages) : [];
+    unqueued = new Set(failed.map((message) => message.deliveryId));
   } catch (error) {
-    unqueued = new Set(messages);
+    unqueued = new Set(messages.map((message) => message.deliveryId));
     queueError = error;
   }
   return planned.map((plan): PromiseSettledResult<RoutingResult> => {
     if (plan.status === 'rejected') return plan;
     const { result, messages: own } = plan.value;
-    const lost = own.filter((message) => unqueued.has(message)).length;
+    const lost = own.filter((message) => unqueued.has(message.deliveryId)).length;
     if (lost === 0) return { status: 'fulfilled', value: result };
     return {
       status: 'rejected',
