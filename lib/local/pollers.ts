@@ -82,9 +82,10 @@ export function startPoller(options: PollerOptions): Poller {
       wake(messages.length);
       if (messages.length > 0) {
         await invoke(messages);
-      } else if (!lead && !stopped) {
-        // Until a backlog shows (or a few seconds, as a safety net: a loop back from invoking takes the
-        // long poll when no one holds it, so one is always held while a loop is free).
+      } else if (!lead && !stopped && longPolling) {
+        // Idle until messages show. Only while another loop long-polls: when none does (its poll came back
+        // while this one's short poll was out), this loop takes the long poll itself, at the top. The
+        // timer is a safety net.
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             idle = idle.filter((waiting) => waiting !== resume);
