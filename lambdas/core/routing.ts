@@ -97,6 +97,10 @@ export function acceptEvent(
   // Depth first: its walk is bounded, while serializing absurdly deep data could exhaust the stack.
   if (depthOf(data) > MAX_EVENT_DATA_DEPTH)
     return { reason: `data is nested deeper than ${MAX_EVENT_DATA_DEPTH}` };
+  // A delivery record keeps the data, and DynamoDB refuses text that is not valid UTF-8: such an event
+  // would fail its writes on every retry.
+  if (!isWellFormedText(data))
+    return { reason: 'data holds text that is not valid Unicode (an unpaired surrogate)' };
   const size = Buffer.byteLength(JSON.stringify(data));
   if (size > MAX_EVENT_DATA_BYTES)
     return { reason: `data is ${size} bytes; the limit is ${MAX_EVENT_DATA_BYTES}` };
@@ -218,6 +222,16 @@ function identify(envelope: unknown): { detailType?: string; brand?: string; eve
     eventId: (detail.success ? detail.data.id : undefined) ?? outer.data.id,
     ...(detail.success && detail.data.brand ? { brand: detail.data.brand } : {}),
   };
+}
+
+/** Whether every string in `value`, keys included, is well-formed UTF-16 (so it encodes as UTF-8). */
+function isWellFormedText(value: unknown): boolean {
+  if (typeof value === 'string') return value.isWellFormed();
+  if (typeof value !== 'object' || value === null) return true;
+  for (const [key, child] of Object.entries(value)) {
+    if (!key.isWellFormed() || !isWellFormedText(child)) return false;
+  }
+  return true;
 }
 
 function depthOf(value: unknown, depth = 0): number {

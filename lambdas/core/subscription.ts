@@ -68,18 +68,35 @@ const headersSchema = z
     error: `at most ${MAX_CUSTOM_HEADERS} headers`,
   });
 
+/**
+ * Text the table can store: DynamoDB refuses a string that is not valid UTF-8, which an unpaired UTF-16
+ * surrogate (valid in a JSON string) cannot become, and would answer the write with an error (a 500).
+ */
+const wellFormed = { error: 'must be valid Unicode text (no unpaired surrogate)' } as const;
+
 const fields = {
-  name: z.string().trim().min(1).max(100),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .refine((text) => text.isWellFormed(), wellFormed),
   entity: z.enum(ENTITY_NAMES),
   events: z.array(eventSelectionSchema).min(1).max(50),
-  url: z.string().max(2048),
+  url: z
+    .string()
+    .max(2048)
+    .refine((text) => text.isWellFormed(), wellFormed),
   format: z.enum(['json', 'soap']),
   includeCompleteData: z.boolean(),
   headers: headersSchema,
   retrySchedule: retryScheduleSchema,
   /** Clients may pause and resume; only the platform disables (with a reason). */
   status: z.enum(['active', 'paused']),
-  description: z.string().max(500),
+  description: z
+    .string()
+    .max(500)
+    .refine((text) => text.isWellFormed(), wellFormed),
 };
 
 export const subscriptionCreateSchema = z.strictObject({

@@ -61,6 +61,9 @@ describe('parseSubscriptionCreate', () => {
     ['name', { name: '' }, 'name'],
     ['name', { name: 'x'.repeat(101) }, 'name'],
     ['name', { name: 42 }, 'name'],
+    ['a name with an unpaired surrogate', { name: 'Orders \ud800' }, 'name'],
+    ['a description with an unpaired surrogate', { description: '\udfff trailing half' }, 'description'],
+    ['a url with an unpaired surrogate', { url: 'https://crm.example.com/\ud83d' }, 'url'],
     ['entity', { entity: 'Invoice' }, 'entity'],
     ['events', { events: [] }, 'events'],
     ['events', { events: 'OnNew' }, 'events'],
@@ -111,6 +114,14 @@ describe('parseSubscriptionCreate', () => {
     expect(error.status).toBe(422);
     expect(error.details.map((issue) => issue.field)).toContain(field);
     expect(error.details.every((issue) => issue.message.length > 0)).toBe(true);
+  });
+
+  it('accepts text outside the BMP (a surrogate pair) in the name and description', () => {
+    const spec = parseSubscriptionCreate(
+      { ...validBody, name: 'Orders 📦', description: 'ship 🚚 fast' },
+      production,
+    );
+    expect([spec.name, spec.description]).toEqual(['Orders 📦', 'ship 🚚 fast']);
   });
 
   it('reports every missing required field at once', () => {

@@ -661,6 +661,22 @@ describe('rejecting invalid events', () => {
       detailType: 'Object.OnNew',
     },
     {
+      case: 'data holding an unpaired surrogate (DynamoDB could not store it)',
+      body: JSON.stringify(
+        anEventBridgeEnvelope({ detail: { ...valid, data: { ...valid.data, Message: 'half \ud83d' } } }),
+      ),
+      reason: 'not valid Unicode',
+      detailType: 'Object.OnNew',
+    },
+    {
+      case: 'data with an unpaired surrogate in a key',
+      body: JSON.stringify(
+        anEventBridgeEnvelope({ detail: { ...valid, data: { ...valid.data, Extra: { '\udc00': 1 } } } }),
+      ),
+      reason: 'not valid Unicode',
+      detailType: 'Object.OnNew',
+    },
+    {
       case: 'data nested too deep',
       body: JSON.stringify(
         anEventBridgeEnvelope({ detail: { ...valid, data: deep(MAX_EVENT_DATA_DEPTH + 1) } }),
