@@ -109,22 +109,25 @@ export async function deliverMessage(
     return { outcome: 'failed', attempt, reason };
   }
 
-  const payload = renderPayload(subscription.format, {
-    definition,
-    brand: event.brand,
-    data: event.data,
-    includeCompleteData: subscription.includeCompleteData,
-  });
-  const signature = signWebhook({
-    id,
-    timestamp: Math.floor(started.getTime() / 1000),
-    body: payload.body,
-    secrets: activeSecrets(subscription.secrets, started).map((secret) => secret.secret),
-  });
+  // Admission first: a deferred delivery is neither rendered nor signed, and the signature's timestamp is
+  // the time the POST goes out, after any wait for a slot.
   const admission = await admit(deps, subscription);
   if (admission.verdict === 'defer') return defer(deps, message, receipt, admission);
   let result: ListenerResult;
   try {
+    const payload = renderPayload(subscription.format, {
+      definition,
+      brand: event.brand,
+      data: event.data,
+      includeCompleteData: subscription.includeCompleteData,
+    });
+    const now = deps.now();
+    const signature = signWebhook({
+      id,
+      timestamp: Math.floor(now.getTime() / 1000),
+      body: payload.body,
+      secrets: activeSecrets(subscription.secrets, now).map((secret) => secret.secret),
+    });
     result = await deps.listener.post({
       url: subscription.url,
       body: payload.body,
@@ -135,6 +138,11 @@ export async function deliverMessage(
         ...signature,
       },
     });
+  } catch (error) {
+    // Nothing was sent (the listener client reports its failures as results): the circuit still hears
+    // of it, so a half-open circuit does not wait for this probe forever, and the record is retried.
+    admission.record({ kind: 'refused', reason: 'the delivery failed before it was sent' });
+    throw error;
   } finally {
     admission.release?.();
   }

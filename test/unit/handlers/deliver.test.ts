@@ -884,6 +884,34 @@ describe('listener isolation', () => {
     expect(deferred.map((entry) => entry.DelaySeconds)).toEqual([1, 1]);
   });
 
+  it('frees a half-open circuit whose probe failed before anything was sent, and retries the record', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const delivery = aDelivery();
+    let mode: 'fail' | 'throw' | 'ok' = 'fail';
+    let posts = 0;
+    const poster: ListenerPoster = {
+      post: async () => {
+        if (mode === 'throw') throw new Error('a bug before the request');
+        posts += 1;
+        return { outcome: { kind: 'response', status: mode === 'fail' ? 503 : 200 }, durationMs: 1 };
+      },
+    };
+    useDeliveryDeps({ ...deliveryDeps(readConfig()), listener: poster });
+    for (let failure = 0; failure < 5; failure += 1) await invoke(aDeliveryRecord(delivery.message));
+    vi.setSystemTime(new Date(NOW.getTime() + 31_000));
+    mode = 'throw';
+
+    const probe = await invoke(aDeliveryRecord(delivery.message, { messageId: 'probe' }));
+    mode = 'ok';
+    vi.setSystemTime(new Date(NOW.getTime() + 31_000 + 301_000));
+    const next = await invoke(aDeliveryRecord(delivery.message, { messageId: 'next' }));
+
+    expect(probe.batchItemFailures).toEqual([{ itemIdentifier: 'probe' }]);
+    // Past the (doubled) cool-down a new probe goes: the one that threw did not keep the circuit probing.
+    expect(next.batchItemFailures).toEqual([]);
+    expect(posts).toBe(6);
+  });
+
   it('keeps delivering to a healthy listener while another one has an open circuit', async () => {
     sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
     const broken = aDelivery({ url: listener.url('/broken') });
