@@ -136,6 +136,12 @@ export class FakeTable {
     return this;
   }
 
+  /** Removes the item at `pk`/`sk`, as TTL would: no request, no condition. */
+  expire(pk: string, sk: string): this {
+    this.items.delete(keyOf({ pk, sk }));
+    return this;
+  }
+
   /** A copy of the item at `pk`/`sk`, if any. */
   item(pk: string, sk: string): Item | undefined {
     const item = this.items.get(keyOf({ pk, sk }));
@@ -267,8 +273,10 @@ export class FakeTable {
     if (input.ScanIndexForward === false) candidates.reverse();
     const start = input.ExclusiveStartKey;
     if (start) {
-      const after = candidates.findIndex((item) => keyOf(item) === keyOf(start));
-      candidates = candidates.slice(after + 1);
+      // As DynamoDB: resume after the start key's position in key order, whether or not an item has it.
+      const forward = input.ScanIndexForward !== false;
+      const from = keyOf(start);
+      candidates = candidates.filter((item) => (forward ? keyOf(item) > from : keyOf(item) < from));
     }
     const limit = Math.min(input.Limit ?? Number.POSITIVE_INFINITY, this.pageSize);
     const scanned = candidates.slice(0, limit);

@@ -370,6 +370,22 @@ describe('listing deliveries', () => {
     });
   });
 
+  it('resumes after a cursor whose delivery expired between two pages', async () => {
+    const at = (n: number) => `2026-03-04T05:06:${String(n).padStart(2, '0')}.000Z`;
+    const deliveries = Array.from({ length: 4 }, (_, n) =>
+      aDelivery({ id: deliveryIdFor(at(n), `acme/evt-${n}`, SUB) }),
+    );
+    const table = new FakeTable().install(ddb).seed(...deliveries.map(stored));
+    const newestFirst = [...deliveries].reverse();
+
+    const first = await store.list(SUB, { limit: 2 });
+    table.expire(`SUB#${SUB}`, `DLV#${newestFirst[1]?.id}`);
+    const second = await store.list(SUB, { limit: 2, cursor: first.cursor });
+
+    expect(first.items.map((item) => item.id)).toEqual(newestFirst.slice(0, 2).map((item) => item.id));
+    expect(second.items.map((item) => item.id)).toEqual(newestFirst.slice(2).map((item) => item.id));
+  });
+
   it('refuses a cursor that does not carry a delivery id', async () => {
     await expect(
       store.list(SUB, { limit: 1, cursor: encodeCursor('sub_AAAAAAAAAAAAAAAA') }),
