@@ -1,27 +1,18 @@
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiClient, apiClient, bodyOf, deliverySchema, rotationSchema } from './support/api-client.js';
-import { commboxEvent, eventBridgeClient, putEvents } from './support/events.js';
+import { describe, expect, it } from 'vitest';
+import { type ApiClient, bodyOf, deliverySchema, rotationSchema } from './support/api-client.js';
+import { commboxEvent, putEvents } from './support/events.js';
 import {
   assertStatus,
   createSubscription,
-  freshDataDir,
   listDeliveries,
-  removeDataDir,
   subscriptionSpec,
   uniqueMarker,
   waitForDelivery,
 } from './support/fixtures.js';
-import { Listener } from './support/listener.js';
-import {
-  BRANDS,
-  capturedLogs,
-  type LocalProcess,
-  startLocalProcess,
-  TEST_ENV,
-} from './support/local-process.js';
-import { expectNoSecretsLeaked } from './support/secrets.js';
+import type { Listener } from './support/listener.js';
+import { BRANDS, capturedLogs } from './support/local-process.js';
+import { useLocalStack } from './support/local-stack.js';
 import { sleep } from './support/wait.js';
 import {
   signaturesOf,
@@ -40,36 +31,9 @@ import {
 /** How long to keep listening after the expected deliveries, to see that nothing else arrives. */
 const SETTLE_MS = 1000;
 
-let dataDir: string | undefined;
-let stack: LocalProcess | undefined;
-let acme: ApiClient;
-let globex: ApiClient;
-let producer: EventBridgeClient | undefined;
-const listeners: Listener[] = [];
+const local = useLocalStack();
 /** Every secret this file was given, to make sure none of them reaches the logs. */
 const secretsSeen = new Set<string>();
-
-beforeAll(async () => {
-  dataDir = await freshDataDir();
-  stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV } });
-  acme = apiClient(stack.url, BRANDS.acme.key);
-  globex = apiClient(stack.url, BRANDS.globex.key);
-  producer = eventBridgeClient(stack.url);
-}, 40_000);
-
-afterAll(async () => {
-  producer?.destroy();
-  await stack?.stop();
-  await Promise.all(listeners.map((listener) => listener.close()));
-  await removeDataDir(dataDir);
-  expectNoSecretsLeaked(capturedLogs);
-}, 30_000);
-
-async function listener(options: { defaultStatus?: number; answers?: number[] } = {}): Promise<Listener> {
-  const started = await Listener.start(options);
-  listeners.push(started);
-  return started;
-}
 
 async function subscribe(api: ApiClient, target: Listener, overrides: Record<string, unknown>) {
   const created = await createSubscription(api, subscriptionSpec(uniqueMarker('sub'), target.url, overrides));
@@ -78,9 +42,8 @@ async function subscribe(api: ApiClient, target: Listener, overrides: Record<str
 }
 
 function put(...entries: Parameters<typeof commboxEvent>[]) {
-  if (!producer) throw new Error('no producer');
   return putEvents(
-    producer,
+    local.producer,
     entries.map((entry) => commboxEvent(...entry)),
   );
 }
@@ -93,23 +56,26 @@ const activity = (id: number, type: number) => ({
 
 describe('fan-out of one batch of events', { timeout: 30_000 }, () => {
   it('reaches exactly the matching subscriptions of each brand, in JSON and SOAP, signed', async () => {
-    const acmeJson = await listener();
-    const acmeSoap = await listener();
-    const acmeTags = await listener();
-    const acmeUsers = await listener();
-    const globexObjects = await listener();
-    const globexUsers = await listener();
+    const acmeJson = await local.listener();
+    const acmeSoap = await local.listener();
+    const acmeTags = await local.listener();
+    const acmeUsers = await local.listener();
+    const globexObjects = await local.listener();
+    const globexUsers = await local.listener();
     const subscriptions = {
-      acmeJson: await subscribe(acme, acmeJson, { entity: 'Object', events: ['OnNew'] }),
-      acmeSoap: await subscribe(acme, acmeSoap, {
+      acmeJson: await subscribe(local.acme, acmeJson, { entity: 'Object', events: ['OnNew'] }),
+      acmeSoap: await subscribe(local.acme, acmeSoap, {
         entity: 'Object',
         events: ['OnNew', { name: 'OnNewActivity', activityTypes: [2, 6] }],
         format: 'soap',
       }),
-      acmeTags: await subscribe(acme, acmeTags, { entity: 'Tag', events: ['OnAdd'] }),
-      acmeUsers: await subscribe(acme, acmeUsers, { entity: 'User', events: ['OnNew'] }),
-      globexObjects: await subscribe(globex, globexObjects, { entity: 'Object', events: ['OnNew'] }),
-      globexUsers: await subscribe(globex, globexUsers, { entity: 'User', events: ['OnNew', 'OnUpdate'] }),
+      acmeTags: await subscribe(local.acme, acmeTags, { entity: 'Tag', events: ['OnAdd'] }),
+      acmeUsers: await subscribe(local.acme, acmeUsers, { entity: 'User', events: ['OnNew'] }),
+      globexObjects: await subscribe(local.globex, globexObjects, { entity: 'Object', events: ['OnNew'] }),
+      globexUsers: await subscribe(local.globex, globexUsers, {
+        entity: 'User',
+        events: ['OnNew', 'OnUpdate'],
+      }),
     };
 
     await put(
@@ -135,7 +101,7 @@ describe('fan-out of one batch of events', { timeout: 30_000 }, () => {
     expect(acmeUsers.requests).toHaveLength(0);
     expect(globexObjects.requests).toHaveLength(1);
     expect(globexUsers.requests).toHaveLength(1);
-    expect(await listDeliveries(acme, subscriptions.acmeUsers.id)).toEqual([]);
+    expect(await listDeliveries(local.acme, subscriptions.acmeUsers.id)).toEqual([]);
 
     const json = acmeJson.request(0);
     expect(json.method).toBe('POST');
@@ -193,8 +159,8 @@ describe('fan-out of one batch of events', { timeout: 30_000 }, () => {
 
 describe('the activity-type component', { timeout: 30_000 }, () => {
   it('lets through only the activities whose type the subscription lists', async () => {
-    const target = await listener();
-    const subscription = await subscribe(acme, target, {
+    const target = await local.listener();
+    const subscription = await subscribe(local.acme, target, {
       events: [{ name: 'OnNewActivity', activityTypes: [2, 6] }],
     });
 
@@ -227,13 +193,13 @@ describe('the activity-type component', { timeout: 30_000 }, () => {
 
 describe('retries', { timeout: 30_000 }, () => {
   it('retries a failing listener on the schedule with one webhook-id until it accepts (3 attempts)', async () => {
-    const target = await listener({ answers: [500, 500] });
-    const subscription = await subscribe(acme, target, {});
+    const target = await local.listener({ answers: [500, 500] });
+    const subscription = await subscribe(local.acme, target, {});
 
     await put(['acme', 'Object.OnNew', { Id: 5001 }]);
     const requests = await target.waitFor(3);
     const delivery = await waitForDelivery(
-      acme,
+      local.acme,
       subscription.id,
       (candidate) => candidate.status === 'succeeded',
       'the delivery to succeed',
@@ -249,7 +215,7 @@ describe('retries', { timeout: 30_000 }, () => {
     expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(900);
     expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(900);
 
-    const fetched = await acme.get(`/subscriptions/${subscription.id}/deliveries/${delivery.id}`);
+    const fetched = await local.acme.get(`/subscriptions/${subscription.id}/deliveries/${delivery.id}`);
     assertStatus(fetched, 200);
     expect(bodyOf(deliverySchema, fetched)).toMatchObject({
       id: delivery.id,
@@ -268,12 +234,12 @@ describe('retries', { timeout: 30_000 }, () => {
 
   /** A delivery that failed all 3 attempts (the listener answers 500), as the failed list shows it. */
   async function exhaustedDelivery() {
-    const target = await listener({ defaultStatus: 500 });
-    const subscription = await subscribe(acme, target, {});
+    const target = await local.listener({ defaultStatus: 500 });
+    const subscription = await subscribe(local.acme, target, {});
     await put(['acme', 'Object.OnNew', { Id: 6001, Message: uniqueMarker('exhausted') }]);
     await target.waitFor(3);
     const failed = await waitForDelivery(
-      acme,
+      local.acme,
       subscription.id,
       (candidate) => candidate.status === 'failed',
       'the delivery to fail',
@@ -285,8 +251,8 @@ describe('retries', { timeout: 30_000 }, () => {
     const { target, subscription, failed } = await exhaustedDelivery();
     await sleep(SETTLE_MS + 500);
 
-    const failedList = await listDeliveries(acme, subscription.id, 'failed');
-    const succeededList = await listDeliveries(acme, subscription.id, 'succeeded');
+    const failedList = await listDeliveries(local.acme, subscription.id, 'failed');
+    const succeededList = await listDeliveries(local.acme, subscription.id, 'succeeded');
 
     expect(target.requests).toHaveLength(3);
     expect(succeededList).toEqual([]);
@@ -309,11 +275,11 @@ describe('retries', { timeout: 30_000 }, () => {
     const { target, subscription, failed } = await exhaustedDelivery();
     target.answerFromNowOn(200);
 
-    const resent = await acme.post(`/subscriptions/${subscription.id}/deliveries/${failed.id}/resend`);
+    const resent = await local.acme.post(`/subscriptions/${subscription.id}/deliveries/${failed.id}/resend`);
     await target.waitFor(4);
     const again = target.request(3);
     const succeeded = await waitForDelivery(
-      acme,
+      local.acme,
       subscription.id,
       (candidate) => candidate.id === failed.id && candidate.status === 'succeeded',
       'the resent delivery to succeed',
@@ -326,20 +292,20 @@ describe('retries', { timeout: 30_000 }, () => {
     expect(verifiesWith(again, subscription.secret)).toBe(true);
     expect(succeeded.attempts.map((attempt) => attempt.statusCode)).toEqual([500, 500, 500, 200]);
     expect(succeeded.attempts.at(-1)?.attempt).toBe(4);
-    expect(await listDeliveries(acme, subscription.id, 'failed')).toEqual([]);
+    expect(await listDeliveries(local.acme, subscription.id, 'failed')).toEqual([]);
   });
 });
 
 describe('test events and secret rotation', { timeout: 30_000 }, () => {
   it('sends a test event through the pipeline to the listener, signed with the secret', async () => {
-    const target = await listener();
-    const subscription = await subscribe(acme, target, { events: ['OnNewChild', 'OnNew'] });
+    const target = await local.listener();
+    const subscription = await subscribe(local.acme, target, { events: ['OnNewChild', 'OnNew'] });
 
-    const response = await acme.post(`/subscriptions/${subscription.id}/test`);
+    const response = await local.acme.post(`/subscriptions/${subscription.id}/test`);
     await target.waitFor(1);
     const request = target.request(0);
     const delivery = await waitForDelivery(
-      acme,
+      local.acme,
       subscription.id,
       (candidate) => candidate.status === 'succeeded',
       'the test delivery to succeed',
@@ -355,11 +321,11 @@ describe('test events and secret rotation', { timeout: 30_000 }, () => {
   });
 
   it('signs with both the old and the new secret after a rotation', async () => {
-    const target = await listener();
-    const subscription = await subscribe(acme, target, {});
+    const target = await local.listener();
+    const subscription = await subscribe(local.acme, target, {});
     const oldSecret = subscription.secret;
 
-    const response = await acme.post(`/subscriptions/${subscription.id}/secret/rotate`);
+    const response = await local.acme.post(`/subscriptions/${subscription.id}/secret/rotate`);
     const rotated = bodyOf(rotationSchema, response);
     secretsSeen.add(rotated.secret);
     await put(['acme', 'Object.OnNew', { Id: 7001 }]);

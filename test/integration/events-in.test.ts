@@ -1,26 +1,13 @@
-import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_EVENT_DATA_BYTES, MAX_EVENT_DATA_DEPTH } from '../../lambdas/core/routing.js';
-import { type ApiClient, apiClient, type CreatedSubscription } from './support/api-client.js';
-import { commboxEvent, eventBridgeClient, putEvents } from './support/events.js';
-import {
-  createSubscription,
-  freshDataDir,
-  listDeliveries,
-  removeDataDir,
-  subscriptionSpec,
-  uniqueMarker,
-} from './support/fixtures.js';
-import { Listener } from './support/listener.js';
-import {
-  BRANDS,
-  capturedLogs,
-  type LocalProcess,
-  startLocalProcess,
-  TEST_ENV,
-} from './support/local-process.js';
-import { expectNoSecretsLeaked } from './support/secrets.js';
+import type { CreatedSubscription } from './support/api-client.js';
+import { commboxEvent, putEvents } from './support/events.js';
+import { createSubscription, listDeliveries, subscriptionSpec, uniqueMarker } from './support/fixtures.js';
+import type { Listener } from './support/listener.js';
+import { BRANDS, capturedLogs } from './support/local-process.js';
+import { useLocalStack } from './support/local-stack.js';
 import { sleep, waitUntil } from './support/wait.js';
 import { verifiedJson } from './support/webhooks.js';
 
@@ -37,42 +24,30 @@ const SETTLE_MS = 1500;
 const INGEST_QUEUE = 'commbox-webhooks-ingest';
 const INGEST_DLQ = 'commbox-webhooks-ingest-dlq';
 
-let dataDir: string | undefined;
-let stack: LocalProcess | undefined;
-let producer: EventBridgeClient | undefined;
+const local = useLocalStack();
 let sqs: SQSClient | undefined;
-let acme: ApiClient;
 let target: Listener | undefined;
 let subscription: CreatedSubscription;
 
 beforeAll(async () => {
-  dataDir = await freshDataDir();
-  stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV } });
-  acme = apiClient(stack.url, BRANDS.acme.key);
-  producer = eventBridgeClient(stack.url);
   sqs = new SQSClient({
-    endpoint: stack.services().sqsEndpoint,
+    endpoint: local.stack.services().sqsEndpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  target = await Listener.start();
+  target = await local.listener();
   // Every Object event: an invalid event that slipped through as any of them would reach this listener.
   subscription = await createSubscription(
-    acme,
+    local.acme,
     subscriptionSpec(uniqueMarker('events-in'), target.url, {
       events: ['OnNew', 'OnNewChild', 'OnNewActivity', 'OnUpdateTag'],
     }),
   );
 }, 40_000);
 
-afterAll(async () => {
-  producer?.destroy();
+afterAll(() => {
   sqs?.destroy();
-  await stack?.stop();
-  await target?.close();
-  await removeDataDir(dataDir);
-  expectNoSecretsLeaked(capturedLogs);
-}, 30_000);
+});
 
 function listener(): Listener {
   if (!target) throw new Error('no listener');
@@ -80,8 +55,7 @@ function listener(): Listener {
 }
 
 function put(entries: readonly PutEventsRequestEntry[]) {
-  if (!producer) throw new Error('no producer');
-  return putEvents(producer, entries);
+  return putEvents(local.producer, entries);
 }
 
 /** An entry with the given Detail (any JSON object), as a producer with a bug would put it. */
@@ -235,7 +209,7 @@ describe('invalid events', { timeout: 40_000 }, () => {
     }
     expect(listener().requestsWith(invalidMarker)).toEqual([]);
     for (const marker of valid) expect(deliveredWith(marker)).toHaveLength(1);
-    const deliveries = await listDeliveries(acme, subscription.id);
+    const deliveries = await listDeliveries(local.acme, subscription.id);
     expect(deliveries.filter((delivery) => delivery.payload?.body.includes(invalidMarker))).toEqual([]);
   });
 });

@@ -5,8 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../lambdas/api/http.js';
 import { checkListenerUrl } from '../../lambdas/core/ssrf.js';
 import {
-  type ApiClient,
-  apiClient,
   bodyOf,
   type CreatedSubscription,
   errorSchema,
@@ -15,21 +13,14 @@ import {
 import {
   assertStatus,
   createSubscription,
-  freshDataDir,
   listDeliveries,
-  removeDataDir,
   subscriptionSpec,
   uniqueMarker,
 } from './support/fixtures.js';
-import { Listener } from './support/listener.js';
-import {
-  BRANDS,
-  capturedLogs,
-  type LocalProcess,
-  startLocalProcess,
-  TEST_ENV,
-} from './support/local-process.js';
-import { expectNoSecretsLeaked, issuedSecrets, recordResponse, recordSecret } from './support/secrets.js';
+import type { Listener } from './support/listener.js';
+import { BRANDS } from './support/local-process.js';
+import { useLocalStack } from './support/local-stack.js';
+import { issuedSecrets, recordResponse, recordSecret } from './support/secrets.js';
 import { sleep } from './support/wait.js';
 import { signaturesOf, verifiesWith } from './support/webhooks.js';
 
@@ -56,10 +47,7 @@ recordSecret(LISTENER_TOKEN);
 
 type Target = keyof typeof RUNS;
 
-let dataDir: string | undefined;
-let stack: LocalProcess | undefined;
-let acme: ApiClient;
-let globex: ApiClient;
+const local = useLocalStack();
 let target: Listener | undefined;
 let seeded: CreatedSubscription;
 let seededBefore: unknown;
@@ -70,31 +58,23 @@ let sent = 0;
 const errorBodies: string[] = [];
 
 beforeAll(async () => {
-  dataDir = await freshDataDir();
-  stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV } });
-  acme = apiClient(stack.url, BRANDS.acme.key);
-  globex = apiClient(stack.url, BRANDS.globex.key);
-  target = await Listener.start();
+  target = await local.listener();
   seeded = await createSubscription(
-    acme,
+    local.acme,
     subscriptionSpec(uniqueMarker('seeded'), target.url, {
       events: ['OnNew', { name: 'OnNewActivity', activityTypes: [2, 6] }],
       headers: { 'X-Trace': 'seed', Authorization: `Bearer ${LISTENER_TOKEN}` },
       description: 'the one subscription hostile input must not change',
     }),
   );
-  const fetched = await acme.get(`/subscriptions/${seeded.id}`);
+  const fetched = await local.acme.get(`/subscriptions/${seeded.id}`);
   assertStatus(fetched, 200);
   seededBefore = fetched.body;
 }, 40_000);
 
-afterAll(async () => {
+afterAll(() => {
   agent.destroy();
-  await stack?.stop();
-  await target?.close();
-  await removeDataDir(dataDir);
-  expectNoSecretsLeaked(capturedLogs);
-}, 30_000);
+});
 
 // ---------------------------------------------------------------------------------------------------
 // Sending
@@ -171,7 +151,7 @@ function sendOnce(method: string, path: string, contentType: string | undefined,
     };
     if (contentType !== undefined) headers['content-type'] = contentType;
     if (body !== undefined) headers['content-length'] = String(body.length);
-    const request = httpRequest(`${stack?.url}${path}`, { method, agent, headers }, (response) => {
+    const request = httpRequest(`${local.stack.url}${path}`, { method, agent, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () =>
@@ -1130,20 +1110,20 @@ describe('hostile input', { timeout: 90_000 }, () => {
 
 describe('after the hostile input', { timeout: 30_000 }, () => {
   it('nothing was written: the brand has its one subscription, unchanged, with no deliveries', async () => {
-    const list = await acme.get('/subscriptions?limit=100');
-    const fetched = await acme.get(`/subscriptions/${seeded.id}`);
-    const otherBrand = await globex.get('/subscriptions?limit=100');
+    const list = await local.acme.get('/subscriptions?limit=100');
+    const fetched = await local.acme.get(`/subscriptions/${seeded.id}`);
+    const otherBrand = await local.globex.get('/subscriptions?limit=100');
     await sleep(500);
 
     expect(bodyOf(subscriptionPageSchema, list).items.map((item) => item.id)).toEqual([seeded.id]);
     expect(fetched.body).toEqual(seededBefore);
     expect(bodyOf(subscriptionPageSchema, otherBrand).items).toEqual([]);
-    expect(await listDeliveries(acme, seeded.id)).toEqual([]);
+    expect(await listDeliveries(local.acme, seeded.id)).toEqual([]);
     expect(target?.requests).toEqual([]);
   });
 
   it('the subscription still signs with its one original secret', async () => {
-    const response = await acme.post(`/subscriptions/${seeded.id}/test`, {});
+    const response = await local.acme.post(`/subscriptions/${seeded.id}/test`, {});
     const [request] = (await target?.waitFor(1)) ?? [];
 
     expect(response.status).toBe(202);
@@ -1153,9 +1133,9 @@ describe('after the hostile input', { timeout: 30_000 }, () => {
 
   it('no list, subscription, delivery or error response shows a signing secret or an API key', async () => {
     const responses = [
-      await acme.get('/subscriptions?limit=100'),
-      await acme.get(`/subscriptions/${seeded.id}`),
-      await acme.get(`/subscriptions/${seeded.id}/deliveries?limit=100`),
+      await local.acme.get('/subscriptions?limit=100'),
+      await local.acme.get(`/subscriptions/${seeded.id}`),
+      await local.acme.get(`/subscriptions/${seeded.id}/deliveries?limit=100`),
     ];
     for (const response of responses) assertStatus(response, 200);
     const keys = issuedSecrets().filter((secret) => !secret.startsWith('whsec_'));
@@ -1186,10 +1166,13 @@ describe('after the hostile input', { timeout: 30_000 }, () => {
 
     for (const url of loopback) {
       expect(safeToSubmit(url)).toBe(true);
-      const response = await globex.post('/subscriptions', subscriptionSpec(uniqueMarker('loopback'), url));
+      const response = await local.globex.post(
+        '/subscriptions',
+        subscriptionSpec(uniqueMarker('loopback'), url),
+      );
       expect(response.status, `${url}: ${JSON.stringify(response.body)}`).toBe(201);
       const { id } = response.body as { id: string };
-      expect((await globex.delete(`/subscriptions/${id}`)).status).toBe(204);
+      expect((await local.globex.delete(`/subscriptions/${id}`)).status).toBe(204);
     }
   });
 });

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  type ApiClient,
   type ApiResponse,
   apiClient,
   bodyOf,
@@ -11,22 +10,14 @@ import {
 import {
   assertStatus,
   createSubscription,
-  freshDataDir,
-  removeDataDir,
   subscriptionSpec,
   uniqueMarker,
   waitForDelivery,
 } from './support/fixtures.js';
 import { runKeysCommand } from './support/keys-command.js';
-import { Listener } from './support/listener.js';
-import {
-  BRANDS,
-  capturedLogs,
-  type LocalProcess,
-  startLocalProcess,
-  TEST_ENV,
-} from './support/local-process.js';
-import { expectNoSecretsLeaked, issuedSecrets } from './support/secrets.js';
+import { BRANDS } from './support/local-process.js';
+import { useLocalStack } from './support/local-stack.js';
+import { issuedSecrets } from './support/secrets.js';
 import { signaturesOf, verifiesWith, withSignature } from './support/webhooks.js';
 
 /*
@@ -35,56 +26,27 @@ import { signaturesOf, verifiesWith, withSignature } from './support/webhooks.js
  * error response (afterAll checks the logs and every response of this file too).
  */
 
-let dataDir: string | undefined;
-let stack: LocalProcess | undefined;
-let acme: ApiClient;
-let globex: ApiClient;
-const listeners: Listener[] = [];
-
-beforeAll(async () => {
-  dataDir = await freshDataDir();
-  stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV } });
-  acme = apiClient(stack.url, BRANDS.acme.key);
-  globex = apiClient(stack.url, BRANDS.globex.key);
-}, 40_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await Promise.all(listeners.map((listener) => listener.close()));
-  await removeDataDir(dataDir);
-  expectNoSecretsLeaked(capturedLogs);
-}, 30_000);
-
-function localStack(): LocalProcess {
-  if (!stack) throw new Error('no stack');
-  return stack;
-}
-
-async function listener(): Promise<Listener> {
-  const started = await Listener.start();
-  listeners.push(started);
-  return started;
-}
+const local = useLocalStack();
 
 describe('an API key made with the keys command', { timeout: 60_000 }, () => {
   it('works at once, belongs to its brand only, and is refused from the request right after its revocation', async () => {
-    const created = await runKeysCommand(localStack(), ['create', '--brand', 'acme', '--description', 'CRM']);
+    const created = await runKeysCommand(local.stack, ['create', '--brand', 'acme', '--description', 'CRM']);
     expect(created.code, created.stderr).toBe(0);
     const key = /key \(shown once, keep it secret\): (\S+)/.exec(created.stdout)?.[1] ?? '';
     const keyId = /created (key_\S+) for brand acme/.exec(created.stdout)?.[1] ?? '';
     expect(key).toMatch(/^cbk_/);
     expect(keyId).toMatch(/^key_/);
-    const withKey = apiClient(localStack().url, key);
+    const withKey = apiClient(local.stack.url, key);
 
     const own = await createSubscription(
       withKey,
       subscriptionSpec(uniqueMarker('by-new-key'), 'http://127.0.0.1:9/h'),
     );
     expect(own.brand).toBe('acme');
-    assertStatus(await acme.get(`/subscriptions/${own.id}`), 200);
-    expect((await globex.get(`/subscriptions/${own.id}`)).status).toBe(404);
+    assertStatus(await local.acme.get(`/subscriptions/${own.id}`), 200);
+    expect((await local.globex.get(`/subscriptions/${own.id}`)).status).toBe(404);
 
-    const listed = await runKeysCommand(localStack(), ['list', '--brand', 'acme']);
+    const listed = await runKeysCommand(local.stack, ['list', '--brand', 'acme']);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toContain(keyId);
     expect(listed.stdout).toContain('CRM');
@@ -92,11 +54,11 @@ describe('an API key made with the keys command', { timeout: 60_000 }, () => {
     expect(listed.stdout).not.toContain(createHash('sha256').update(key).digest('hex'));
 
     // Another brand's operator cannot revoke it, and the attempt changes nothing.
-    const wrongBrand = await runKeysCommand(localStack(), ['revoke', '--brand', 'globex', '--id', keyId]);
+    const wrongBrand = await runKeysCommand(local.stack, ['revoke', '--brand', 'globex', '--id', keyId]);
     expect(wrongBrand.code).toBe(1);
     assertStatus(await withKey.get('/subscriptions'), 200);
 
-    const revoked = await runKeysCommand(localStack(), ['revoke', '--brand', 'acme', '--id', keyId]);
+    const revoked = await runKeysCommand(local.stack, ['revoke', '--brand', 'acme', '--id', keyId]);
     const right = await withKey.get('/subscriptions');
     const create = await withKey.post(
       '/subscriptions',
@@ -110,12 +72,13 @@ describe('an API key made with the keys command', { timeout: 60_000 }, () => {
     expect(create.status).toBe(403);
     expect(remove.status).toBe(403);
     expect(JSON.stringify([right.body, create.body, remove.body])).not.toContain(key);
-    assertStatus(await acme.get(`/subscriptions/${own.id}`), 200);
-    const acmeNames = bodyOf(subscriptionPageSchema, await acme.get('/subscriptions?limit=100')).items.map(
-      (item) => item.name,
-    );
+    assertStatus(await local.acme.get(`/subscriptions/${own.id}`), 200);
+    const acmeNames = bodyOf(
+      subscriptionPageSchema,
+      await local.acme.get('/subscriptions?limit=100'),
+    ).items.map((item) => item.name);
     expect(acmeNames.some((name) => name.startsWith('late-'))).toBe(false);
-    const again = await runKeysCommand(localStack(), ['list', '--brand', 'acme']);
+    const again = await runKeysCommand(local.stack, ['list', '--brand', 'acme']);
     expect(again.stdout).not.toContain(keyId);
     expect(issuedSecrets()).toContain(key);
   });
@@ -123,12 +86,21 @@ describe('an API key made with the keys command', { timeout: 60_000 }, () => {
 
 describe('signing secret rotation', { timeout: 30_000 }, () => {
   it('keeps every earlier secret signing beside the new one during the overlap', async () => {
-    const target = await listener();
-    const subscription = await createSubscription(acme, subscriptionSpec(uniqueMarker('rotate'), target.url));
-    const first = bodyOf(rotationSchema, await acme.post(`/subscriptions/${subscription.id}/secret/rotate`));
-    const second = bodyOf(rotationSchema, await acme.post(`/subscriptions/${subscription.id}/secret/rotate`));
+    const target = await local.listener();
+    const subscription = await createSubscription(
+      local.acme,
+      subscriptionSpec(uniqueMarker('rotate'), target.url),
+    );
+    const first = bodyOf(
+      rotationSchema,
+      await local.acme.post(`/subscriptions/${subscription.id}/secret/rotate`),
+    );
+    const second = bodyOf(
+      rotationSchema,
+      await local.acme.post(`/subscriptions/${subscription.id}/secret/rotate`),
+    );
 
-    assertStatus(await acme.post(`/subscriptions/${subscription.id}/test`, {}), 202);
+    assertStatus(await local.acme.post(`/subscriptions/${subscription.id}/test`, {}), 202);
     const [request] = await target.waitFor(1);
 
     const secrets = [subscription.secret, first.secret, second.secret];
@@ -147,18 +119,18 @@ describe('signing secret rotation', { timeout: 30_000 }, () => {
 
 describe('lists, deliveries and errors', { timeout: 30_000 }, () => {
   it('never show a signing secret or an API key, even when the request carried one', async () => {
-    const target = await listener();
+    const target = await local.listener();
     const subscription = await createSubscription(
-      acme,
+      local.acme,
       subscriptionSpec(uniqueMarker('shown'), target.url, { headers: { 'X-Api-Key': 'listener-key-0042' } }),
     );
     const rotated = bodyOf(
       rotationSchema,
-      await acme.post(`/subscriptions/${subscription.id}/secret/rotate`),
+      await local.acme.post(`/subscriptions/${subscription.id}/secret/rotate`),
     );
-    assertStatus(await acme.post(`/subscriptions/${subscription.id}/test`, {}), 202);
+    assertStatus(await local.acme.post(`/subscriptions/${subscription.id}/test`, {}), 202);
     const delivery = await waitForDelivery(
-      acme,
+      local.acme,
       subscription.id,
       (d) => d.status === 'succeeded',
       'the test delivery',
@@ -167,12 +139,12 @@ describe('lists, deliveries and errors', { timeout: 30_000 }, () => {
     const secret = rotated.secret;
 
     const views: ApiResponse[] = [
-      await acme.get('/subscriptions?limit=100'),
-      await acme.get(path),
-      await acme.get(`${path}/deliveries?limit=100`),
-      await acme.get(`${path}/deliveries?status=succeeded`),
-      await acme.get(`${path}/deliveries/${delivery.id}`),
-      await acme.patch(path, { description: 'still secret-free' }),
+      await local.acme.get('/subscriptions?limit=100'),
+      await local.acme.get(path),
+      await local.acme.get(`${path}/deliveries?limit=100`),
+      await local.acme.get(`${path}/deliveries?status=succeeded`),
+      await local.acme.get(`${path}/deliveries/${delivery.id}`),
+      await local.acme.patch(path, { description: 'still secret-free' }),
     ];
     // Errors, several of them to requests that carry a secret or a key (`carried`): an error may quote
     // the caller's own input back (an unknown event name, the id in the path), never anything else.
@@ -181,29 +153,29 @@ describe('lists, deliveries and errors', { timeout: 30_000 }, () => {
       errors.push({ response: await response, carried });
     };
     const spec = subscriptionSpec(subscription.name, target.url);
-    await refused([secret], acme.post('/subscriptions', { ...spec, secret }));
-    await refused([], acme.post('/subscriptions', spec));
-    await refused([secret], acme.patch(path, { url: `https://user:${secret}@10.0.0.1/hook` }));
+    await refused([secret], local.acme.post('/subscriptions', { ...spec, secret }));
+    await refused([], local.acme.post('/subscriptions', spec));
+    await refused([secret], local.acme.patch(path, { url: `https://user:${secret}@10.0.0.1/hook` }));
     await refused(
       [BRANDS.acme.key],
-      acme.patch(path, { url: `https://${BRANDS.acme.key}@example.com/hook` }),
+      local.acme.patch(path, { url: `https://${BRANDS.acme.key}@example.com/hook` }),
     );
-    await refused([secret], acme.patch(path, { headers: { 'X-Api-Key': `${secret}\n` } }));
-    await refused([secret], acme.patch(path, { description: { secret } }));
-    await refused([secret], acme.post(`${path}/test`, { event: secret }));
+    await refused([secret], local.acme.patch(path, { headers: { 'X-Api-Key': `${secret}\n` } }));
+    await refused([secret], local.acme.patch(path, { description: { secret } }));
+    await refused([secret], local.acme.post(`${path}/test`, { event: secret }));
     await refused(
       [secret, BRANDS.acme.key],
-      acme.post(`${path}/replay`, { since: secret, until: BRANDS.acme.key }),
+      local.acme.post(`${path}/replay`, { since: secret, until: BRANDS.acme.key }),
     );
-    await refused([secret], acme.get(`/subscriptions/${encodeURIComponent(secret)}`));
-    await refused([BRANDS.acme.key], acme.get(`${path}/deliveries/${encodeURIComponent(BRANDS.acme.key)}`));
-    await refused([], globex.get(path));
-    await refused([secret], apiClient(localStack().url, secret).get('/subscriptions'));
+    await refused([secret], local.acme.get(`/subscriptions/${encodeURIComponent(secret)}`));
     await refused(
       [BRANDS.acme.key],
-      apiClient(localStack().url, `${BRANDS.acme.key}x`).get('/subscriptions'),
+      local.acme.get(`${path}/deliveries/${encodeURIComponent(BRANDS.acme.key)}`),
     );
-    await refused([], acme.get('/subscriptions?limit=1000'));
+    await refused([], local.globex.get(path));
+    await refused([secret], apiClient(local.stack.url, secret).get('/subscriptions'));
+    await refused([BRANDS.acme.key], apiClient(local.stack.url, `${BRANDS.acme.key}x`).get('/subscriptions'));
+    await refused([], local.acme.get('/subscriptions?limit=1000'));
 
     for (const view of views) expect(view.status, JSON.stringify(view.body)).toBe(200);
     for (const { response } of errors) {

@@ -1,52 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  type ApiClient,
   apiClient,
   bodyOf,
   errorSchema,
   subscriptionPageSchema,
   subscriptionSchema,
 } from './support/api-client.js';
-import {
-  assertStatus,
-  createSubscription,
-  freshDataDir,
-  removeDataDir,
-  subscriptionSpec,
-  uniqueMarker,
-} from './support/fixtures.js';
-import {
-  BRANDS,
-  capturedLogs,
-  type LocalProcess,
-  startLocalProcess,
-  TEST_ENV,
-} from './support/local-process.js';
-import { expectNoSecretsLeaked } from './support/secrets.js';
+import { assertStatus, createSubscription, subscriptionSpec, uniqueMarker } from './support/fixtures.js';
+import { BRANDS } from './support/local-process.js';
+import { useLocalStack } from './support/local-stack.js';
 
 /*
  * The subscription API of the real local process, driven over HTTP with two brands' keys.
  */
 
-let dataDir: string | undefined;
-let stack: LocalProcess | undefined;
-let acme: ApiClient;
-let globex: ApiClient;
+const local = useLocalStack();
 /** A URL nothing needs to answer: these tests never put events. */
 const LISTENER_URL = 'http://127.0.0.1:9/hook';
-
-beforeAll(async () => {
-  dataDir = await freshDataDir();
-  stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV } });
-  acme = apiClient(stack.url, BRANDS.acme.key);
-  globex = apiClient(stack.url, BRANDS.globex.key);
-}, 40_000);
-
-afterAll(async () => {
-  await stack?.stop();
-  await removeDataDir(dataDir);
-  expectNoSecretsLeaked(capturedLogs);
-}, 30_000);
 
 describe('subscription CRUD', { timeout: 20_000 }, () => {
   it('creates a subscription and shows its signing secret only in the creation response', async () => {
@@ -55,8 +25,8 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
       description: 'conversations',
     });
 
-    const created = await acme.post('/subscriptions', spec);
-    const fetched = await acme.get(`/subscriptions/${bodyOf(subscriptionSchema, created).id}`);
+    const created = await local.acme.post('/subscriptions', spec);
+    const fetched = await local.acme.get(`/subscriptions/${bodyOf(subscriptionSchema, created).id}`);
 
     expect(created.status).toBe(201);
     const body = bodyOf(subscriptionSchema, created);
@@ -80,16 +50,16 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
 
   it('changes the given fields with PATCH and keeps the others', async () => {
     const subscription = await createSubscription(
-      acme,
+      local.acme,
       subscriptionSpec(uniqueMarker('patch'), LISTENER_URL),
     );
 
-    const patched = await acme.patch(`/subscriptions/${subscription.id}`, {
+    const patched = await local.acme.patch(`/subscriptions/${subscription.id}`, {
       format: 'soap',
       events: ['OnNew', 'OnNewChild'],
       status: 'paused',
     });
-    const fetched = await acme.get(`/subscriptions/${subscription.id}`);
+    const fetched = await local.acme.get(`/subscriptions/${subscription.id}`);
 
     expect(patched.status).toBe(200);
     expect(fetched.status).toBe(200);
@@ -107,12 +77,12 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
 
   it('deletes a subscription, after which it is not found and its name is free again', async () => {
     const name = uniqueMarker('delete');
-    const subscription = await createSubscription(acme, subscriptionSpec(name, LISTENER_URL));
+    const subscription = await createSubscription(local.acme, subscriptionSpec(name, LISTENER_URL));
 
-    const deleted = await acme.delete(`/subscriptions/${subscription.id}`);
-    const fetched = await acme.get(`/subscriptions/${subscription.id}`);
-    const deletedAgain = await acme.delete(`/subscriptions/${subscription.id}`);
-    const recreated = await acme.post('/subscriptions', subscriptionSpec(name, LISTENER_URL));
+    const deleted = await local.acme.delete(`/subscriptions/${subscription.id}`);
+    const fetched = await local.acme.get(`/subscriptions/${subscription.id}`);
+    const deletedAgain = await local.acme.delete(`/subscriptions/${subscription.id}`);
+    const recreated = await local.acme.post('/subscriptions', subscriptionSpec(name, LISTENER_URL));
 
     expect(deleted.status).toBe(204);
     expect(deleted.body).toBeUndefined();
@@ -124,11 +94,14 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
 
   it('refuses a second subscription with the same name in a brand (409), whatever its case', async () => {
     const name = uniqueMarker('Duplicate');
-    await createSubscription(acme, subscriptionSpec(name, LISTENER_URL));
+    await createSubscription(local.acme, subscriptionSpec(name, LISTENER_URL));
 
-    const same = await acme.post('/subscriptions', subscriptionSpec(name, LISTENER_URL));
-    const otherCase = await acme.post('/subscriptions', subscriptionSpec(name.toUpperCase(), LISTENER_URL));
-    const otherBrand = await globex.post('/subscriptions', subscriptionSpec(name, LISTENER_URL));
+    const same = await local.acme.post('/subscriptions', subscriptionSpec(name, LISTENER_URL));
+    const otherCase = await local.acme.post(
+      '/subscriptions',
+      subscriptionSpec(name.toUpperCase(), LISTENER_URL),
+    );
+    const otherBrand = await local.globex.post('/subscriptions', subscriptionSpec(name, LISTENER_URL));
 
     expect(same.status).toBe(409);
     expect(bodyOf(errorSchema, same).error).toMatchObject({
@@ -149,7 +122,7 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
       colour: 'red',
     };
 
-    const response = await acme.post('/subscriptions', malformed);
+    const response = await local.acme.post('/subscriptions', malformed);
 
     expect(response.status).toBe(422);
     const { error } = bodyOf(errorSchema, response);
@@ -168,7 +141,7 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
       ],
     });
 
-    const response = await acme.post('/subscriptions', spec);
+    const response = await local.acme.post('/subscriptions', spec);
 
     expect(response.status).toBe(422);
     const fields = bodyOf(errorSchema, response).error.details.map((detail) => detail.field);
@@ -178,7 +151,7 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
   });
 
   it('pages through the list with limit=1 and the cursor, seeing each subscription once', async () => {
-    const brand = apiClient(stack?.url ?? '', BRANDS.globex.key);
+    const brand = apiClient(local.stack.url, BRANDS.globex.key);
     for (const index of [1, 2, 3]) {
       await createSubscription(brand, subscriptionSpec(uniqueMarker(`page-${index}`), LISTENER_URL));
     }
@@ -204,7 +177,7 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
   });
 
   it('refuses a page size out of range with 400', async () => {
-    const response = await acme.get('/subscriptions?limit=0');
+    const response = await local.acme.get('/subscriptions?limit=0');
 
     expect(response.status).toBe(400);
     expect(bodyOf(errorSchema, response).error.details).toEqual([
@@ -216,24 +189,24 @@ describe('subscription CRUD', { timeout: 20_000 }, () => {
 describe('brand isolation and authentication', { timeout: 20_000 }, () => {
   it("answers another brand's key with 404 on every route of a subscription, and never lists it", async () => {
     const subscription = await createSubscription(
-      acme,
+      local.acme,
       subscriptionSpec(uniqueMarker('private'), LISTENER_URL),
     );
     const path = `/subscriptions/${subscription.id}`;
 
     const answers = await Promise.all([
-      globex.get(path),
-      globex.patch(path, { description: 'mine now' }),
-      globex.post(`${path}/secret/rotate`),
-      globex.post(`${path}/test`),
-      globex.get(`${path}/deliveries`),
-      globex.get(`${path}/deliveries/dlv_000000000000000000000000`),
-      globex.post(`${path}/deliveries/dlv_000000000000000000000000/resend`),
-      globex.post(`${path}/replay`, { since: '2026-01-01T00:00:00Z', until: '2026-01-02T00:00:00Z' }),
-      globex.delete(path),
+      local.globex.get(path),
+      local.globex.patch(path, { description: 'mine now' }),
+      local.globex.post(`${path}/secret/rotate`),
+      local.globex.post(`${path}/test`),
+      local.globex.get(`${path}/deliveries`),
+      local.globex.get(`${path}/deliveries/dlv_000000000000000000000000`),
+      local.globex.post(`${path}/deliveries/dlv_000000000000000000000000/resend`),
+      local.globex.post(`${path}/replay`, { since: '2026-01-01T00:00:00Z', until: '2026-01-02T00:00:00Z' }),
+      local.globex.delete(path),
     ]);
-    const globexList = bodyOf(subscriptionPageSchema, await globex.get('/subscriptions?limit=100'));
-    const stillThere = await acme.get(path);
+    const globexList = bodyOf(subscriptionPageSchema, await local.globex.get('/subscriptions?limit=100'));
+    const stillThere = await local.acme.get(path);
 
     expect(answers.map((answer) => answer.status)).toEqual(answers.map(() => 404));
     expect(globexList.items.map((item) => item.id)).not.toContain(subscription.id);
@@ -242,8 +215,8 @@ describe('brand isolation and authentication', { timeout: 20_000 }, () => {
   });
 
   it('answers 401 without a key and 403 with an unknown key, and serves the catalogue to anyone', async () => {
-    const anonymous = apiClient(stack?.url ?? '');
-    const stranger = apiClient(stack?.url ?? '', 'not-a-real-key-000');
+    const anonymous = apiClient(local.stack.url);
+    const stranger = apiClient(local.stack.url, 'not-a-real-key-000');
 
     const withoutKey = await anonymous.get('/subscriptions');
     const unknownKey = await stranger.get('/subscriptions');

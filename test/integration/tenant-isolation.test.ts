@@ -1,10 +1,8 @@
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES, type ApiRoute, type OperationId } from '../../lambdas/api/routes.js';
 import {
   type ApiClient,
   type ApiResponse,
-  apiClient,
   bodyOf,
   type CreatedSubscription,
   type DeliveryBody,
@@ -12,26 +10,18 @@ import {
   subscriptionPageSchema,
   subscriptionSchema,
 } from './support/api-client.js';
-import { commboxEvent, eventBridgeClient, putEvents } from './support/events.js';
+import { commboxEvent, putEvents } from './support/events.js';
 import {
   assertStatus,
   createSubscription,
-  freshDataDir,
   listDeliveries,
-  removeDataDir,
   subscriptionSpec,
   uniqueMarker,
   waitForDelivery,
 } from './support/fixtures.js';
-import { Listener } from './support/listener.js';
-import {
-  BRANDS,
-  capturedLogs,
-  type LocalProcess,
-  startLocalProcess,
-  TEST_ENV,
-} from './support/local-process.js';
-import { expectNoSecretsLeaked } from './support/secrets.js';
+import type { Listener } from './support/listener.js';
+import { BRANDS } from './support/local-process.js';
+import { useLocalStack } from './support/local-stack.js';
 import { sleep } from './support/wait.js';
 import { signaturesOf, verifiesWith } from './support/webhooks.js';
 
@@ -45,12 +35,8 @@ import { signaturesOf, verifiesWith } from './support/webhooks.js';
 /** How long a wrongly accepted test event, resend or replay would need to reach B's listener (retry 0 s). */
 const SETTLE_MS = 1500;
 
-let dataDir: string | undefined;
-let stack: LocalProcess | undefined;
-let producer: EventBridgeClient | undefined;
-let brandA: ApiClient;
-let brandB: ApiClient;
-const listeners: Listener[] = [];
+/** Brand A is acme, brand B is globex. */
+const local = useLocalStack();
 
 /** B's data, which A tries to reach, and A's own subscription (to mix A's ids with B's). */
 interface Seed {
@@ -64,21 +50,20 @@ interface Seed {
 let seed: Seed;
 
 beforeAll(async () => {
-  dataDir = await freshDataDir();
-  stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV } });
-  brandA = apiClient(stack.url, BRANDS.acme.key);
-  brandB = apiClient(stack.url, BRANDS.globex.key);
-  producer = eventBridgeClient(stack.url);
-
-  const listenerB = await Listener.start();
-  const listenerA = await Listener.start();
-  listeners.push(listenerA, listenerB);
-  const subscriptionB = await createSubscription(brandB, subscriptionSpec(uniqueMarker('b'), listenerB.url));
-  const subscriptionA = await createSubscription(brandA, subscriptionSpec(uniqueMarker('a'), listenerA.url));
-  await putEvents(producer, [commboxEvent(BRANDS.globex.brand, 'Object.OnNew', { Id: 8001 })]);
+  const listenerB = await local.listener();
+  const listenerA = await local.listener();
+  const subscriptionB = await createSubscription(
+    local.globex,
+    subscriptionSpec(uniqueMarker('b'), listenerB.url),
+  );
+  const subscriptionA = await createSubscription(
+    local.acme,
+    subscriptionSpec(uniqueMarker('a'), listenerA.url),
+  );
+  await putEvents(local.producer, [commboxEvent(BRANDS.globex.brand, 'Object.OnNew', { Id: 8001 })]);
   await listenerB.waitFor(1);
   const deliveryB = await waitForDelivery(
-    brandB,
+    local.globex,
     subscriptionB.id,
     (delivery) => delivery.status === 'succeeded',
     "B's delivery to succeed",
@@ -92,18 +77,10 @@ beforeAll(async () => {
   };
 }, 60_000);
 
-afterAll(async () => {
-  producer?.destroy();
-  await stack?.stop();
-  await Promise.all(listeners.map((listener) => listener.close()));
-  await removeDataDir(dataDir);
-  expectNoSecretsLeaked(capturedLogs);
-}, 30_000);
-
 async function snapshotOfB(subscriptionId: string, deliveryId: string, listener: Listener) {
-  const subscription = await brandB.get(`/subscriptions/${subscriptionId}`);
-  const deliveries = await brandB.get(`/subscriptions/${subscriptionId}/deliveries?limit=100`);
-  const delivery = await brandB.get(`/subscriptions/${subscriptionId}/deliveries/${deliveryId}`);
+  const subscription = await local.globex.get(`/subscriptions/${subscriptionId}`);
+  const deliveries = await local.globex.get(`/subscriptions/${subscriptionId}/deliveries?limit=100`);
+  const delivery = await local.globex.get(`/subscriptions/${subscriptionId}/deliveries/${deliveryId}`);
   for (const response of [subscription, deliveries, delivery]) assertStatus(response, 200);
   return {
     subscription: subscription.body,
@@ -208,12 +185,12 @@ describe("brand A's key on brand B's data", { timeout: 30_000 }, () => {
       );
 
       const onB = await call(
-        brandA,
+        local.acme,
         route,
         pathWith(route, (name) => bIds[name] ?? ''),
       );
       const onNothing = await call(
-        brandA,
+        local.acme,
         route,
         pathWith(route, (name) => unknownIds[name] ?? ''),
       );
@@ -234,7 +211,7 @@ describe("brand A's key on brand B's data", { timeout: 30_000 }, () => {
       name === 'id' ? seed.subscriptionA.id : (B_VALUES[name]?.(seed) ?? ''),
     );
 
-    const response = await call(brandA, route, path);
+    const response = await call(local.acme, route, path);
 
     expect(response.status, JSON.stringify(response.body)).toBe(404);
     expect(bodyOf(errorSchema, response).error.code).toBe('not_found');
@@ -255,7 +232,7 @@ describe("brand A's key on brand B's data", { timeout: 30_000 }, () => {
       (route) => [`${route.method} ${route.path}`, route] as const,
     ),
   )('%s (public) shows nothing of brand B', async (_, route) => {
-    const response = await brandA.request(route.method, route.path);
+    const response = await local.acme.request(route.method, route.path);
 
     assertStatus(response, 200);
     const text = JSON.stringify(response.body);
@@ -271,13 +248,11 @@ describe("brand A's key on brand B's data", { timeout: 30_000 }, () => {
     expect(after).toEqual(seed.before);
     expect(seed.listenerB.requests).toHaveLength(1);
     // Not rotated: the next delivery is signed with B's one original secret, and only with it.
-    await putEvents(producer as EventBridgeClient, [
-      commboxEvent(BRANDS.globex.brand, 'Object.OnNew', { Id: 8002 }),
-    ]);
+    await putEvents(local.producer, [commboxEvent(BRANDS.globex.brand, 'Object.OnNew', { Id: 8002 })]);
     const [, next] = await seed.listenerB.waitFor(2);
     expect(next && signaturesOf(next)).toHaveLength(1);
     expect(next && verifiesWith(next, seed.subscriptionB.secret)).toBe(true);
-    expect(await listDeliveries(brandB, seed.subscriptionB.id)).toHaveLength(2);
+    expect(await listDeliveries(local.globex, seed.subscriptionB.id)).toHaveLength(2);
   });
 });
 
@@ -285,26 +260,30 @@ describe("brand A's key on brand B's data", { timeout: 30_000 }, () => {
 async function createLandsInCallersBrand(): Promise<void> {
   const spec = subscriptionSpec(uniqueMarker('a-created'), 'http://127.0.0.1:9/hook');
 
-  const created = await brandA.post('/subscriptions?brand=globex', spec);
-  const smuggled = await brandA.post('/subscriptions', { ...spec, name: uniqueMarker('x'), brand: 'globex' });
+  const created = await local.acme.post('/subscriptions?brand=globex', spec);
+  const smuggled = await local.acme.post('/subscriptions', {
+    ...spec,
+    name: uniqueMarker('x'),
+    brand: 'globex',
+  });
 
   assertStatus(created, 201);
   const subscription = bodyOf(subscriptionSchema, created);
   expect(subscription.brand).toBe(BRANDS.acme.brand);
   expect(smuggled.status).toBe(422);
-  expect((await brandA.get(`/subscriptions/${subscription.id}`)).status).toBe(200);
-  expect((await brandB.get(`/subscriptions/${subscription.id}`)).status).toBe(404);
-  expect(await allSubscriptionIds(brandB)).not.toContain(subscription.id);
-  expect((await brandA.delete(`/subscriptions/${subscription.id}`)).status).toBe(204);
+  expect((await local.acme.get(`/subscriptions/${subscription.id}`)).status).toBe(200);
+  expect((await local.globex.get(`/subscriptions/${subscription.id}`)).status).toBe(404);
+  expect(await allSubscriptionIds(local.globex)).not.toContain(subscription.id);
+  expect((await local.acme.delete(`/subscriptions/${subscription.id}`)).status).toBe(204);
 }
 
 /** GET /subscriptions: A's list, every page of it, never shows B's subscription. */
 async function listShowsOnlyCallersBrand(): Promise<void> {
-  const ids = await allSubscriptionIds(brandA, '&brand=globex');
+  const ids = await allSubscriptionIds(local.acme, '&brand=globex');
 
   expect(ids).toContain(seed.subscriptionA.id);
   expect(ids).not.toContain(seed.subscriptionB.id);
-  expect(await allSubscriptionIds(brandB)).toContain(seed.subscriptionB.id);
+  expect(await allSubscriptionIds(local.globex)).toContain(seed.subscriptionB.id);
 }
 
 async function allSubscriptionIds(api: ApiClient, extraQuery = ''): Promise<string[]> {
@@ -316,7 +295,7 @@ async function allSubscriptionIds(api: ApiClient, extraQuery = ''): Promise<stri
     assertStatus(response, 200);
     const body = bodyOf(subscriptionPageSchema, response);
     for (const item of body.items) {
-      expect(item.brand).toBe(api === brandA ? BRANDS.acme.brand : BRANDS.globex.brand);
+      expect(item.brand).toBe(api === local.acme ? BRANDS.acme.brand : BRANDS.globex.brand);
       ids.push(item.id);
     }
     cursor = body.cursor;
