@@ -10,10 +10,11 @@ import { DynamoEventStore } from '../../lambdas/adapters/dynamo-events.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
 import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-delivery-queue.js';
 import { deliveryIdFor } from '../../lambdas/core/ids.js';
-import type { DeliveryMessage, EventClaim, Subscription } from '../../lambdas/core/model.js';
+import type { DeliveryMessage, EventClaim } from '../../lambdas/core/model.js';
 import { MAX_EVENT_DATA_BYTES } from '../../lambdas/core/routing.js';
 import { type DynamoServer, startDynamoServer } from '../../lib/local/dynamo-server.js';
 import { createTableInput } from '../../lib/local/table.js';
+import { aStoredSubscription } from '../support/stored-items.js';
 
 /*
  * The batched reads and writes of the adapters against the local DynamoDB (dynalite, which checks
@@ -63,24 +64,6 @@ async function storedClaim(key: string): Promise<unknown> {
   if (!item) return undefined;
   const { pk: _pk, sk: _sk, expiresAt: _expiresAt, ...claim } = item;
   return claim;
-}
-
-function aSubscription(brand: string, name: string): Subscription {
-  return {
-    id: `sub_${randomBytes(12).toString('base64url')}`,
-    brand,
-    name,
-    entity: 'Object',
-    events: [{ name: 'OnNew' }],
-    url: 'https://listener.example.com/hook',
-    format: 'json',
-    includeCompleteData: false,
-    status: 'active',
-    secrets: [{ secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0', createdAt: '2026-01-01T00:00:00.000Z' }],
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    version: 1,
-  };
 }
 
 describe('the event store on the local DynamoDB', () => {
@@ -136,8 +119,8 @@ describe('the subscription and delivery stores on the local DynamoDB', () => {
   it('reads the subscriptions of one turn together, and shares the active listing of one brand and entity', async () => {
     const store = new DynamoSubscriptionStore(client, TABLE_NAME);
     const brand = aBrand();
-    const orders = aSubscription(brand, 'Orders');
-    const invoices = aSubscription(brand, 'Invoices');
+    const orders = aStoredSubscription({ brand: brand, name: 'Orders' });
+    const invoices = aStoredSubscription({ brand: brand, name: 'Invoices' });
     await store.create(orders);
     await store.create(invoices);
 

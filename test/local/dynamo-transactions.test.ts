@@ -20,9 +20,9 @@ import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
 import { ClientError } from '../../lambdas/core/errors.js';
-import type { Subscription } from '../../lambdas/core/model.js';
 import { type DynamoServer, startDynamoServer } from '../../lib/local/dynamo-server.js';
 import { createTableInput } from '../../lib/local/table.js';
+import { aStoredSubscription } from '../support/stored-items.js';
 
 const TABLE_NAME = 'webhooks';
 
@@ -392,35 +392,16 @@ describe('a TransactWriteItems on the local DynamoDB', () => {
   });
 });
 
-function aSubscription(brand: string, name: string, overrides: Partial<Subscription> = {}): Subscription {
-  return {
-    id: `sub_${randomBytes(12).toString('base64url')}`,
-    brand,
-    name,
-    entity: 'Object',
-    events: [{ name: 'OnNew' }],
-    url: 'https://listener.example.com/hook',
-    format: 'json',
-    includeCompleteData: false,
-    status: 'active',
-    secrets: [{ secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0', createdAt: '2026-01-01T00:00:00.000Z' }],
-    createdAt: '2026-01-01T00:00:00.000Z',
-    updatedAt: '2026-01-01T00:00:00.000Z',
-    version: 1,
-    ...overrides,
-  };
-}
-
 describe('the DynamoDB adapters on the local DynamoDB', () => {
   const aBrand = () => `brand-${randomBytes(4).toString('hex')}`;
 
   it('refuses a second subscription with the same name (any case) with 409 name_taken', async () => {
     const store = new DynamoSubscriptionStore(client, TABLE_NAME);
     const brand = aBrand();
-    const first = aSubscription(brand, 'Orders');
+    const first = aStoredSubscription({ brand: brand, name: 'Orders' });
     await store.create(first);
 
-    const error = await rejection(store.create(aSubscription(brand, 'ORDERS')));
+    const error = await rejection(store.create(aStoredSubscription({ brand: brand, name: 'ORDERS' })));
 
     expect(error).toBeInstanceOf(ClientError);
     expect(error).toMatchObject({ status: 409, code: 'name_taken' });
@@ -430,8 +411,8 @@ describe('the DynamoDB adapters on the local DynamoDB', () => {
   it('frees the old name on rename, refuses a taken one, and frees the name on delete', async () => {
     const store = new DynamoSubscriptionStore(client, TABLE_NAME);
     const brand = aBrand();
-    const orders = aSubscription(brand, 'Orders');
-    const invoices = aSubscription(brand, 'Invoices');
+    const orders = aStoredSubscription({ brand: brand, name: 'Orders' });
+    const invoices = aStoredSubscription({ brand: brand, name: 'Invoices' });
     await store.create(orders);
     await store.create(invoices);
 
@@ -447,11 +428,11 @@ describe('the DynamoDB adapters on the local DynamoDB', () => {
     });
     expect(await store.get(brand, orders.id)).toEqual(renamed);
 
-    const reused = aSubscription(brand, 'Orders');
+    const reused = aStoredSubscription({ brand: brand, name: 'Orders' });
     await store.create(reused);
     expect(await store.delete(brand, invoices.id)).toBe(true);
     expect(await store.delete(brand, invoices.id)).toBe(false);
-    await store.create(aSubscription(brand, 'Invoices'));
+    await store.create(aStoredSubscription({ brand: brand, name: 'Invoices' }));
   });
 
   it('puts, finds by hash and revokes an API key', async () => {
