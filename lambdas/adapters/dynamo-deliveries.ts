@@ -187,29 +187,29 @@ export class DynamoDeliveryStore implements DeliveryStore {
     const after = cursor === undefined ? undefined : decodeCursor(cursor, DELIVERY_ID);
     if (status !== undefined && INDEXED.has(status))
       return this.listIndexed(subscriptionId, status, limit, after);
-    const partition = {
+    const query = {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': `SUB#${subscriptionId}`,
+        ':prefix': DLV_PREFIX,
+        ...(status && { ':status': status }),
+      },
       ScanIndexForward: false,
       ...(status !== undefined && {
         FilterExpression: '#status = :status',
         ExpressionAttributeNames: { '#status': 'status' },
       }),
     };
-    const values = {
-      ':pk': `SUB#${subscriptionId}`,
-      ':prefix': DLV_PREFIX,
-      ...(status && { ':status': status }),
-    };
-    const items: StoredDelivery[] = [];
-    let startKey = after === undefined ? undefined : deliveryKey(subscriptionId, after);
     // Unfiltered: one page. Filtered (succeeded): pages until the page is full, the partition ends or
     // MAX_FILTERED_PAGES were read; the cursor then points after the last item read, returned or not.
-    for (let page = 0; page < (status === undefined ? 1 : MAX_FILTERED_PAGES); page += 1) {
+    const pages = status === undefined ? 1 : MAX_FILTERED_PAGES;
+    const items: StoredDelivery[] = [];
+    let startKey = after === undefined ? undefined : deliveryKey(subscriptionId, after);
+    for (let page = 1; ; page += 1) {
       const output = await this.client.send(
         new QueryCommand({
-          ...partition,
-          ExpressionAttributeValues: values,
+          ...query,
           Limit: limit - items.length,
           ...(startKey && { ExclusiveStartKey: startKey }),
         }),
@@ -218,11 +218,9 @@ export class DynamoDeliveryStore implements DeliveryStore {
       const last = lastEvaluatedId(output.LastEvaluatedKey, DLV_PREFIX);
       if (last === undefined) return { items };
       // A full page read only matching items (the query reads at most what the page still takes).
-      if (items.length >= limit || page === MAX_FILTERED_PAGES - 1 || status === undefined)
-        return { items, cursor: encodeCursor(last) };
+      if (items.length >= limit || page === pages) return { items, cursor: encodeCursor(last) };
       startKey = deliveryKey(subscriptionId, last);
     }
-    return { items };
   }
 
   private async listIndexed(
