@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * `npm start`: the whole service on 127.0.0.1 in one process (see lib/local/stack.ts and the README).
+ * `npm start`: the whole service on 127.0.0.1 in one process (see local/stack.ts and the README).
  * Settings come from the environment: PORT, DATA_DIR, WEBHOOKS_API_KEYS, WEBHOOKS_RETRY_SCHEDULE,
  * WEBHOOKS_TIMEOUT_MS, WEBHOOKS_QUEUE_VISIBILITY_SECONDS, DYNAMODB_PORT, SQS_PORT.
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
-import { DEFAULT_RETRY_SCHEDULE, retryScheduleSchema } from '../lambdas/core/retry.js';
-import { startLocalStack } from '../lib/local/stack.js';
+import { retryScheduleText } from '../lambdas/config.js';
+import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
+import { DEFAULTS } from '../lambdas/environment.js';
+import { startLocalStack } from '../local/stack.js';
 
 /** The well-known development key; only this one is ever printed. */
 const DEV_KEY = { brand: 'demo', key: 'local-dev-key' };
@@ -33,11 +35,7 @@ const settingsSchema = z.object({
         return { brand, key };
       });
     }),
-  WEBHOOKS_RETRY_SCHEDULE: z
-    .string()
-    .optional()
-    .transform((value) => (value ? value.split(',').map((delay) => Number(delay.trim())) : undefined))
-    .pipe(retryScheduleSchema.optional()),
+  WEBHOOKS_RETRY_SCHEDULE: retryScheduleText,
   WEBHOOKS_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).optional(),
   /** Soak and crash tests only (SQS's own range); see LocalStackOptions.queueVisibilityTimeoutSeconds. */
   WEBHOOKS_QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200).optional(),
@@ -79,7 +77,7 @@ async function main(): Promise<void> {
       `  data folder                    ${dataDir}`,
       `  API keys                       ${keys.join(', ')}`,
       `  retry schedule (s)             ${schedule.join(', ')}`,
-      `  timeout per attempt            ${settings.WEBHOOKS_TIMEOUT_MS ?? 15_000} ms`,
+      `  timeout per attempt            ${settings.WEBHOOKS_TIMEOUT_MS ?? DEFAULTS.deliveryTimeoutMs} ms`,
       ...(settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS
         ? [
             `  queue visibility timeout       ${settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS} s (not as deployed)`,

@@ -2,12 +2,12 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerWithContextResult,
 } from 'aws-lambda';
-import { ENV } from '../lib/definitions.js';
 import { DynamoApiKeyStore } from './adapters/dynamo-api-keys.js';
 import { documentClient } from './commons/clients.js';
 import { logger } from './commons/logger.js';
 import { authenticate } from './core/api-keys.js';
 import type { ApiKeyStore } from './core/ports.js';
+import { ENV } from './environment.js';
 
 export type AuthorizerResult = APIGatewaySimpleAuthorizerWithContextResult<{ brand: string; keyId: string }>;
 

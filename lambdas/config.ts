@@ -1,27 +1,41 @@
 import * as z from 'zod';
-import { ENV } from '../lib/definitions.js';
 import { DEFAULT_RETRY_SCHEDULE, retryScheduleSchema } from './core/retry.js';
+import { DEFAULTS, DELIVERY_LOG_MODES, type DeliveryLogMode, ENV } from './environment.js';
+
+/**
+ * The rules each setting must meet, shared with the CDK construct's prop validation so a stack that synthesizes
+ * never starts handlers that refuse their configuration.
+ */
+export const settingSchemas = {
+  deliveryTimeoutMs: z.number().int().positive(),
+  days: z.number().int().min(1),
+  deliveryLog: z.enum(DELIVERY_LOG_MODES),
+  retrySchedule: retryScheduleSchema,
+} as const;
+
+/** A retry schedule written as comma-separated seconds (`0,5,300`), as environment variables carry it. */
+export const retryScheduleText = z
+  .string()
+  .optional()
+  .transform((value) => (value ? value.split(',').map((delay) => Number(delay.trim())) : undefined))
+  .pipe(retryScheduleSchema.optional());
 
 const flag = z
   .enum(['true', 'false'])
   .default('false')
   .transform((value) => value === 'true');
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const fromText = (schema: z.ZodNumber, fallback: number) => z.coerce.number().pipe(schema).default(fallback);
 
 const schema = z.object({
   [ENV.tableName]: z.string().min(3),
   [ENV.deliveryQueueUrl]: z.string().min(1).optional(),
   [ENV.eventBusName]: z.string().min(1).optional(),
   [ENV.allowLocalTargets]: flag,
-  [ENV.deliveryTimeoutMs]: positiveInt(15_000),
-  [ENV.retrySchedule]: z
-    .string()
-    .optional()
-    .transform((value) => (value ? value.split(',').map((delay) => Number(delay.trim())) : undefined))
-    .pipe(retryScheduleSchema.optional()),
-  [ENV.retentionDays]: positiveInt(30),
-  [ENV.disableAfterDays]: positiveInt(5),
-  [ENV.deliveryLog]: z.enum(['full', 'failures']).default('full'),
+  [ENV.deliveryTimeoutMs]: fromText(settingSchemas.deliveryTimeoutMs, DEFAULTS.deliveryTimeoutMs),
+  [ENV.retrySchedule]: retryScheduleText,
+  [ENV.retentionDays]: fromText(settingSchemas.days, DEFAULTS.retentionDays),
+  [ENV.disableAfterDays]: fromText(settingSchemas.days, DEFAULTS.disableAfterDays),
+  [ENV.deliveryLog]: settingSchemas.deliveryLog.default(DEFAULTS.deliveryLog),
 });
 
 /** The handlers' settings, read once per container from the environment the stack (or `npm start`) sets. */
@@ -39,7 +53,7 @@ export interface Config {
   /** A subscription with no successful delivery for this many days is disabled. */
   readonly disableAfterDays: number;
   /** `failures`: deliveries that succeed at the first attempt are not written to the log. */
-  readonly deliveryLog: 'full' | 'failures';
+  readonly deliveryLog: DeliveryLogMode;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deliveryDeps } from './commons/delivery-deps.js';
+import { parseJsonOrUndefined } from './commons/json.js';
 import { logger } from './commons/logger.js';
 import { readConfig } from './config.js';
 import { type DeliveryDeps, deliverMessage, RetryScheduled } from './core/delivery.js';
@@ -14,7 +15,7 @@ let deps: DeliveryDeps | undefined;
  */
 async function deliverRecord(record: SQSRecord): Promise<void> {
   deps ??= deliveryDeps(readConfig());
-  const message = deliveryMessageSchema.safeParse(parseJson(record.body));
+  const message = deliveryMessageSchema.safeParse(parseJsonOrUndefined(record.body));
   if (!message.success) {
     logger.error('malformed delivery message dropped', { messageId: record.messageId });
     return;
@@ -37,14 +38,6 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
       });
     }
     throw error;
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
 

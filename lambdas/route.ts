@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { routingDeps } from './commons/deps.js';
+import { parseJsonOrUndefined } from './commons/json.js';
 import { logger } from './commons/logger.js';
 import { readConfig } from './config.js';
 import { type RoutingDeps, routeEvents } from './core/routing.js';
@@ -18,7 +19,7 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
   deps ??= routingDeps(readConfig());
   const outcomes = await routeEvents(
     deps,
-    event.Records.map((record) => parseJson(record.body)),
+    event.Records.map((record) => parseJsonOrUndefined(record.body)),
   );
   const byMessageId = new Map(event.Records.map((record, index) => [record.messageId, outcomes[index]]));
   const reportRecord = async (record: SQSRecord): Promise<void> => {
@@ -33,14 +34,6 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
   };
   // A processor per invocation: it holds the batch's state, and the local runtime may run two batches at once.
   return processPartialResponse(event, reportRecord, new BatchProcessor(EventType.SQS), { context });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 /** For tests and the local runtime: replace the dependencies built from the environment. */

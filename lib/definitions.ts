@@ -1,27 +1,15 @@
 /*
- * One source of truth for infrastructure names and rules: the CDK stack (lib/) and the local runtime
- * build the table, the queues and the EventBridge rule from these definitions. No CDK import here.
+ * Infrastructure definitions: the CDK stack (lib/) and the local runtime (local/) build the queues, the
+ * functions' settings and the EventBridge rules from these. Names the handlers read themselves (environment
+ * variables, event sources, table keys) live with the handlers in lambdas/. No CDK import here.
  */
-
-/** Producers put events with this source; the rule routes exactly these to the ingest queue. */
-export const EVENT_SOURCE = 'commbox';
-
-/** Operational events the platform itself puts on the bus (subscription disabled, ...). */
-export const OPERATIONAL_EVENT_SOURCE = 'commbox.webhooks';
+import { EVENT_SOURCE, OPERATIONAL_EVENT_SOURCE } from '../lambdas/core/event-sources.js';
 
 /** The EventBridge rule pattern for entity events. */
 export const INGEST_RULE_PATTERN = { source: [EVENT_SOURCE] } as const;
 
 /** The rule pattern for the platform's operational events (to a log group in AWS, printed locally). */
 export const OPERATIONAL_RULE_PATTERN = { source: [OPERATIONAL_EVENT_SOURCE] } as const;
-
-/** The single DynamoDB table: generic keys, one sparse index, TTL. Key design in docs/DATA-MODEL.md. */
-export const TABLE = {
-  partitionKey: 'pk',
-  sortKey: 'sk',
-  timeToLiveAttribute: 'expiresAt',
-  indexes: [{ indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' }],
-} as const;
 
 export interface QueueDefinition {
   /** Longer than the consuming function's timeout (AWS recommends 6x). */
@@ -64,17 +52,4 @@ export const FUNCTIONS = {
   authorizer: { entry: 'lambdas/authorizer.ts', timeoutSeconds: 10, memoryMb: 256 },
   route: { entry: 'lambdas/route.ts', timeoutSeconds: 30, memoryMb: 512 },
   deliver: { entry: 'lambdas/deliver.ts', timeoutSeconds: 60, memoryMb: 512 },
-} as const;
-
-/** Environment variables the handlers read (lambdas/config.ts). */
-export const ENV = {
-  tableName: 'TABLE_NAME',
-  deliveryQueueUrl: 'DELIVERY_QUEUE_URL',
-  eventBusName: 'EVENT_BUS_NAME',
-  allowLocalTargets: 'ALLOW_LOCAL_TARGETS',
-  deliveryTimeoutMs: 'DELIVERY_TIMEOUT_MS',
-  retrySchedule: 'RETRY_SCHEDULE',
-  retentionDays: 'RETENTION_DAYS',
-  disableAfterDays: 'DISABLE_AFTER_DAYS',
-  deliveryLog: 'DELIVERY_LOG',
 } as const;

@@ -10,13 +10,16 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type * as z from 'zod';
+import { TABLE } from '../lambdas/adapters/dynamo-table.js';
 import { API_ROUTES } from '../lambdas/api/routes.js';
-import { MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/retry.js';
-import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from './definitions.js';
+import { settingSchemas } from '../lambdas/config.js';
+import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
+import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
 import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
 
-export type DeliveryLogMode = 'full' | 'failures';
+export type { DeliveryLogMode } from '../lambdas/environment.js';
 
 export interface WebhooksServiceProps {
   /**
@@ -80,9 +83,6 @@ export interface WebhooksServiceProps {
   readonly alarmTopic?: ITopic;
 }
 
-const DEFAULT_DELIVERY_TIMEOUT = Duration.seconds(15);
-const DEFAULT_RETENTION_DAYS = 30;
-const DEFAULT_DISABLE_AFTER_DAYS = 5;
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
 const DLQ_RETENTION = Duration.days(14);
 /**
@@ -280,10 +280,10 @@ export class WebhooksService extends Construct {
 /** The settings the handlers read (lambdas/config.ts); unset ones fall back to the handlers' defaults. */
 function deliverySettingsEnvironment(props: WebhooksServiceProps): Record<string, string> {
   const env: Record<string, string> = {
-    [ENV.deliveryTimeoutMs]: String((props.deliveryTimeout ?? DEFAULT_DELIVERY_TIMEOUT).toMilliseconds()),
-    [ENV.retentionDays]: String(props.retentionDays ?? DEFAULT_RETENTION_DAYS),
-    [ENV.disableAfterDays]: String(props.disableAfterDays ?? DEFAULT_DISABLE_AFTER_DAYS),
-    [ENV.deliveryLog]: props.deliveryLog ?? 'full',
+    [ENV.deliveryTimeoutMs]: String(props.deliveryTimeout?.toMilliseconds() ?? DEFAULTS.deliveryTimeoutMs),
+    [ENV.retentionDays]: String(props.retentionDays ?? DEFAULTS.retentionDays),
+    [ENV.disableAfterDays]: String(props.disableAfterDays ?? DEFAULTS.disableAfterDays),
+    [ENV.deliveryLog]: props.deliveryLog ?? DEFAULTS.deliveryLog,
   };
   if (props.retrySchedule) env[ENV.retrySchedule] = props.retrySchedule.join(',');
   return env;
@@ -294,43 +294,30 @@ function validateProps(props: WebhooksServiceProps): void {
   if (props.eventBus && props.eventBusName !== undefined) {
     throw new Error('WebhooksService: give either eventBus or eventBusName, not both');
   }
-  if (props.retrySchedule) {
-    const schedule = props.retrySchedule;
-    if (schedule.length === 0) {
-      throw new Error(
-        'WebhooksService: retrySchedule needs at least one delay (leave it unset for the default)',
-      );
+  const check = (name: string, schema: z.ZodType, value: unknown) => {
+    const result = schema.safeParse(value);
+    if (!result.success) {
+      const reasons = result.error.issues.map((issue) => {
+        const at = issue.path.reduce<unknown>(
+          (item, key) => (item as Record<PropertyKey, unknown>)?.[key],
+          value,
+        );
+        return issue.path.length > 0 ? `${JSON.stringify(at)}: ${issue.message}` : issue.message;
+      });
+      throw new Error(`WebhooksService: ${name} is not valid: ${reasons.join('; ')}`);
     }
-    if (schedule.length > MAX_ATTEMPTS) {
-      throw new Error(`WebhooksService: retrySchedule allows at most ${MAX_ATTEMPTS} attempts`);
-    }
-    const invalid = schedule.find(
-      (delay) => !Number.isInteger(delay) || delay < 0 || delay > MAX_RETRY_DELAY_SECONDS,
-    );
-    if (invalid !== undefined) {
-      throw new Error(
-        `WebhooksService: retrySchedule delay ${invalid} is not a whole number of seconds from 0 to ${MAX_RETRY_DELAY_SECONDS} (SQS delays a message at most 12 h)`,
-      );
-    }
-  }
+  };
+  if (props.retrySchedule) check('retrySchedule', settingSchemas.retrySchedule, props.retrySchedule);
   if (props.deliveryTimeout) {
-    const timeoutMs = props.deliveryTimeout.toMilliseconds();
     const functionMs = FUNCTIONS.deliver.timeoutSeconds * 1000;
-    if (timeoutMs <= 0 || timeoutMs >= functionMs) {
-      throw new Error(
-        `WebhooksService: deliveryTimeout must be above 0 and below the deliver function's timeout (${FUNCTIONS.deliver.timeoutSeconds} s)`,
-      );
-    }
+    const timeout = settingSchemas.deliveryTimeoutMs.max(
+      functionMs - 1,
+      `must be below the deliver function's timeout (${FUNCTIONS.deliver.timeoutSeconds} s)`,
+    );
+    check('deliveryTimeout', timeout, props.deliveryTimeout.toMilliseconds());
   }
-  for (const [name, value] of [
-    ['retentionDays', props.retentionDays],
-    ['disableAfterDays', props.disableAfterDays],
-  ] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-      throw new Error(`WebhooksService: ${name} must be a whole number of days, at least 1`);
-    }
-  }
-  if (props.deliveryLog !== undefined && props.deliveryLog !== 'full' && props.deliveryLog !== 'failures') {
-    throw new Error("WebhooksService: deliveryLog must be 'full' or 'failures'");
-  }
+  if (props.retentionDays !== undefined) check('retentionDays', settingSchemas.days, props.retentionDays);
+  if (props.disableAfterDays !== undefined)
+    check('disableAfterDays', settingSchemas.days, props.disableAfterDays);
+  if (props.deliveryLog !== undefined) check('deliveryLog', settingSchemas.deliveryLog, props.deliveryLog);
 }

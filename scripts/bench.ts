@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the delivery pipeline's performance on this machine, in one run (docs/PERFORMANCE.md).
  *
- *   1. End to end: the local stack (lib/local/stack.ts, the deployed handler modules) in a child process,
+ *   1. End to end: the local stack (local/stack.ts, the deployed handler modules) in a child process,
  *      K subscriptions to loopback listeners in another, events put with the real EventBridge client from
  *      this one. A burst (as fast as the producer puts) gives deliveries/s; a steady rate gives the
  *      event → listener latency percentiles.

@@ -14,7 +14,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 const { findEvent } = await import('../lambdas/core/catalogue.js');
 const { verifyWebhook } = await import('../lambdas/core/verify.js');
-const { startLocalStack } = await import('../lib/local/stack.js');
+const { startLocalStack } = await import('../local/stack.js');
 
 const API_KEY = 'local-dev-key';
 const dataDir = mkdtempSync(join(tmpdir(), 'commbox-demo-'));

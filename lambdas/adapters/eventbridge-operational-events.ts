@@ -1,6 +1,6 @@
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { OPERATIONAL_EVENT_SOURCE } from '../../lib/definitions.js';
 import { logger } from '../commons/logger.js';
+import { OPERATIONAL_EVENT_SOURCE } from '../core/event-sources.js';
 import type { OperationalEvent, OperationalEvents } from '../core/ports.js';
 
 /** Operational events on the service's bus, source `commbox.webhooks`, detail type = the event type. */

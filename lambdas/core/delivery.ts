@@ -1,3 +1,4 @@
+import type { DeliveryLogMode } from '../environment.js';
 import { findEvent } from './catalogue.js';
 import type { CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
 import { admit, defer } from './delivery-admission.js';
@@ -46,7 +47,7 @@ export interface DeliveryDeps {
   readonly retrySchedule: readonly number[];
   readonly retentionDays: number;
   readonly disableAfterDays: number;
-  readonly deliveryLog: 'full' | 'failures';
+  readonly deliveryLog: DeliveryLogMode;
   readonly breakers: CircuitBreakers;
   readonly limiter: InFlightLimiter;
   readonly operational: OperationalEvents;

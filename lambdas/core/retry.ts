@@ -11,9 +11,18 @@ export const MAX_RETRY_DELAY_SECONDS = 12 * 60 * 60;
 export const MAX_ATTEMPTS = 20;
 
 export const retryScheduleSchema = z
-  .array(z.number().int().min(0).max(MAX_RETRY_DELAY_SECONDS))
-  .min(1)
-  .max(MAX_ATTEMPTS)
+  .array(
+    z
+      .number()
+      .int('a delay is a whole number of seconds')
+      .min(0, 'a delay is 0 seconds or more')
+      .max(
+        MAX_RETRY_DELAY_SECONDS,
+        `a delay is at most ${MAX_RETRY_DELAY_SECONDS} seconds (SQS delays a message at most 12 h)`,
+      ),
+  )
+  .min(1, 'at least one delay is needed')
+  .max(MAX_ATTEMPTS, `at most ${MAX_ATTEMPTS} attempts are allowed`)
   .describe('Seconds to wait before each attempt; its length is the number of attempts');
 
 /**

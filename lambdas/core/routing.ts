@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { EVENT_SOURCE } from '../../lib/definitions.js';
 import { type EventDefinition, findEventByDetailType } from './catalogue.js';
+import { EVENT_SOURCE } from './event-sources.js';
 import { deliveryIdFor } from './ids.js';
 import { matchSubscriptions } from './matching.js';
 import { type DeliveryMessage, expiresAtEpoch } from './model.js';

@@ -1,5 +1,5 @@
 /**
- * The pipeline under test, a child process of the bench: the local stack (lib/local/stack.ts) on a fresh
+ * The pipeline under test, a child process of the bench: the local stack (local/stack.ts) on a fresh
  * data folder, with the handlers' SDK clients and the stack's own SQS client counted (./tally.ts) and
  * every poller invocation timed. One configuration per process (the handler modules read the environment
  * once): DELIVERY_LOG and the rest come from the parent. Commands: `begin` (a new counting window), `end`
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { announceReady, benchBrand, serveCommands } from './ipc.js';
 import { activity, emptyTally, instrument, recordInvocation, type Tally } from './tally.js';
 
-const { startLocalStack } = await import('../../lib/local/stack.js');
+const { startLocalStack } = await import('../../local/stack.js');
 const clients = await import('../../lambdas/commons/clients.js');
 
 let tally = emptyTally();

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { findEvent } from '../../lambdas/core/catalogue.js';
+import type { DeliveryLogMode } from '../../lambdas/environment.js';
 import { type Cost, priceWindow } from './cost.js';
 import { benchBrand, type Child, spawnChild } from './ipc.js';
 import { clockMs, type Summary } from './stats.js';
@@ -47,7 +48,7 @@ export interface PhaseResult {
 export interface ConfigResult {
   readonly fanout: number;
   readonly brands: number;
-  readonly deliveryLog: 'full' | 'failures';
+  readonly deliveryLog: DeliveryLogMode;
   readonly phase: PhaseResult;
 }
 
@@ -64,7 +65,7 @@ export interface ConfigPlan {
    * events go to the brands in turn. Fan-out 1 over several brands is many customers, one listener each.
    */
   readonly brands: number;
-  readonly deliveryLog: 'full' | 'failures';
+  readonly deliveryLog: DeliveryLogMode;
   /** One measured phase per pipeline process: a phase that fell behind leaves no backlog to the next. */
   readonly phase: PhasePlan;
   readonly putConcurrency: number;

@@ -37,7 +37,7 @@ import { signaturesOf, verifiesWith } from './support/webhooks.js';
  * looks a name up (see safeToSubmit, enforced for every URL below).
  */
 
-/** The local API Gateway's limit (lib/local/stack.ts), above which it answers `{message}` itself. */
+/** The local API Gateway's limit (local/stack.ts), above which it answers `{message}` itself. */
 const GATEWAY_MAX_BYTES = 10 * 1024 * 1024;
 const RUNS = { create: 260, update: 140, replay: 60, test: 60 } as const;
 const MIN_REQUESTS = 500;

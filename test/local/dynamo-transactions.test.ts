@@ -20,8 +20,8 @@ import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
 import { ClientError } from '../../lambdas/core/errors.js';
-import { type DynamoServer, startDynamoServer } from '../../lib/local/dynamo-server.js';
-import { createTableInput } from '../../lib/local/table.js';
+import { type DynamoServer, startDynamoServer } from '../../local/dynamo-server.js';
+import { createTableInput } from '../../local/table.js';
 import { aStoredSubscription } from '../support/stored-items.js';
 
 const TABLE_NAME = 'webhooks';

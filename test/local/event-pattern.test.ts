@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { EVENT_SOURCE, INGEST_RULE_PATTERN, OPERATIONAL_EVENT_SOURCE } from '../../lib/definitions.js';
+import { EVENT_SOURCE, OPERATIONAL_EVENT_SOURCE } from '../../lambdas/core/event-sources.js';
+import { INGEST_RULE_PATTERN } from '../../lib/definitions.js';
 import {
   type EventPattern,
   InvalidEventPatternError,
   matchesEventPattern,
   validateEventPattern,
-} from '../../lib/local/event-pattern.js';
+} from '../../local/event-pattern.js';
 
 const envelope = (overrides: Record<string, unknown> = {}): Record<string, unknown> => ({
   version: '0',

@@ -8,7 +8,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../lib/definitions.js';
-import { type Poller, startPoller } from '../../lib/local/pollers.js';
+import { type Poller, startPoller } from '../../local/pollers.js';
 
 /*
  * The local event source mapping against the local SQS (fauxqs): batches handed to concurrent

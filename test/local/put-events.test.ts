@@ -5,7 +5,8 @@ import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from 
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_SOURCE, INGEST_RULE_PATTERN, OPERATIONAL_EVENT_SOURCE } from '../../lib/definitions.js';
+import { EVENT_SOURCE, OPERATIONAL_EVENT_SOURCE } from '../../lambdas/core/event-sources.js';
+import { INGEST_RULE_PATTERN } from '../../lib/definitions.js';
 import {
   createPutEventsHandler,
   type EventEnvelope,
@@ -13,7 +14,7 @@ import {
   type PutEventsHttpResponse,
   type PutEventsRule,
   sqsRuleTarget,
-} from '../../lib/local/put-events.js';
+} from '../../local/put-events.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const now = () => new Date('2026-11-27T12:00:00.123Z');

@@ -1,7 +1,7 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { EVENT_SOURCE } from '../../lambdas/core/event-sources.js';
 import type { DeliveryMessage } from '../../lambdas/core/model.js';
-import { EVENT_SOURCE } from '../../lib/definitions.js';
-import { localLambdaContext } from '../../lib/local/lambda-context.js';
+import { localLambdaContext } from '../../local/lambda-context.js';
 
 /*
  * Factories for what the SQS event source mapping hands a handler: records, batches, and the Lambda

@@ -1,5 +1,5 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { TABLE } from '../definitions.js';
+import { TABLE } from '../lambdas/adapters/dynamo-table.js';
 
 /** The service's table as CreateTable takes it, from lib/definitions.ts (the local runtime and its tests). */
 export function createTableInput(tableName: string): CreateTableCommandInput {

@@ -6,7 +6,7 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   Context,
 } from 'aws-lambda';
-import { matchRoute } from '../../lambdas/api/routes.js';
+import { matchRoute } from '../lambdas/api/routes.js';
 import { localLambdaContext } from './lambda-context.js';
 
 export interface LocalResponse {

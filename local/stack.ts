@@ -11,18 +11,18 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import './sqlite-durability.js';
 import { startFauxqs } from 'fauxqs';
-import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
-import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
-import { hashApiKey } from '../../lambdas/core/api-keys.js';
+import { DynamoApiKeyStore } from '../lambdas/adapters/dynamo-api-keys.js';
+import { createDocumentClient } from '../lambdas/adapters/dynamo-common.js';
+import { TABLE } from '../lambdas/adapters/dynamo-table.js';
+import { hashApiKey } from '../lambdas/core/api-keys.js';
+import { ENV } from '../lambdas/environment.js';
 import {
-  ENV,
   FUNCTIONS,
   INGEST_RULE_PATTERN,
   OPERATIONAL_RULE_PATTERN,
   QUEUES,
   type QueueDefinition,
-  TABLE,
-} from '../definitions.js';
+} from '../lib/definitions.js';
 import { createLocalApiGateway } from './api-gateway.js';
 import { startDynamoServer } from './dynamo-server.js';
 import { type Poller, startPoller } from './pollers.js';
@@ -152,10 +152,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     // Loaded only now: the modules build their clients from the environment above on first use.
     const [api, authorizer, route, deliver] = await Promise.all([
-      import('../../lambdas/api.js'),
-      import('../../lambdas/authorizer.js'),
-      import('../../lambdas/route.js'),
-      import('../../lambdas/deliver.js'),
+      import('../lambdas/api.js'),
+      import('../lambdas/authorizer.js'),
+      import('../lambdas/route.js'),
+      import('../lambdas/deliver.js'),
     ]);
 
     await seedApiKeys(dynamo.endpoint, options.apiKeys);
