@@ -1,6 +1,6 @@
 /**
  * The environment the handlers read: variable names and the defaults of unset ones. The CDK stack and the
- * local runtime set these names; nothing here has a dependency, so the slim authorizer can import it.
+ * local runtime set these names. No dependencies, so the slim authorizer can import it.
  */
 export const ENV = {
   tableName: 'TABLE_NAME',
@@ -14,9 +14,9 @@ export const ENV = {
   deliveryLog: 'DELIVERY_LOG',
 } as const;
 
-/** `full` records every delivery; `failures` skips deliveries that succeed at their first attempt. */
-export const DELIVERY_LOG_MODES = ['full', 'failures'] as const;
-export type DeliveryLogMode = (typeof DELIVERY_LOG_MODES)[number];
+import type { DeliveryLogMode } from './core/delivery-log.js';
+
+export { DELIVERY_LOG_MODES, type DeliveryLogMode } from './core/delivery-log.js';
 
 /** The one statement of each default; the stack, `npm start` and the handlers all use these. */
 export const DEFAULTS = {

@@ -24,7 +24,7 @@ import {
   type QueueDefinition,
 } from '../lib/definitions.js';
 import { createLocalApiGateway } from './api-gateway.js';
-import { startDynamoServer } from './dynamo-server.js';
+import { startDynamoServer } from './aws-emulators/dynamo-server.js';
 import { type Poller, startPoller } from './pollers.js';
 import {
   createPutEventsHandler,

@@ -1,8 +1,8 @@
 import { EventBridgeOperationalEvents } from '../adapters/eventbridge-operational-events.js';
+import { createListenerClient, type ListenerClient } from '../adapters/listener-client.js';
 import type { Config } from '../config.js';
 import { CircuitBreakers, InFlightLimiter } from '../core/circuit-breaker.js';
 import type { DeliveryDeps } from '../core/delivery.js';
-import { createListenerClient, type ListenerClient } from '../core/listener-client.js';
 import type { OperationalEvents } from '../core/ports.js';
 import { eventBridgeClient } from './clients.js';
 import { deliveryQueueFor, storesFor } from './deps.js';

@@ -1,5 +1,5 @@
+import { defaultResolver } from '../adapters/ssrf-network.js';
 import type { Config } from '../config.js';
-import { defaultResolver } from '../core/ssrf.js';
 import type { ServiceDeps } from '../core/subscriptions-service.js';
 import { deliveryQueueFor, storesFor } from './deps.js';
 

@@ -1,7 +1,7 @@
-import type { DeliveryLogMode } from '../environment.js';
 import { findEvent } from './catalogue.js';
 import type { CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
 import { admit, defer } from './delivery-admission.js';
+import type { DeliveryLogMode } from './delivery-log.js';
 import {
   activeSecrets,
   type DeliveryEvent,
@@ -14,27 +14,18 @@ import type {
   DeliveryQueue,
   DeliveryStore,
   EventStore,
+  ListenerPoster,
+  ListenerResult,
   OperationalEvent,
   OperationalEvents,
   SubscriptionStore,
 } from './ports.js';
 import { renderPayload } from './render.js';
-import { type AttemptOutcome, decideNextStep, type NextStep } from './retry.js';
+import { decideNextStep, type NextStep } from './retry.js';
 import { signWebhook, webhookId } from './signing.js';
 
 /** A subscription that failed for at least this long announces its recovery (Subscription.Recovered). */
 export const RECOVERY_NOTICE_AFTER_MS = 10 * 60 * 1000;
-
-/** One POST to a listener, as the listener client reports it. */
-export interface ListenerResult {
-  readonly outcome: AttemptOutcome;
-  readonly durationMs: number;
-  readonly responseSnippet?: string;
-}
-
-export interface ListenerPoster {
-  post(request: { url: string; body: string; headers: Record<string, string> }): Promise<ListenerResult>;
-}
 
 export interface DeliveryDeps {
   readonly subscriptions: SubscriptionStore;

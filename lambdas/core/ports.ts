@@ -8,10 +8,11 @@ import type {
   StoredDelivery,
   Subscription,
 } from './model.js';
+import type { AttemptOutcome } from './retry.js';
 
 /*
- * What the domain needs from storage and queues. DynamoDB and SQS adapters implement these
- * (lambdas/adapters/); the domain never imports the AWS SDK.
+ * What the domain needs from storage, queues and the network. DynamoDB, SQS and HTTP adapters implement
+ * these (lambdas/adapters/); the domain does no I/O of its own.
  */
 
 /** A page of a listing; `cursor` is opaque to the client and absent on the last page. */
@@ -144,4 +145,27 @@ export interface OperationalEvent {
 export interface OperationalEvents {
   /** Best effort: a failure is logged by the adapter, never thrown into the delivery. */
   publish(events: readonly OperationalEvent[]): Promise<void>;
+}
+
+/** One POST to a listener. */
+export interface ListenerRequest {
+  readonly url: string;
+  /** Sent as UTF-8. */
+  readonly body: string;
+  /** Extra headers (content type, signature headers); the client sets Host, Content-Length and User-Agent. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** What one POST came to, as the listener client reports it. */
+export interface ListenerResult {
+  readonly outcome: AttemptOutcome;
+  /** Wall-clock time of the whole attempt, rounded to whole milliseconds. */
+  readonly durationMs: number;
+  /** The start of the response body as UTF-8; present whenever a response arrived. */
+  readonly responseSnippet?: string;
+}
+
+/** Sends one delivery attempt to a listener (lambdas/adapters/listener-client.ts). */
+export interface ListenerPoster {
+  post(request: ListenerRequest): Promise<ListenerResult>;
 }

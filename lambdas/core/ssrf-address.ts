@@ -24,7 +24,6 @@
  * - `allowLocalTargets` allows *only* loopback: 127.0.0.0/8 and ::1. Every other private, link-local,
  *   metadata or reserved address is still refused. Mapped/NAT64 forms of 127.0.0.1 are refused too.
  */
-import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
 export interface AddressPolicy {
@@ -132,13 +131,24 @@ function classifyV6(ip: ipaddr.IPv6, address: string, policy: AddressPolicy): Ad
 }
 
 /**
+ * 4 or 6 for a strict IP literal (as `net.isIP` decides), 0 otherwise. ipaddr.js alone is lenient with
+ * IPv4 forms (`127.1`, `0x7f.0.0.1`), also inside IPv6 (`::ffff:0x7f.0.0.1`), so dotted parts must be
+ * four plain decimals.
+ */
+export function ipFamily(text: string): 0 | 4 | 6 {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return 4;
+  if (!ipaddr.IPv6.isValid(text)) return 0;
+  const dotted = /:([^:%]*\.[^:%]*)(%.*)?$/.exec(text)?.[1];
+  return dotted === undefined || ipaddr.IPv4.isValidFourPartDecimal(dotted) ? 6 : 0;
+}
+
+/**
  * Classify one IP address (dotted quad or IPv6 text without brackets). Anything that is not a strict
- * IP literal (`net.isIP`) is refused with range `invalid`. Forms like `127.1` or `0x7f.0.0.1` are
+ * IP literal (`ipFamily`) is refused with range `invalid`. Forms like `127.1` or `0x7f.0.0.1` are
  * not strict literals, so a resolver cannot smuggle them past ipaddr.js's lenient parser.
  */
 export function classifyAddress(address: string, policy: AddressPolicy): AddressVerdict {
-  const family = isIP(address);
-  if (family === 0) {
+  if (ipFamily(address) === 0) {
     return {
       allowed: false,
       address,

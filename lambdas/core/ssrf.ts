@@ -1,41 +1,12 @@
 /**
- * SSRF guard for listener URLs.
- *
- * Three layers, used together by the delivery path:
- * 1. `checkListenerUrl`: synchronous syntax, scheme, credentials and IP-literal checks. Use it at
- *    subscription create/update time.
- * 2. `resolveListener`: the same checks, then resolves the host with an *injected* resolver and
- *    refuses unless every answer is public unicast (see ./ssrf-address.ts for the address policy).
- * 3. `pinnedLookup` + `createListenerAgent`: the request connects to the checked addresses only (no
- *    second DNS lookup, so DNS rebinding between check and connect cannot work). request-filtering-agent
- *    checks again, on the address the socket actually connects to.
- *
- * Usage at delivery time:
- *   const { url, addresses } = await resolveListener(raw, { allowLocalTargets, resolve: defaultResolver });
- *   const agents = createListenerAgent({ allowLocalTargets, keepAlive: true }); // once per container
- *   https.request(url, { agent: agents.https, lookup: pinnedLookup(addresses, url.hostname), ... });
- *
- * Decisions:
- * - Any port is allowed. Listeners do run on 8443, 9000 and so on. Once every address is known to
- *   be public, a port allow-list adds no SSRF protection, because the attacker cannot reach our
- *   network through it. Port 0 is refused because nothing can be connected to on it.
- * - Plain http is allowed only when `allowLocalTargets` is set (local dev/test runtimes). It is then
- *   allowed for any target that passes the address policy. Production is https-only.
- * - `localhost`, `localhost.` and `*.localhost` (RFC 6761) are refused without DNS unless
- *   `allowLocalTargets` is set. `localhost` is then answered with 127.0.0.1 and ::1 without calling the
- *   resolver. Other names, `*.localhost` included, go through the resolver and must resolve to loopback.
- * - Single-label host names (`https://intranet/`) are refused. No public listener can have one
- *   (ICANN forbids dotless domains), and search-domain expansion makes them resolve to internal hosts.
- * - Messages name the host (and the offending address). They never contain the path, query or
- *   credentials, which may hold secrets.
+ * SSRF guard for listener URLs: the decisions, with no I/O. `checkListenerUrl` checks syntax, scheme,
+ * credentials and IP-literal hosts (at subscription create/update); `resolveListener` does the same, then
+ * resolves the host with an *injected* resolver and refuses unless every answer is public unicast
+ * (./ssrf-address.ts). The resolver, the pinned lookup and the socket-level agents are adapters
+ * (lambdas/adapters/ssrf-network.ts). Why each rule: docs/DECISIONS.md, "SSRF guard".
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
-import type { AgentOptions as HttpAgentOptions } from 'node:http';
-import type { AgentOptions as HttpsAgentOptions } from 'node:https';
-import { isIP, isIPv4, type LookupFunction } from 'node:net';
-import { RequestFilteringHttpAgent, RequestFilteringHttpsAgent } from 'request-filtering-agent';
 import { ClientError } from './errors.js';
-import { type AddressPolicy, classifyAddress } from './ssrf-address.js';
+import { type AddressPolicy, classifyAddress, ipFamily } from './ssrf-address.js';
 
 export { type AddressPolicy, type AddressVerdict, classifyAddress } from './ssrf-address.js';
 
@@ -64,15 +35,6 @@ export interface ResolvedListener {
   readonly addresses: readonly ResolvedAddress[];
 }
 
-/**
- * Production resolver: getaddrinfo through `dns.promises.lookup` with every answer, in resolver order.
- * (`order: 'verbatim'` replaces the deprecated `verbatim: true`.) Never used by the unit tests.
- */
-export const defaultResolver: Resolver = async (hostname) => {
-  const answers = await dnsLookup(hostname, { all: true, order: 'verbatim' });
-  return answers.map(({ address, family }) => ({ address, family: family === 6 ? 6 : 4 }));
-};
-
 const LOCALHOST_ADDRESSES: readonly ResolvedAddress[] = [
   { address: '127.0.0.1', family: 4 },
   { address: '::1', family: 6 },
@@ -83,7 +45,7 @@ function refuse(message: string, field: string, code = 'url_not_allowed'): Clien
 }
 
 /** Lower-case host name without the trailing root dot, for name comparisons. */
-function bareName(hostname: string): string {
+export function bareName(hostname: string): string {
   return hostname.toLowerCase().replace(/\.$/, '');
 }
 
@@ -97,7 +59,7 @@ function ipLiteral(hostname: string): ResolvedAddress | undefined {
     return { address: hostname.slice(1, -1), family: 6 };
   }
   // WHATWG URL has already turned decimal, octal, hex and short IPv4 forms into a dotted quad.
-  if (isIPv4(hostname)) return { address: hostname, family: 4 };
+  if (ipFamily(hostname) === 4) return { address: hostname, family: 4 };
   return undefined;
 }
 
@@ -184,7 +146,7 @@ export async function resolveListener(raw: string, opts: ResolveListenerOptions)
   }
   const addresses: ResolvedAddress[] = [];
   for (const answer of answers) {
-    const family = isIP(answer?.address ?? '');
+    const family = ipFamily(answer?.address ?? '');
     if (family === 0 || family !== answer.family) {
       throw refuse(`URL host ${host} resolved to something that is not an IP address`, field, 'dns_failed');
     }
@@ -193,88 +155,4 @@ export async function resolveListener(raw: string, opts: ResolveListenerOptions)
     addresses.push({ address: answer.address, family: answer.family });
   }
   return { url, addresses };
-}
-
-function wantedFamily(family: number | string | undefined): 0 | 4 | 6 {
-  if (family === 4 || family === 'IPv4') return 4;
-  if (family === 6 || family === 'IPv6') return 6;
-  return 0;
-}
-
-function lookupError(message: string, hostname: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(message), { code: 'ENOTFOUND', hostname, syscall: 'getaddrinfo' });
-}
-
-/**
- * A `lookup` for `http.request` / `https.request` / `net.connect` / `tls.connect` that answers only
- * with `addresses` (normally `resolveListener(...).addresses`) and never calls DNS. It handles both
- * call shapes: `{all: true}` (Node's default with autoSelectFamily) gets the whole list, and otherwise
- * the first address is returned. A `family` option filters the list. With `hostname` given, a lookup
- * for any other name (e.g. a redirect target reusing the options) fails with ENOTFOUND.
- */
-export function pinnedLookup(addresses: readonly ResolvedAddress[], hostname?: string): LookupFunction {
-  if (addresses.length === 0) throw new TypeError('pinnedLookup needs at least one address');
-  const pinned = addresses.map(({ address, family }) => ({ address, family }));
-  const expected = hostname === undefined ? undefined : bareName(hostname);
-  return (host, options, callback) => {
-    const wanted = wantedFamily(options?.family);
-    const matching = wanted === 0 ? pinned : pinned.filter((a) => a.family === wanted);
-    const all = options?.all === true;
-    let error: NodeJS.ErrnoException | undefined;
-    if (expected !== undefined && bareName(host) !== expected) {
-      error = lookupError(`pinned lookup for ${expected} refuses to resolve ${host}`, host);
-    } else if (matching.length === 0) {
-      error = lookupError(`pinned lookup for ${host} has no IPv${wanted} address`, host);
-    }
-    // Answer asynchronously, as dns.lookup does.
-    process.nextTick(() => {
-      const first = matching[0];
-      if (error !== undefined || first === undefined) {
-        callback(error ?? null, all ? [] : '');
-      } else if (all) {
-        callback(
-          null,
-          matching.map((a) => ({ ...a })),
-        );
-      } else {
-        callback(null, first.address, first.family);
-      }
-    });
-  };
-}
-
-export interface ListenerAgentOptions
-  extends AddressPolicy,
-    Omit<HttpsAgentOptions & HttpAgentOptions, 'lookup' | 'allowPrivateIPAddress'> {}
-
-export interface ListenerAgents {
-  readonly http: RequestFilteringHttpAgent;
-  readonly https: RequestFilteringHttpsAgent;
-}
-
-/**
- * http/https agents that check again, at socket level, the address actually connected to. They use
- * request-filtering-agent, which wraps the connection's `lookup` (our `pinnedLookup` when given) and
- * checks IP-literal hosts directly, so both run before any TCP connect. It refuses every
- * non-`unicast` ipaddr.js range. With `allowLocalTargets` only 127.0.0.0/8 and ::1 are added back.
- *
- * Differences from our guard, acceptable because the guard runs first: the agent accepts IPv6
- * "unicast" outside 2000::/3 (the guard refuses it). It also refuses all NAT64 64:ff9b::/96 addresses,
- * so on an IPv6-only subnet with DNS64 the guard would pass those but the agent would still block
- * them. Known quirk: an IPv6 address checked against the IPv4 CIDR in the allow list logs a
- * misleading "Invalid CIDR" warning. That happens only with allowLocalTargets, and only for an
- * address that is then refused. Listing '::1' first keeps ::1 itself from hitting it.
- */
-export function createListenerAgent(options: ListenerAgentOptions): ListenerAgents {
-  const { allowLocalTargets, ...agentOptions } = options;
-  const filter = {
-    allowPrivateIPAddress: false,
-    allowMetaIPAddress: false,
-    allowIPAddressList: allowLocalTargets ? ['::1', '127.0.0.0/8'] : [],
-    denyIPAddressList: [],
-  };
-  return {
-    http: new RequestFilteringHttpAgent({ ...agentOptions, ...filter }),
-    https: new RequestFilteringHttpsAgent({ ...agentOptions, ...filter }),
-  };
 }

@@ -12,7 +12,7 @@ import { SqsDeliveryQueue } from '../../lambdas/adapters/sqs-delivery-queue.js';
 import { deliveryIdFor } from '../../lambdas/core/ids.js';
 import type { DeliveryMessage, EventClaim } from '../../lambdas/core/model.js';
 import { MAX_EVENT_DATA_BYTES } from '../../lambdas/core/routing.js';
-import { type DynamoServer, startDynamoServer } from '../../local/dynamo-server.js';
+import { type DynamoServer, startDynamoServer } from '../../local/aws-emulators/dynamo-server.js';
 import { createTableInput } from '../../local/table.js';
 import { aStoredSubscription } from '../support/stored-items.js';
 

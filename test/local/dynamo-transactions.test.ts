@@ -20,7 +20,7 @@ import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
 import { ClientError } from '../../lambdas/core/errors.js';
-import { type DynamoServer, startDynamoServer } from '../../local/dynamo-server.js';
+import { type DynamoServer, startDynamoServer } from '../../local/aws-emulators/dynamo-server.js';
 import { createTableInput } from '../../local/table.js';
 import { aStoredSubscription } from '../support/stored-items.js';
 

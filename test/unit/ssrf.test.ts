@@ -3,13 +3,12 @@ import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, type MockInstance, vi } from 'vitest';
+import { createListenerAgent, pinnedLookup } from '../../lambdas/adapters/ssrf-network.js';
 import { ClientError } from '../../lambdas/core/errors.js';
 import {
   checkListenerUrl,
   classifyAddress,
-  createListenerAgent,
   MAX_URL_LENGTH,
-  pinnedLookup,
   type ResolvedAddress,
   type Resolver,
   resolveListener,

@@ -15,10 +15,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { deliveryDeps } from '../../../lambdas/commons/delivery-deps.js';
 import { logger } from '../../../lambdas/commons/logger.js';
 import { readConfig } from '../../../lambdas/config.js';
-import type { ListenerPoster, ListenerResult } from '../../../lambdas/core/delivery.js';
 import { deliveryIdFor } from '../../../lambdas/core/ids.js';
 import type { DeliveryEvent, DeliveryMessage, Subscription } from '../../../lambdas/core/model.js';
 import { expiresAtEpoch } from '../../../lambdas/core/model.js';
+import type { ListenerPoster, ListenerResult } from '../../../lambdas/core/ports.js';
 import { generateSecret, webhookId } from '../../../lambdas/core/signing.js';
 import { verifyWebhook, WebhookVerificationError } from '../../../lambdas/core/verify.js';
 import { handler, useDeliveryDeps } from '../../../lambdas/deliver.js';

@@ -1,24 +1,27 @@
-import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { crc32 } from 'node:zlib';
 import {
-  type AttributeValue,
   DeleteItemCommand,
   DescribeTableCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   DynamoDBServiceException,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import {
+  DYNAMODB_ERROR,
+  DynamoError,
+  fromWireMap,
+  type ItemMap,
+  isRecord,
+  optionalMap,
+  optionalString,
+  toWireMap,
+  validation,
+  type WireMap,
+} from './dynamo-wire.js';
 
 /*
- * The local DynamoDB: dynalite (an in-process emulator on LevelDB) plus the one operation the adapters
- * need and dynalite lacks, TransactWriteItems. Every other request reaches dynalite untouched.
- *
- * A transaction is emulated with single-item writes against this same server:
+ * TransactWriteItems for dynalite, which lacks it. A transaction is emulated with single-item writes against this same server:
  *   1. validate: 1-100 items, each exactly one of ConditionCheck / Put / Delete / Update, no two on the
  *      same key (keys of Puts come from the Item, by the table's KeySchema);
  *   2. apply the items in order (PutItem / DeleteItem / UpdateItem with the item's own condition,
@@ -43,27 +46,6 @@ import dynalite from 'dynalite';
  *     options are ignored; the success answer is always `{}`.
  */
 
-export interface DynamoServerOptions {
-  /** TCP port on 127.0.0.1; 0 picks a free one. */
-  readonly port: number;
-  /** LevelDB folder; the data lives in memory (and dies with the server) when absent. */
-  readonly path?: string;
-}
-
-export interface DynamoServer {
-  /** `http://127.0.0.1:<port>`, for the DynamoDB clients' `endpoint`. */
-  readonly endpoint: string;
-  readonly port: number;
-  /** Closes the server and its LevelDB. */
-  stop(): Promise<void>;
-}
-
-const TRANSACT_WRITE_TARGET = 'DynamoDB_20120810.TransactWriteItems';
-const JSON_CONTENT_TYPE = 'application/x-amz-json-1.0';
-const DYNAMODB_ERROR = 'com.amazonaws.dynamodb.v20120810#';
-const VALIDATION_ERROR = 'com.amazon.coral.validate#ValidationException';
-/** TransactWriteItems accepts 4 MB; anything much larger is refused before parsing. */
-const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
 const MAX_TRANSACT_ITEMS = 100;
 const ACTION_KINDS = ['ConditionCheck', 'Put', 'Delete', 'Update'] as const;
 type ActionKind = (typeof ACTION_KINDS)[number];
@@ -73,13 +55,6 @@ const SENTINEL_PLACEHOLDER = '#localTransactionConditionCheck';
 const SENTINEL_ATTRIBUTE = '__local_transaction_condition_check__';
 const MISSING_ATTRIBUTE_MESSAGE =
   'The provided expression refers to an attribute that does not exist in the item';
-
-type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
-
-/** An attribute value or map as it travels in the JSON protocol (binary as base64 strings). */
-type WireValue = Record<string, unknown>;
-type WireMap = Record<string, WireValue>;
-type ItemMap = Record<string, AttributeValue>;
 
 interface WireAction {
   readonly TableName?: unknown;
@@ -112,65 +87,6 @@ interface Applied {
   readonly previous: ItemMap | undefined;
 }
 
-/** An error answered in DynamoDB's JSON error shape. */
-class DynamoError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'DynamoError';
-  }
-
-  body(): Record<string, unknown> {
-    return { __type: this.type, message: this.message, ...this.extra };
-  }
-}
-
-const validation = (message: string) => new DynamoError(400, VALIDATION_ERROR, message);
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Wire → SDK: the SDK wants binary as bytes and base64-encodes it itself. */
-function fromWire(value: WireValue): AttributeValue {
-  if (typeof value.B === 'string') return { B: Buffer.from(value.B, 'base64') };
-  if (Array.isArray(value.BS)) return { BS: value.BS.map((b) => Buffer.from(String(b), 'base64')) };
-  if (isRecord(value.M)) return { M: fromWireMap(value.M as WireMap) };
-  if (Array.isArray(value.L)) return { L: value.L.map((v) => fromWire(v as WireValue)) };
-  return value as unknown as AttributeValue;
-}
-
-function fromWireMap(map: WireMap): ItemMap {
-  return Object.fromEntries(Object.entries(map).map(([name, value]) => [name, fromWire(value)]));
-}
-
-/** SDK → wire, for an item returned in a cancellation reason. */
-function toWire(value: AttributeValue): WireValue {
-  if (value.B !== undefined) return { B: Buffer.from(value.B).toString('base64') };
-  if (value.BS !== undefined) return { BS: value.BS.map((b) => Buffer.from(b).toString('base64')) };
-  if (value.M !== undefined) return { M: toWireMap(value.M) };
-  if (value.L !== undefined) return { L: value.L.map(toWire) };
-  return value as unknown as WireValue;
-}
-
-function toWireMap(map: ItemMap): WireMap {
-  return Object.fromEntries(Object.entries(map).map(([name, value]) => [name, toWire(value)]));
-}
-
-function optionalString(value: unknown, field: string): string | undefined {
-  if (value === undefined || typeof value === 'string') return value;
-  throw validation(`${field} must be a string`);
-}
-
-function optionalMap(value: unknown, field: string): Record<string, unknown> | undefined {
-  if (value === undefined || isRecord(value)) return value;
-  throw validation(`${field} must be a map`);
-}
-
 function isServiceError(error: unknown, name: string): error is DynamoDBServiceException {
   return error instanceof DynamoDBServiceException && error.name === name;
 }
@@ -190,7 +106,7 @@ class Mutex {
   }
 }
 
-class TransactionExecutor {
+export class TransactionExecutor {
   private readonly mutex = new Mutex();
 
   constructor(private readonly client: DynamoDBClient) {}
@@ -443,117 +359,4 @@ class TransactionExecutor {
       { CancellationReasons: reasons },
     );
   }
-}
-
-/** Any failure as DynamoDB would answer it. */
-function toDynamoError(error: unknown): DynamoError {
-  if (error instanceof DynamoError) return error;
-  if (error instanceof DynamoDBServiceException) {
-    const type = error.name === 'ValidationException' ? VALIDATION_ERROR : `${DYNAMODB_ERROR}${error.name}`;
-    return new DynamoError(error.$metadata.httpStatusCode ?? 400, type, error.message);
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new DynamoError(500, `${DYNAMODB_ERROR}InternalServerError`, message);
-}
-
-function send(response: ServerResponse, status: number, payload: unknown): void {
-  const body = JSON.stringify(payload);
-  response.statusCode = status;
-  response.setHeader('Content-Type', JSON_CONTENT_TYPE);
-  response.setHeader('Content-Length', Buffer.byteLength(body, 'utf8'));
-  response.setHeader('x-amzn-RequestId', randomBytes(39).toString('base64url').toUpperCase().slice(0, 52));
-  response.setHeader('x-amz-crc32', crc32(body));
-  response.end(body);
-}
-
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_REQUEST_BYTES) return undefined;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function handleTransaction(
-  executor: TransactionExecutor,
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  try {
-    const body = await readBody(request);
-    if (body === undefined) {
-      response.statusCode = 413;
-      response.end();
-      request.destroy();
-      return;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      send(response, 400, { __type: 'com.amazon.coral.service#SerializationException' });
-      return;
-    }
-    await executor.execute(parsed);
-    send(response, 200, {});
-  } catch (error) {
-    const failure = toDynamoError(error);
-    if (!response.headersSent) send(response, failure.status, failure.body());
-  }
-}
-
-/** Starts dynalite on 127.0.0.1 with TransactWriteItems emulated (see the header comment for limits). */
-export async function startDynamoServer(options: DynamoServerOptions): Promise<DynamoServer> {
-  const server: Server = dynalite({
-    ...(options.path !== undefined && { path: options.path }),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-  });
-  const [dynaliteListener] = server.listeners('request') as RequestListener[];
-  if (!dynaliteListener) throw new Error('dynalite registered no request listener');
-  server.removeAllListeners('request');
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${port}`;
-
-  // Transactions are applied through this same server, one single-item request at a time.
-  const client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
-  const executor = new TransactionExecutor(client);
-
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (request.headers['x-amz-target'] === TRANSACT_WRITE_TARGET) {
-      void handleTransaction(executor, request, response);
-    } else {
-      // Synchronously, before anything reads the body: dynalite attaches its own 'data' listeners.
-      dynaliteListener.call(server, request, response);
-    }
-  });
-
-  return {
-    endpoint,
-    port,
-    stop: () =>
-      new Promise<void>((resolve, reject) => {
-        client.destroy();
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeIdleConnections();
-      }),
-  };
 }

@@ -8,8 +8,8 @@ import {
   DEFAULT_USER_AGENT,
   type ListenerClient,
   type ListenerClientOptions,
-} from '../../lambdas/core/listener-client.js';
-import type { ResolvedAddress, Resolver } from '../../lambdas/core/ssrf.js';
+} from '../../../lambdas/adapters/listener-client.js';
+import type { ResolvedAddress, Resolver } from '../../../lambdas/core/ssrf.js';
 
 // Network rule for this file: every socket goes to a server of ours on 127.0.0.1. Names such as
 // listener.test are answered by injected resolvers (vi.fn()s with canned answers); dns.lookup is

@@ -1,67 +1,20 @@
 /**
- * The HTTP client that POSTs one delivery attempt to a listener and reports what came of it.
- *
- * Usage (once per Lambda container, at module level, so warm invocations reuse connections):
- *   const client = createListenerClient({ allowLocalTargets: false, timeoutMs: 10_000 });
- *   const { outcome, durationMs, responseSnippet } = await client.post({ url, body, headers });
- *
- * Every attempt goes through the SSRF guard (./ssrf.ts): `resolveListener` checks the URL and resolves
- * the host with the injected resolver, the request connects only to those addresses (`pinnedLookup`,
- * no second DNS lookup), and the request-filtering agents check the connected address again. A refusal
- * by either layer is reported as `{kind: 'refused'}` and no TCP connection is ever opened.
- *
- * `post` never throws because of what the listener (or its DNS) does. It throws (rejects) only for
- * programmer errors: a reserved header in `headers`, an invalid header value, or use after `close()`.
- *
- * Decisions:
- * - One pair of keep-alive agents per client. Node's http.Agent has no `freeSocketTimeout` (that is
- *   the agentkeepalive package); its `timeout` option is the socket timeout, and the agent destroys a
- *   *free* (idle, pooled) socket when it fires, so `timeout` is the idle limit for pooled connections.
- *   It is set to 4 s, below the usual server idle timeouts (Node 5 s, nginx 75 s, ALB 60 s), so we close
- *   idle sockets before the server does. The agent also honours a server's `Keep-Alive: timeout=N`
- *   hint (minus `agentKeepAliveTimeoutBuffer`, 1 s). `keepAliveMsecs` is only the TCP keep-alive probe
- *   delay, not an idle timeout, and stays at its default. At most 16 sockets per host (`maxSockets`,
- *   `maxFreeSockets`); requests beyond that queue inside the agent (still bounded by `timeoutMs`).
- * - A pooled socket can die while the container is frozen or just as the server's idle timer fires.
- *   When a request on a *reused* socket fails with ECONNRESET/EPIPE before any response arrived, it is
- *   sent once more on a fresh connection within the same time budget (the pattern Node's docs
- *   recommend for keep-alive races). The listener may in rare cases see the message twice; webhook
- *   delivery is at-least-once anyway and listeners deduplicate by `webhook-id`.
- * - `timeoutMs` bounds the whole attempt: DNS, connect, TLS, response head and reading the capped body.
- *   When it fires before the response head arrives the outcome is `{kind: 'timeout'}`. When the head
- *   (status) has already arrived and only the body is still trickling, the outcome is the response,
- *   with whatever snippet was read: the status is what the listener decided (a 2xx means it accepted
- *   the message), and calling it a timeout would re-deliver an accepted message.
- * - Body: at most `maxResponseBytes` are kept (decoded as UTF-8 without a torn trailing character).
- *   A body that fits is read to its end, so the socket goes back to the pool for reuse. As soon as more
- *   bytes arrive than fit, the response is destroyed: a huge or endless body cannot hold the function,
- *   at the price of that one connection (it cannot be reused after an unread body). Draining the rest
- *   instead would keep the socket but let the listener decide how long we wait.
- * - Redirects are never followed (Node's http client does not follow them and nothing here does); a
- *   3xx is reported as a response like any other status.
- * - Socket-level refusals: request-filtering-agent reports a refused address through the lookup
- *   callback with a plain Error (no `code`) whose message is
- *   `DNS lookup <address>(family:<f>, host:<h>) is not allowed. Because, ...`. That message shape is
- *   how it is recognised (`AGENT_REFUSAL` below, request-filtering-agent 3.x). It names the host and
- *   address, never the path or query. Other errors become `{kind: 'network', code}`.
- * - Content-Length is computed from the UTF-8 body and User-Agent comes from the options; callers may
- *   not set those, nor Host (it would change TLS SNI and the certificate check), Connection or
- *   Transfer-Encoding.
+ * The HTTP client that POSTs one delivery attempt to a listener and reports what came of it (the core's
+ * `ListenerPoster` port). Every attempt goes through the SSRF guard: `resolveListener` checks the URL and
+ * resolves the host, the request connects only to those addresses (`pinnedLookup`), and the
+ * request-filtering agents check the connected address again; a refusal is `{kind: 'refused'}` and no TCP
+ * connection is opened. `post` never throws because of what the listener or its DNS does, only for
+ * programmer errors (a reserved header, use after `close()`). Keep-alive, retries on stale sockets, the
+ * timeout and body limits: docs/DECISIONS.md, "Listener client".
  */
 import http from 'node:http';
 import https from 'node:https';
 import { StringDecoder } from 'node:string_decoder';
-import { ClientError } from './errors.js';
-import type { AttemptOutcome } from './retry.js';
-import {
-  createListenerAgent,
-  defaultResolver,
-  type ListenerAgents,
-  pinnedLookup,
-  type ResolvedListener,
-  type Resolver,
-  resolveListener,
-} from './ssrf.js';
+import { ClientError } from '../core/errors.js';
+import type { ListenerPoster, ListenerRequest, ListenerResult } from '../core/ports.js';
+import type { AttemptOutcome } from '../core/retry.js';
+import { type ResolvedListener, type Resolver, resolveListener } from '../core/ssrf.js';
+import { createListenerAgent, defaultResolver, type ListenerAgents, pinnedLookup } from './ssrf-network.js';
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
 export const DEFAULT_USER_AGENT = 'CommBox-Webhooks/1.0';
@@ -97,24 +50,9 @@ export interface ListenerClientOptions {
   readonly userAgent?: string;
 }
 
-export interface ListenerRequest {
-  readonly url: string;
-  /** Sent as UTF-8. */
-  readonly body: string;
-  /** Extra headers (content type, signature headers). Must not include the reserved ones. */
-  readonly headers: Readonly<Record<string, string>>;
-}
+export type { ListenerRequest, ListenerResult } from '../core/ports.js';
 
-export interface ListenerResult {
-  readonly outcome: AttemptOutcome;
-  /** Wall-clock time of the whole attempt, rounded to whole milliseconds. */
-  readonly durationMs: number;
-  /** The first `maxResponseBytes` of the response body as UTF-8; present whenever a response arrived. */
-  readonly responseSnippet?: string;
-}
-
-export interface ListenerClient {
-  post(request: ListenerRequest): Promise<ListenerResult>;
+export interface ListenerClient extends ListenerPoster {
   /** Destroys the pooled connections. The client must not be used afterwards. */
   close(): void;
 }
