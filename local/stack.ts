@@ -9,7 +9,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import './sqlite-durability.js';
+import './aws-emulators/sqlite-durability.js';
 import { startFauxqs } from 'fauxqs';
 import { DynamoApiKeyStore } from '../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../lambdas/adapters/dynamo-common.js';
