@@ -15,6 +15,7 @@ import { MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/retry.js'
 import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from './definitions.js';
 import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
+import { grantLeastPrivilege } from './webhooks-permissions.js';
 
 export type DeliveryLogMode = 'full' | 'failures';
 
@@ -166,7 +167,18 @@ export class WebhooksService extends Construct {
       },
     });
 
-    this.grantLeastPrivilege();
+    grantLeastPrivilege({
+      table: this.table,
+      indexName: TABLE.indexes[0].indexName,
+      deliveryQueue: this.deliveryQueue,
+      eventBus: this.eventBus,
+      functions: {
+        api: this.apiFunction,
+        authorizer: this.authorizerFunction,
+        route: this.routeFunction,
+        deliver: this.deliverFunction,
+      },
+    });
     this.connectQueues();
     ({ httpApi: this.httpApi, stage: this.apiStage } = this.createHttpApi(
       props.apiThrottle ?? DEFAULT_API_THROTTLE,
@@ -222,21 +234,6 @@ export class WebhooksService extends Construct {
       deadLetterQueue: { queue: dlq, maxReceiveCount: definition.maxReceiveCount },
     });
     return { queue, dlq };
-  }
-
-  private grantLeastPrivilege(): void {
-    this.table.grantReadWriteData(this.apiFunction);
-    this.deliveryQueue.grantSendMessages(this.apiFunction);
-
-    this.table.grantReadData(this.authorizerFunction);
-
-    this.table.grantReadWriteData(this.routeFunction);
-    this.deliveryQueue.grantSendMessages(this.routeFunction);
-
-    this.table.grantReadWriteData(this.deliverFunction);
-    // The event source mapping grants consumption; this states what the retry delay needs on its own.
-    this.deliveryQueue.grant(this.deliverFunction, 'sqs:ChangeMessageVisibility');
-    this.eventBus.grantPutEventsTo(this.deliverFunction);
   }
 
   private connectQueues(): void {

@@ -10,6 +10,8 @@ import { ENV, FUNCTIONS, QUEUES } from '../../lib/definitions.js';
 import type { WebhooksFunction } from '../../lib/webhooks-function.js';
 import { WebhooksService, type WebhooksServiceProps } from '../../lib/webhooks-service.js';
 import { WebhooksStack } from '../../lib/webhooks-stack.js';
+import { missingPermissions, type TemplateJson } from '../support/iam-contract.js';
+import { committedPermissions } from '../support/sdk-calls.js';
 
 /*
  * Bundling runs esbuild for every function when the construct is created, so the default stack is
@@ -77,6 +79,8 @@ function statementsOf(fn: WebhooksFunction): Statement[] {
 function environmentOf(fn: WebhooksFunction, from: Template = template, inStack: Stack = stack) {
   return functionProperties(fn, from, inStack).Environment.Variables;
 }
+
+const FUNCTION_NAMES = ['api', 'authorizer', 'route', 'deliver'] as const;
 
 const functionsByName = () =>
   ({
@@ -292,7 +296,7 @@ describe('WebhooksService permissions', () => {
     expect(actions).toContain('dynamodb:GetItem');
     for (const action of actions) {
       expect(writes).not.toContain(action);
-      expect(action).toMatch(/^(dynamodb|xray):/);
+      expect(action).toMatch(/^(dynamodb|xray|logs):/);
     }
   });
 
@@ -309,21 +313,97 @@ describe('WebhooksService permissions', () => {
     }
   });
 
-  it('lets deliver change message visibility on the delivery queue and put events on this bus only', () => {
+  it('lets deliver send, delay and change the visibility of delivery messages, and put events on this bus only', () => {
     const statements = statementsOf(service.deliverFunction);
-    expect(statements).toContainEqual(
-      expect.objectContaining({
-        Action: 'sqs:ChangeMessageVisibility',
-        Resource: getAtt(logicalId(service.deliveryQueue)),
-      }),
-    );
+    const deliveryQueueArn = getAtt(logicalId(service.deliveryQueue));
+    for (const action of ['sqs:ChangeMessageVisibility', 'sqs:SendMessage']) {
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Action: action, Resource: deliveryQueueArn }),
+      );
+    }
     expect(statements).toContainEqual(
       expect.objectContaining({
         Action: 'events:PutEvents',
         Resource: getAtt(logicalId(service.eventBus)),
       }),
     );
-    expect(statements.flatMap(actionsOf)).not.toContain('sqs:SendMessage');
+  });
+});
+
+describe('WebhooksService IAM contract', () => {
+  const templateJson = () => template.toJSON() as TemplateJson;
+
+  it.each(FUNCTION_NAMES)(
+    'allows %s every command its handler tests recorded, on the resource and partition it targets',
+    (name) => {
+      const recorded = committedPermissions(name);
+      expect(recorded.length, `test/cdk/sdk-calls/${name}.json`).toBeGreaterThan(0);
+      expect(missingPermissions(templateJson(), logicalId(functionsByName()[name]), recorded)).toEqual([]);
+    },
+  );
+
+  it('reports a permission as missing once its grant is removed from the template', () => {
+    const broken = structuredClone(templateJson());
+    const deliverRole = functionProperties(service.deliverFunction).Role['Fn::GetAtt'][0];
+    for (const resource of Object.values(broken.Resources)) {
+      if (
+        resource.Type !== 'AWS::IAM::Policy' ||
+        !JSON.stringify(resource.Properties?.Roles).includes(deliverRole)
+      )
+        continue;
+      const document = resource.Properties?.PolicyDocument as { Statement: Statement[] };
+      document.Statement = document.Statement.filter(
+        (statement) => !actionsOf(statement).includes('sqs:SendMessage'),
+      );
+    }
+    const missing = missingPermissions(
+      broken,
+      logicalId(service.deliverFunction),
+      committedPermissions('deliver'),
+    );
+    expect(missing).toEqual([
+      'sqs:SendMessage on DELIVERY_QUEUE_URL, sent by SendMessageBatchCommand: not allowed',
+    ]);
+  });
+
+  it('reports a permission as missing when the partition it writes is outside the LeadingKeys condition', () => {
+    const offPartition = {
+      command: 'PutCommand',
+      action: 'dynamodb:PutItem',
+      resource: 'TABLE_NAME',
+      leadingKey: 'APIKEY#',
+    };
+    const allowed = { ...offPartition, leadingKey: 'EVENT#' };
+    const missing = missingPermissions(templateJson(), logicalId(service.routeFunction), [
+      offPartition,
+      allowed,
+    ]);
+    expect(missing).toEqual([
+      'dynamodb:PutItem on TABLE_NAME (pk APIKEY#…), sent by PutCommand: not allowed',
+    ]);
+  });
+
+  it('grants no function Scan, and only the api DeleteItem', () => {
+    for (const [name, fn] of Object.entries(functionsByName())) {
+      const actions = statementsOf(fn).flatMap(actionsOf);
+      expect(actions, name).not.toContain('dynamodb:Scan');
+      if (name !== 'api') expect(actions, name).not.toContain('dynamodb:DeleteItem');
+    }
+  });
+
+  it("scopes log writing to the function's own log group and attaches no managed policy", () => {
+    for (const [name, fn] of Object.entries(functionsByName())) {
+      const logStatements = statementsOf(fn).filter((statement) =>
+        actionsOf(statement).some((a) => a.startsWith('logs:')),
+      );
+      expect(logStatements, name).toEqual([
+        expect.objectContaining({
+          Resource: getAtt(logicalId(fn.functionLogGroup)),
+        }),
+      ]);
+      const roleId = functionProperties(fn).Role['Fn::GetAtt'][0];
+      expect(resources('AWS::IAM::Role')[roleId]?.Properties.ManagedPolicyArns, name).toBeUndefined();
+    }
   });
 });
 
