@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -61,7 +62,16 @@ export class WebhooksFunction extends NodejsFunction {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // A role of its own instead of AWSLambdaBasicExecutionRole, whose log permissions cover every log
+    // group of the account: this one writes to the function's own group only.
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of the ${id} function`,
+    });
+    logGroup.grantWrite(role);
+
     super(scope, id, {
+      role,
       entry: path.join(PROJECT_ROOT, props.definition.entry),
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
@@ -94,5 +104,10 @@ export class WebhooksFunction extends NodejsFunction {
     });
 
     this.functionLogGroup = logGroup;
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permission, so their resource is *.',
+    });
   }
 }

@@ -1,12 +1,19 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { HttpApi, HttpMethod, type HttpStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  type HttpStage,
+  LogGroupLogDestination,
+  type ThrottleSettings,
+} from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -18,6 +25,7 @@ import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
 import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
 import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
+import { grantLeastPrivilege } from './webhooks-permissions.js';
 
 export type { DeliveryLogMode } from '../lambdas/environment.js';
 
@@ -86,6 +94,25 @@ export interface WebhooksServiceProps {
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
 const DLQ_RETENTION = Duration.days(14);
 /**
+ * One JSON line per request: who (source IP, the authorizer's brand), what (route, status, size), how
+ * long, and why it failed. Never a header or a body, so no API key reaches the log.
+ */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    time: '$context.requestTime',
+    ip: '$context.identity.sourceIp',
+    routeKey: '$context.routeKey',
+    status: '$context.status',
+    responseLength: '$context.responseLength',
+    latencyMs: '$context.responseLatency',
+    integrationLatencyMs: '$context.integrationLatency',
+    integrationError: '$context.integrationErrorMessage',
+    brand: '$context.authorizer.brand',
+    authorizerError: '$context.authorizer.error',
+  }),
+);
+/**
  * The whole webhook pipeline: EventBridge bus and rule → ingest queue → route → delivery queue →
  * deliver → listeners, the table, and the HTTP API (with its API-key authorizer) that manages
  * subscriptions. Every queue has a DLQ, every function only the permissions it uses.
@@ -106,6 +133,8 @@ export class WebhooksService extends Construct {
   /** The `$default` stage, with the throttling; `apiUrl` is its URL. */
   public readonly apiStage: HttpStage;
   public readonly apiUrl: string;
+  /** One JSON line per API request (ACCESS_LOG_FORMAT); kept when the stack is deleted. */
+  public readonly apiAccessLogGroup: LogGroup;
   public readonly alarms: WebhooksAlarms;
 
   constructor(scope: Construct, id: string, props: WebhooksServiceProps = {}) {
@@ -166,10 +195,27 @@ export class WebhooksService extends Construct {
       },
     });
 
-    this.grantLeastPrivilege();
+    grantLeastPrivilege({
+      table: this.table,
+      indexName: TABLE.indexes[0].indexName,
+      deliveryQueue: this.deliveryQueue,
+      eventBus: this.eventBus,
+      functions: {
+        api: this.apiFunction,
+        authorizer: this.authorizerFunction,
+        route: this.routeFunction,
+        deliver: this.deliverFunction,
+      },
+    });
     this.connectQueues();
+    this.apiAccessLogGroup = new LogGroup(this, 'ApiAccessLogs', {
+      retention: logRetention,
+      // An audit trail of who called the API as which brand: deleting the stack must not erase it.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
     ({ httpApi: this.httpApi, stage: this.apiStage } = this.createHttpApi(
       props.apiThrottle ?? DEFAULT_API_THROTTLE,
+      this.apiAccessLogGroup,
     ));
     this.apiUrl = this.apiStage.url;
     this.alarms = createWebhooksAlarms(this, {
@@ -224,21 +270,6 @@ export class WebhooksService extends Construct {
     return { queue, dlq };
   }
 
-  private grantLeastPrivilege(): void {
-    this.table.grantReadWriteData(this.apiFunction);
-    this.deliveryQueue.grantSendMessages(this.apiFunction);
-
-    this.table.grantReadData(this.authorizerFunction);
-
-    this.table.grantReadWriteData(this.routeFunction);
-    this.deliveryQueue.grantSendMessages(this.routeFunction);
-
-    this.table.grantReadWriteData(this.deliverFunction);
-    // The event source mapping grants consumption; this states what the retry delay needs on its own.
-    this.deliveryQueue.grant(this.deliverFunction, 'sqs:ChangeMessageVisibility');
-    this.eventBus.grantPutEventsTo(this.deliverFunction);
-  }
-
   private connectQueues(): void {
     const eventSource = (queue: Queue, definition: QueueDefinition) =>
       new SqsEventSource(queue, {
@@ -250,13 +281,21 @@ export class WebhooksService extends Construct {
     this.deliverFunction.addEventSource(eventSource(this.deliveryQueue, QUEUES.delivery));
   }
 
-  private createHttpApi(throttle: ThrottleSettings): { httpApi: HttpApi; stage: HttpStage } {
+  private createHttpApi(
+    throttle: ThrottleSettings,
+    accessLogs: LogGroup,
+  ): { httpApi: HttpApi; stage: HttpStage } {
     // The default stage is created here rather than by HttpApi: only a stage created this way takes throttling.
     const httpApi = new HttpApi(this, 'HttpApi', {
       description: 'CommBox webhooks: subscriptions and the delivery log',
       createDefaultStage: false,
     });
-    const stage = httpApi.addStage('DefaultStage', { stageName: '$default', autoDeploy: true, throttle });
+    const stage = httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle,
+      accessLogSettings: { destination: new LogGroupLogDestination(accessLogs), format: ACCESS_LOG_FORMAT },
+    });
 
     const authorizer = new HttpLambdaAuthorizer('ApiKeyAuthorizer', this.authorizerFunction, {
       responseTypes: [HttpLambdaResponseType.SIMPLE],
@@ -266,12 +305,18 @@ export class WebhooksService extends Construct {
     });
     const integration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction);
     for (const route of API_ROUTES) {
-      httpApi.addRoutes({
+      const [added] = httpApi.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration,
         ...(route.authorized ? { authorizer } : {}),
       });
+      if (!route.authorized && added) {
+        Validations.of(added).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-APIG4',
+          reason: `${route.method} ${route.path} is public on purpose (lambdas/api/routes.ts): it serves the event catalogue or the API description, the same for every brand, and reads no brand's data.`,
+        });
+      }
     }
     return { httpApi, stage };
   }

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { App, CfnElement, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES, routeKey } from '../../lambdas/api/routes.js';
 import { ENV } from '../../lambdas/environment.js';
@@ -11,6 +12,8 @@ import { FUNCTIONS, QUEUES } from '../../lib/definitions.js';
 import type { WebhooksFunction } from '../../lib/webhooks-function.js';
 import { WebhooksService, type WebhooksServiceProps } from '../../lib/webhooks-service.js';
 import { WebhooksStack } from '../../lib/webhooks-stack.js';
+import { missingPermissions, type TemplateJson } from '../support/iam-contract.js';
+import { committedPermissions } from '../support/sdk-calls.js';
 
 /*
  * Bundling runs esbuild for every function when the construct is created, so the default stack is
@@ -30,6 +33,9 @@ let template: Template;
 beforeAll(() => {
   app = new App();
   stack = new WebhooksStack(app, 'TestWebhooks');
+  // cdk-nag runs as a validation plugin when the template is synthesized: an unacknowledged finding
+  // throws here, with the report (the test below reads the acknowledged ones).
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   service = stack.service;
   template = Template.fromStack(stack);
 }, 120_000);
@@ -78,6 +84,8 @@ function statementsOf(fn: WebhooksFunction): Statement[] {
 function environmentOf(fn: WebhooksFunction, from: Template = template, inStack: Stack = stack) {
   return functionProperties(fn, from, inStack).Environment.Variables;
 }
+
+const FUNCTION_NAMES = ['api', 'authorizer', 'route', 'deliver'] as const;
 
 const functionsByName = () =>
   ({
@@ -208,8 +216,9 @@ describe('WebhooksService functions', () => {
         LoggingConfig: { LogGroup: { Ref: expect.any(String) } },
       });
     }
+    // Four function groups and the API's access logs.
     const logGroups = Object.values(resources('AWS::Logs::LogGroup'));
-    expect(logGroups).toHaveLength(4);
+    expect(logGroups).toHaveLength(5);
     for (const group of logGroups) expect(group.Properties.RetentionInDays).toBe(30);
   });
 
@@ -293,7 +302,7 @@ describe('WebhooksService permissions', () => {
     expect(actions).toContain('dynamodb:GetItem');
     for (const action of actions) {
       expect(writes).not.toContain(action);
-      expect(action).toMatch(/^(dynamodb|xray):/);
+      expect(action).toMatch(/^(dynamodb|xray|logs):/);
     }
   });
 
@@ -310,21 +319,97 @@ describe('WebhooksService permissions', () => {
     }
   });
 
-  it('lets deliver change message visibility on the delivery queue and put events on this bus only', () => {
+  it('lets deliver send, delay and change the visibility of delivery messages, and put events on this bus only', () => {
     const statements = statementsOf(service.deliverFunction);
-    expect(statements).toContainEqual(
-      expect.objectContaining({
-        Action: 'sqs:ChangeMessageVisibility',
-        Resource: getAtt(logicalId(service.deliveryQueue)),
-      }),
-    );
+    const deliveryQueueArn = getAtt(logicalId(service.deliveryQueue));
+    for (const action of ['sqs:ChangeMessageVisibility', 'sqs:SendMessage']) {
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Action: action, Resource: deliveryQueueArn }),
+      );
+    }
     expect(statements).toContainEqual(
       expect.objectContaining({
         Action: 'events:PutEvents',
         Resource: getAtt(logicalId(service.eventBus)),
       }),
     );
-    expect(statements.flatMap(actionsOf)).not.toContain('sqs:SendMessage');
+  });
+});
+
+describe('WebhooksService IAM contract', () => {
+  const templateJson = () => template.toJSON() as TemplateJson;
+
+  it.each(FUNCTION_NAMES)(
+    'allows %s every command its handler tests recorded, on the resource and partition it targets',
+    (name) => {
+      const recorded = committedPermissions(name);
+      expect(recorded.length, `test/cdk/sdk-calls/${name}.json`).toBeGreaterThan(0);
+      expect(missingPermissions(templateJson(), logicalId(functionsByName()[name]), recorded)).toEqual([]);
+    },
+  );
+
+  it('reports a permission as missing once its grant is removed from the template', () => {
+    const broken = structuredClone(templateJson());
+    const deliverRole = functionProperties(service.deliverFunction).Role['Fn::GetAtt'][0];
+    for (const resource of Object.values(broken.Resources)) {
+      if (
+        resource.Type !== 'AWS::IAM::Policy' ||
+        !JSON.stringify(resource.Properties?.Roles).includes(deliverRole)
+      )
+        continue;
+      const document = resource.Properties?.PolicyDocument as { Statement: Statement[] };
+      document.Statement = document.Statement.filter(
+        (statement) => !actionsOf(statement).includes('sqs:SendMessage'),
+      );
+    }
+    const missing = missingPermissions(
+      broken,
+      logicalId(service.deliverFunction),
+      committedPermissions('deliver'),
+    );
+    expect(missing).toEqual([
+      'sqs:SendMessage on DELIVERY_QUEUE_URL, sent by SendMessageBatchCommand: not allowed',
+    ]);
+  });
+
+  it('reports a permission as missing when the partition it writes is outside the LeadingKeys condition', () => {
+    const offPartition = {
+      command: 'PutCommand',
+      action: 'dynamodb:PutItem',
+      resource: 'TABLE_NAME',
+      leadingKey: 'APIKEY#',
+    };
+    const allowed = { ...offPartition, leadingKey: 'EVENT#' };
+    const missing = missingPermissions(templateJson(), logicalId(service.routeFunction), [
+      offPartition,
+      allowed,
+    ]);
+    expect(missing).toEqual([
+      'dynamodb:PutItem on TABLE_NAME (pk APIKEY#…), sent by PutCommand: not allowed',
+    ]);
+  });
+
+  it('grants no function Scan, and only the api DeleteItem', () => {
+    for (const [name, fn] of Object.entries(functionsByName())) {
+      const actions = statementsOf(fn).flatMap(actionsOf);
+      expect(actions, name).not.toContain('dynamodb:Scan');
+      if (name !== 'api') expect(actions, name).not.toContain('dynamodb:DeleteItem');
+    }
+  });
+
+  it("scopes log writing to the function's own log group and attaches no managed policy", () => {
+    for (const [name, fn] of Object.entries(functionsByName())) {
+      const logStatements = statementsOf(fn).filter((statement) =>
+        actionsOf(statement).some((a) => a.startsWith('logs:')),
+      );
+      expect(logStatements, name).toEqual([
+        expect.objectContaining({
+          Resource: getAtt(logicalId(fn.functionLogGroup)),
+        }),
+      ]);
+      const roleId = functionProperties(fn).Role['Fn::GetAtt'][0];
+      expect(resources('AWS::IAM::Role')[roleId]?.Properties.ManagedPolicyArns, name).toBeUndefined();
+    }
   });
 });
 
@@ -359,12 +444,53 @@ describe('WebhooksService HTTP API', () => {
     });
   });
 
+  it('writes one JSON access log line per request to a retained log group, without headers', () => {
+    const stage = Object.values(resources('AWS::ApiGatewayV2::Stage'))[0];
+    const settings = stage?.Properties.AccessLogSettings as { DestinationArn: unknown; Format: string };
+    expect(settings.DestinationArn).toEqual(getAtt(logicalId(service.apiAccessLogGroup)));
+    expect(JSON.parse(settings.Format)).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+      brand: '$context.authorizer.brand',
+    });
+    expect(settings.Format).not.toMatch(/header|authorization/i);
+    expect(resources('AWS::Logs::LogGroup')[logicalId(service.apiAccessLogGroup)]?.DeletionPolicy).toBe(
+      'Retain',
+    );
+  });
+
   it('throttles the default stage', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
     });
+  });
+});
+
+describe('WebhooksService cdk-nag', () => {
+  interface NagReport {
+    pluginReports: Array<{
+      pluginName: string;
+      conclusion: string;
+      violations: unknown[];
+      suppressedViolations: Array<{ acknowledgedId: string; reason: string; violatingConstructs: unknown[] }>;
+    }>;
+  }
+
+  it('passes the AwsSolutions checks, every acknowledged finding with its reason', () => {
+    const report = JSON.parse(
+      readFileSync(path.join(app.outdir, 'validation-report.json'), 'utf8'),
+    ) as NagReport;
+    const nag = report.pluginReports.find((plugin) => plugin.pluginName === 'AwsSolutions');
+    expect(nag).toMatchObject({ conclusion: 'success', violations: [] });
+    const acknowledged = nag?.suppressedViolations ?? [];
+    for (const finding of acknowledged)
+      expect(finding.reason.length, finding.acknowledgedId).toBeGreaterThan(40);
+    // A new acknowledgement is a decision: it shows up here, in review.
+    expect(new Set(acknowledged.map((finding) => finding.acknowledgedId))).toEqual(
+      new Set(['AwsSolutions::AwsSolutions-IAM5[Resource::*]', 'AwsSolutions::AwsSolutions-APIG4']),
+    );
   });
 });
 

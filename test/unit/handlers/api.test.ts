@@ -18,9 +18,11 @@ import type { Subscription } from '../../../lambdas/core/model.js';
 import { generateSecret } from '../../../lambdas/core/signing.js';
 import { apiEvent, lambdaContext } from '../../support/api-events.js';
 import { exampleData } from '../../support/factories.js';
+import { recordSdkCalls } from '../../support/sdk-calls.js';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
+recordSdkCalls('api');
 const NOW = new Date('2026-11-27T12:00:00.000Z');
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/delivery';
 const SUB_ID = 'sub_AAAAAAAAAAAAAAAA';

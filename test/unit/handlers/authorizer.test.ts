@@ -12,8 +12,10 @@ import { DynamoApiKeyStore } from '../../../lambdas/adapters/dynamo-api-keys.js'
 import { createDocumentClient } from '../../../lambdas/adapters/dynamo-common.js';
 import { handler } from '../../../lambdas/authorizer.js';
 import { createApiKey, hashApiKey } from '../../../lambdas/core/api-keys.js';
+import { recordSdkCalls } from '../../support/sdk-calls.js';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
+recordSdkCalls('authorizer');
 
 /** A key table as DynamoDB would answer it: what was Put by the key command can be found by its hash. */
 function givenStoredKeys() {

@@ -30,6 +30,7 @@ import {
   type LoopbackListener,
   startLoopbackListener,
 } from '../../support/loopback-listener.js';
+import { recordSdkCalls } from '../../support/sdk-calls.js';
 import { aDeliveryRecord, aLambdaContext, anSqsEvent, anSqsRecord } from '../../support/sqs-events.js';
 import { aStoredSubscription, subscriptionItem } from '../../support/stored-items.js';
 
@@ -44,6 +45,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
+recordSdkCalls('deliver');
 let table: FakeTable;
 let listener: LoopbackListener;
 

@@ -20,6 +20,7 @@ import { handler, useRoutingDeps } from '../../../lambdas/route.js';
 import { stubAwsEnvironment } from '../../support/aws-env.js';
 import { FakeTable } from '../../support/dynamo-fake.js';
 import { exampleData } from '../../support/factories.js';
+import { recordSdkCalls } from '../../support/sdk-calls.js';
 import {
   aLambdaContext,
   anEventBridgeEnvelope,
@@ -48,6 +49,7 @@ const DELIVERY_ID = /^dlv_[0-9a-z]{9}[0-9a-f]{16}$/;
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
+recordSdkCalls('route');
 let table: FakeTable;
 
 beforeEach(() => {
