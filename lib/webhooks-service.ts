@@ -14,13 +14,14 @@ import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { API_ROUTES } from '../lambdas/api/routes.js';
-import { MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/retry.js';
+import { DEFAULT_RETRY_SCHEDULE, MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/retry.js';
 import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from './definitions.js';
-import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
+import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
 import { grantLeastPrivilege } from './webhooks-permissions.js';
 
@@ -82,10 +83,22 @@ export interface WebhooksServiceProps {
    */
   readonly apiThrottle?: ThrottleSettings;
   /**
-   * Where the alarms notify (on alarm and on recovery).
-   * @default - the alarms have no actions
+   * Where every alarm notifies (on alarm and on recovery). docs/RUNBOOK.md has a section per alarm.
+   * @default - a new topic (`alarmTopic` of the construct), with `alarmEmails` subscribed
    */
   readonly alarmTopic?: ITopic;
+  /**
+   * E-mail addresses subscribed to the alarm topic (each confirms by mail once).
+   * @default - none: subscribe a person, a pager or a chat hook to `alarmTopic` yourself
+   */
+  readonly alarmEmails?: readonly string[];
+  /**
+   * Age of the oldest delivery message above which the delivery-queue-age alarm fires. SQS counts age
+   * from a message's first send and a retry keeps its message, so raise it when subscriptions set
+   * retry schedules longer than the default one.
+   * @default - the total of `retrySchedule` (or the built-in schedule) plus one hour
+   */
+  readonly deliveryAgeAlarmThreshold?: Duration;
 }
 
 const DEFAULT_DELIVERY_TIMEOUT = Duration.seconds(15);
@@ -136,6 +149,8 @@ export class WebhooksService extends Construct {
   /** One JSON line per API request (ACCESS_LOG_FORMAT); kept when the stack is deleted. */
   public readonly apiAccessLogGroup: LogGroup;
   public readonly alarms: WebhooksAlarms;
+  /** The topic every alarm notifies: the one given as a prop, or one created here. */
+  public readonly alarmTopic: ITopic;
 
   constructor(scope: Construct, id: string, props: WebhooksServiceProps = {}) {
     super(scope, id);
@@ -218,19 +233,32 @@ export class WebhooksService extends Construct {
       this.apiAccessLogGroup,
     ));
     this.apiUrl = this.apiStage.url;
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic();
+    for (const email of props.alarmEmails ?? [])
+      this.alarmTopic.addSubscription(new EmailSubscription(email));
     this.alarms = createWebhooksAlarms(this, {
       ingestQueue: this.ingestQueue,
       ingestDlq: this.ingestDlq,
       deliveryQueue: this.deliveryQueue,
       deliveryDlq: this.deliveryDlq,
+      httpApi: this.httpApi,
       functions: {
         api: this.apiFunction,
         authorizer: this.authorizerFunction,
         route: this.routeFunction,
         deliver: this.deliverFunction,
       },
-      ...(props.alarmTopic ? { topic: props.alarmTopic } : {}),
+      deliveryAgeThreshold:
+        props.deliveryAgeAlarmThreshold ??
+        deliveryAgeThreshold(props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE),
+      topic: this.alarmTopic,
     });
+  }
+
+  private createAlarmTopic(): Topic {
+    // Not KMS-encrypted: alarm notifications carry alarm names and states, no customer data (pass an
+    // encrypted topic as alarmTopic to have one).
+    return new Topic(this, 'AlarmTopic', { displayName: 'CommBox webhooks alarms', enforceSSL: true });
   }
 
   private createTable(removalPolicy: RemovalPolicy): Table {

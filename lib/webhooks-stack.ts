@@ -32,5 +32,20 @@ export class WebhooksStack extends Stack {
     output('IngestDlqUrl', service.ingestDlq.queueUrl, 'Events given up on');
     output('DeliveryQueueUrl', service.deliveryQueue.queueUrl, 'Deliveries waiting for an attempt');
     output('DeliveryDlqUrl', service.deliveryDlq.queueUrl, 'Delivery messages given up on');
+    output(
+      'IngestDlqArn',
+      service.ingestDlq.queueArn,
+      'Redrive: aws sqs start-message-move-task --source-arn',
+    );
+    output(
+      'DeliveryDlqArn',
+      service.deliveryDlq.queueArn,
+      'Redrive: aws sqs start-message-move-task --source-arn',
+    );
+    output(
+      'AlarmTopicArn',
+      service.alarmTopic.topicArn,
+      'Every alarm notifies this topic: subscribe a person',
+    );
   }
 }

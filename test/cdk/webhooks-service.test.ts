@@ -494,27 +494,72 @@ describe('WebhooksService cdk-nag', () => {
 });
 
 describe('WebhooksService alarms and outputs', () => {
-  it('raises alarms on DLQ depth, queue age and the errors of each function, without actions by default', () => {
+  it('raises alarms on DLQ depth, queue age, API 5xx, and the errors and throttles of each function', () => {
     const alarms = Object.values(resources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(8);
+    expect(alarms).toHaveLength(13);
     const byMetric = (name: string) => alarms.filter((alarm) => alarm.Properties.MetricName === name);
     expect(byMetric('ApproximateNumberOfMessagesVisible').map((alarm) => alarm.Properties)).toEqual([
       expect.objectContaining({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
       expect.objectContaining({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
     ]);
-    expect(
-      byMetric('ApproximateAgeOfOldestMessage')
-        .map((alarm) => alarm.Properties.Threshold)
-        .sort((a, b) => Number(a) - Number(b)),
-    ).toEqual([5 * 60, 13 * 3600]);
     expect(byMetric('Errors')).toHaveLength(4);
     for (const alarm of byMetric('Errors')) {
       expect(alarm.Properties).toMatchObject({ Threshold: 1, Period: 300, Statistic: 'Sum' });
     }
-    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toBeUndefined();
+    expect(byMetric('Throttles')).toHaveLength(4);
+    expect(byMetric('5xx')).toEqual([
+      expect.objectContaining({ Properties: expect.objectContaining({ Threshold: 5, Period: 300 }) }),
+    ]);
   });
 
-  it('outputs the API URL, the bus name, the table name and the queue URLs', () => {
+  it('sets the queue-age thresholds from the first send: ingest after 10 minutes, deliveries after their whole schedule', () => {
+    const ageThreshold = (queue: unknown) =>
+      Object.values(resources('AWS::CloudWatch::Alarm')).find(
+        (alarm) =>
+          alarm.Properties.MetricName === 'ApproximateAgeOfOldestMessage' &&
+          JSON.stringify(alarm.Properties.Dimensions).includes(JSON.stringify(queue)),
+      )?.Properties.Threshold;
+    expect(ageThreshold({ 'Fn::GetAtt': [logicalId(service.ingestQueue), 'QueueName'] })).toBe(10 * 60);
+    // 0 + 5 s + 5 min + 30 min + 2 h + 5 h + 10 h + 10 h, plus one hour.
+    expect(ageThreshold({ 'Fn::GetAtt': [logicalId(service.deliveryQueue), 'QueueName'] })).toBe(
+      99_305 + 3600,
+    );
+  });
+
+  it('sends every alarm, and its recovery, to the alarm topic it creates, which refuses plain HTTP', () => {
+    const topicRef = { Ref: logicalId(service.alarmTopic as Topic) };
+    for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
+      expect(alarm.Properties.OKActions).toEqual([topicRef]);
+      expect(alarm.Properties.AlarmDescription).toMatch(/Runbook: docs\/RUNBOOK\.md#[a-z0-9-]+$/);
+    }
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('has a runbook section for every alarm its descriptions point to', () => {
+    const runbook = readFileSync(path.join(import.meta.dirname, '..', '..', 'docs', 'RUNBOOK.md'), 'utf8');
+    const anchors = new Set(
+      [...runbook.matchAll(/^## (.+)$/gm)].map((match) =>
+        (match[1] ?? '')
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
+    for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm'))) {
+      const anchor = /#([a-z0-9-]+)$/.exec(String(alarm.Properties.AlarmDescription))?.[1];
+      expect(anchors.has(anchor ?? ''), `docs/RUNBOOK.md#${anchor}`).toBe(true);
+    }
+    expect(runbook).toContain('aws sqs start-message-move-task');
+  });
+
+  it('outputs the API URL, the bus name, the table name, the queue URLs, the DLQ ARNs and the alarm topic', () => {
     for (const name of [
       'ApiUrl',
       'EventBusName',
@@ -523,6 +568,9 @@ describe('WebhooksService alarms and outputs', () => {
       'IngestDlqUrl',
       'DeliveryQueueUrl',
       'DeliveryDlqUrl',
+      'IngestDlqArn',
+      'DeliveryDlqArn',
+      'AlarmTopicArn',
     ]) {
       template.hasOutput(name, {});
     }
@@ -551,6 +599,7 @@ describe('WebhooksService props', () => {
       (scope) => ({
         eventBus: EventBus.fromEventBusName(scope, 'Existing', 'commbox-bus'),
         alarmTopic: new Topic(scope, 'Alarms'),
+        alarmEmails: ['oncall@example.com'],
       }),
     );
     expect(environmentOf(built.deliverFunction, customTemplate, customStack)).toMatchObject({
@@ -564,12 +613,23 @@ describe('WebhooksService props', () => {
     customTemplate.resourceCountIs('AWS::Events::EventBus', 0);
     customTemplate.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'commbox-bus' });
     customTemplate.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    customTemplate.resourceCountIs('AWS::SNS::Topic', 1);
     const topicRef = { Ref: Object.keys(customTemplate.findResources('AWS::SNS::Topic'))[0] };
     for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm', customTemplate))) {
       expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
       expect(alarm.Properties.OKActions).toEqual([topicRef]);
     }
-  });
+    // The delivery age threshold follows the configured schedule: 0 + 60 s + 12 h, plus one hour.
+    customTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Threshold: 43_260 + 3600,
+    });
+    customTemplate.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+    // A second synth (without bundling): seconds, more when the machine is busy.
+  }, 60_000);
 
   it.each<[string, (stack: Stack) => WebhooksServiceProps, RegExp]>([
     [
