@@ -10,7 +10,7 @@ import {
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { Archive, EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -45,6 +45,17 @@ export interface WebhooksServiceProps {
    * a mistaken `cdk destroy` or a logical-id change must not delete them.
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Whether CloudFormation (or anyone) is refused deleting the table until this is turned off.
+   * @default - true, unless tableRemovalPolicy is DESTROY (a test stack)
+   */
+  readonly tableDeletionProtection?: boolean;
+  /**
+   * How long the EventBridge archive keeps the ingest events (source `commbox`), for a replay after an
+   * incident (docs/DEPLOY.md). `Duration.days(0)` keeps them forever.
+   * @default Duration.days(30)
+   */
+  readonly archiveRetention?: Duration;
   /**
    * Retention of the functions' log groups.
    * @default RetentionDays.ONE_MONTH
@@ -105,7 +116,9 @@ const DEFAULT_DELIVERY_TIMEOUT = Duration.seconds(15);
 const DEFAULT_RETENTION_DAYS = 30;
 const DEFAULT_DISABLE_AFTER_DAYS = 5;
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
+/** SQS's longest; longer than the source queues' (QUEUES), since SQS expires a dead letter by its first send. */
 const DLQ_RETENTION = Duration.days(14);
+const DEFAULT_ARCHIVE_RETENTION = Duration.days(30);
 /**
  * One JSON line per request: who (source IP, the authorizer's brand), what (route, status, size), how
  * long, and why it failed. Never a header or a body, so no API key reaches the log.
@@ -133,6 +146,8 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 export class WebhooksService extends Construct {
   public readonly eventBus: IEventBus;
   public readonly ingestRule: Rule;
+  /** The ingest events, kept for `archiveRetention`; `aws events start-replay` sends them again. */
+  public readonly ingestArchive: Archive;
   public readonly table: Table;
   public readonly ingestQueue: Queue;
   public readonly ingestDlq: Queue;
@@ -157,7 +172,11 @@ export class WebhooksService extends Construct {
     validateProps(props);
 
     this.eventBus = props.eventBus ?? new EventBus(this, 'EventBus', { eventBusName: props.eventBusName });
-    this.table = this.createTable(props.tableRemovalPolicy ?? RemovalPolicy.RETAIN);
+    const tableRemovalPolicy = props.tableRemovalPolicy ?? RemovalPolicy.RETAIN;
+    this.table = this.createTable(
+      tableRemovalPolicy,
+      props.tableDeletionProtection ?? tableRemovalPolicy !== RemovalPolicy.DESTROY,
+    );
 
     ({ queue: this.ingestQueue, dlq: this.ingestDlq } = this.createQueueWithDlq('Ingest', QUEUES.ingest));
     ({ queue: this.deliveryQueue, dlq: this.deliveryDlq } = this.createQueueWithDlq(
@@ -171,6 +190,13 @@ export class WebhooksService extends Construct {
       description: 'CommBox entity events to the ingest queue',
       eventPattern: { source: [...INGEST_RULE_PATTERN.source] },
       targets: [new SqsQueue(this.ingestQueue, { deadLetterQueue: this.ingestDlq })],
+    });
+    // What the rule routes, kept so a team can replay the bus after an incident.
+    this.ingestArchive = new Archive(this, 'IngestArchive', {
+      sourceEventBus: this.eventBus,
+      description: 'CommBox entity events (source commbox), for replay after an incident',
+      eventPattern: { source: [...INGEST_RULE_PATTERN.source] },
+      retention: props.archiveRetention ?? DEFAULT_ARCHIVE_RETENTION,
     });
 
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
@@ -261,7 +287,7 @@ export class WebhooksService extends Construct {
     return new Topic(this, 'AlarmTopic', { displayName: 'CommBox webhooks alarms', enforceSSL: true });
   }
 
-  private createTable(removalPolicy: RemovalPolicy): Table {
+  private createTable(removalPolicy: RemovalPolicy, deletionProtection: boolean): Table {
     const table = new Table(this, 'Table', {
       partitionKey: { name: TABLE.partitionKey, type: AttributeType.STRING },
       sortKey: { name: TABLE.sortKey, type: AttributeType.STRING },
@@ -270,6 +296,7 @@ export class WebhooksService extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
       removalPolicy,
+      deletionProtection,
     });
     for (const index of TABLE.indexes) {
       table.addGlobalSecondaryIndex({

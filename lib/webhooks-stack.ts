@@ -42,6 +42,13 @@ export class WebhooksStack extends Stack {
       service.deliveryDlq.queueArn,
       'Redrive: aws sqs start-message-move-task --source-arn',
     );
+    output('EventBusArn', service.eventBus.eventBusArn, 'Replay destination (aws events start-replay)');
+    output('IngestArchiveArn', service.ingestArchive.archiveArn, 'Replay source: the archived ingest events');
+    output(
+      'IngestRuleArn',
+      service.ingestRule.ruleArn,
+      'Replay filter: only the ingest rule gets replayed events',
+    );
     output(
       'AlarmTopicArn',
       service.alarmTopic.topicArn,

@@ -120,8 +120,17 @@ describe('WebhooksService events and queues', () => {
     expect(Object.keys(queues)).toHaveLength(4);
     expect(dlqIds).toEqual(new Set([logicalId(service.ingestDlq), logicalId(service.deliveryDlq)]));
     for (const [id, queue] of Object.entries(queues)) {
-      if (dlqIds.has(id)) expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
-      else expect(queue.Properties.RedrivePolicy).toBeDefined();
+      if (dlqIds.has(id)) {
+        expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+      } else {
+        expect(queue.Properties.RedrivePolicy).toBeDefined();
+        // SQS expires a dead letter by its first send: the DLQ must keep it longer than its source did.
+        const dlqId = (queue.Properties.RedrivePolicy as { deadLetterTargetArn: { 'Fn::GetAtt': string[] } })
+          .deadLetterTargetArn['Fn::GetAtt'][0] as string;
+        expect(Number(queue.Properties.MessageRetentionPeriod)).toBeLessThan(
+          Number(queues[dlqId]?.Properties.MessageRetentionPeriod),
+        );
+      }
     }
     template.hasResourceProperties('AWS::SQS::Queue', {
       VisibilityTimeout: QUEUES.ingest.visibilityTimeoutSeconds,
@@ -198,8 +207,21 @@ describe('WebhooksService table', () => {
     });
   });
 
-  it('retains the table when the stack is deleted, because it holds customer data', () => {
-    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  it('retains the table when the stack is deleted and protects it from deletion, because it holds customer data', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
+  });
+
+  it('archives the events the ingest rule routes for 30 days, so the bus can be replayed', () => {
+    template.resourceCountIs('AWS::Events::Archive', 1);
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: getAtt(logicalId(service.eventBus)),
+      EventPattern: { source: ['commbox'] },
+      RetentionDays: 30,
+    });
   });
 });
 
@@ -571,6 +593,9 @@ describe('WebhooksService alarms and outputs', () => {
       'IngestDlqArn',
       'DeliveryDlqArn',
       'AlarmTopicArn',
+      'EventBusArn',
+      'IngestArchiveArn',
+      'IngestRuleArn',
     ]) {
       template.hasOutput(name, {});
     }
@@ -595,6 +620,7 @@ describe('WebhooksService props', () => {
         disableAfterDays: 2,
         deliveryLog: 'failures',
         tableRemovalPolicy: RemovalPolicy.DESTROY,
+        archiveRetention: Duration.days(7),
       },
       (scope) => ({
         eventBus: EventBus.fromEventBusName(scope, 'Existing', 'commbox-bus'),
@@ -612,7 +638,11 @@ describe('WebhooksService props', () => {
     });
     customTemplate.resourceCountIs('AWS::Events::EventBus', 0);
     customTemplate.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'commbox-bus' });
-    customTemplate.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    customTemplate.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+    customTemplate.hasResourceProperties('AWS::Events::Archive', { RetentionDays: 7 });
     customTemplate.resourceCountIs('AWS::SNS::Topic', 1);
     const topicRef = { Ref: Object.keys(customTemplate.findResources('AWS::SNS::Topic'))[0] };
     for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm', customTemplate))) {
