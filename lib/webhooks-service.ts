@@ -89,6 +89,19 @@ export interface WebhooksServiceProps {
    */
   readonly deliveryLog?: DeliveryLogMode;
   /**
+   * Most concurrent route invocations (the ingest event source mapping's `MaximumConcurrency`, 2 to
+   * 1,000). With `deliveryMaxConcurrency`, what the queue consumers can take of the account's Lambda
+   * concurrency: the API's functions keep the rest.
+   * @default 10
+   */
+  readonly ingestMaxConcurrency?: number;
+  /**
+   * Most concurrent deliver invocations (the delivery event source mapping's `MaximumConcurrency`, 2 to
+   * 1,000); each holds up to 10 deliveries, so 50 means up to 500 POSTs in flight.
+   * @default 50
+   */
+  readonly deliveryMaxConcurrency?: number;
+  /**
    * Throttling of the API's default stage, for all clients together.
    * @default - { rateLimit: 100, burstLimit: 200 }
    */
@@ -248,7 +261,7 @@ export class WebhooksService extends Construct {
         deliver: this.deliverFunction,
       },
     });
-    this.connectQueues();
+    this.connectQueues(props.ingestMaxConcurrency ?? 10, props.deliveryMaxConcurrency ?? 50);
     this.apiAccessLogGroup = new LogGroup(this, 'ApiAccessLogs', {
       retention: logRetention,
       // An audit trail of who called the API as which brand: deleting the stack must not erase it.
@@ -325,15 +338,20 @@ export class WebhooksService extends Construct {
     return { queue, dlq };
   }
 
-  private connectQueues(): void {
-    const eventSource = (queue: Queue, definition: QueueDefinition) =>
+  private connectQueues(ingestMaxConcurrency: number, deliveryMaxConcurrency: number): void {
+    // MaximumConcurrency bounds each mapping (without it one scales to ~1,250 invocations), so a delivery
+    // backlog cannot take the concurrency the authorizer and the API need to answer people.
+    const eventSource = (queue: Queue, definition: QueueDefinition, maxConcurrency: number) =>
       new SqsEventSource(queue, {
         batchSize: definition.batchSize,
         maxBatchingWindow: Duration.seconds(definition.maxBatchingWindowSeconds),
         reportBatchItemFailures: true,
+        maxConcurrency,
       });
-    this.routeFunction.addEventSource(eventSource(this.ingestQueue, QUEUES.ingest));
-    this.deliverFunction.addEventSource(eventSource(this.deliveryQueue, QUEUES.delivery));
+    this.routeFunction.addEventSource(eventSource(this.ingestQueue, QUEUES.ingest, ingestMaxConcurrency));
+    this.deliverFunction.addEventSource(
+      eventSource(this.deliveryQueue, QUEUES.delivery, deliveryMaxConcurrency),
+    );
   }
 
   private createHttpApi(
@@ -428,6 +446,16 @@ function validateProps(props: WebhooksServiceProps): void {
   ] as const) {
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       throw new Error(`WebhooksService: ${name} must be a whole number of days, at least 1`);
+    }
+  }
+  for (const [name, value] of [
+    ['ingestMaxConcurrency', props.ingestMaxConcurrency],
+    ['deliveryMaxConcurrency', props.deliveryMaxConcurrency],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 2 || value > 1000)) {
+      throw new Error(
+        `WebhooksService: ${name} must be a whole number from 2 to 1000 (SQS event source mappings)`,
+      );
     }
   }
   if (props.deliveryLog !== undefined && props.deliveryLog !== 'full' && props.deliveryLog !== 'failures') {

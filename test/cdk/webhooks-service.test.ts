@@ -168,6 +168,15 @@ describe('WebhooksService events and queues', () => {
     for (const mapping of mappings) {
       expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     }
+    // Bounded, so the delivery path cannot take the concurrency the API's functions need.
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(service.routeFunction) },
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(service.deliverFunction) },
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: getAtt(logicalId(service.ingestQueue)),
       FunctionName: { Ref: logicalId(service.routeFunction) },
@@ -678,6 +687,8 @@ describe('WebhooksService props', () => {
       /deliveryTimeout/,
     ],
     ['zero retention days', () => ({ retentionDays: 0 }), /retentionDays/],
+    ['a mapping concurrency of 1', () => ({ deliveryMaxConcurrency: 1 }), /deliveryMaxConcurrency/],
+    ['a mapping concurrency above 1000', () => ({ ingestMaxConcurrency: 1001 }), /ingestMaxConcurrency/],
     ['a fractional disable-after', () => ({ disableAfterDays: 1.5 }), /disableAfterDays/],
     [
       'an unknown delivery log mode',
