@@ -23,6 +23,7 @@ import { DEFAULT_RETRY_SCHEDULE, MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '.
 import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from './definitions.js';
 import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
+import { OperationalEvents } from './webhooks-operational-events.js';
 import { grantLeastPrivilege } from './webhooks-permissions.js';
 
 export type DeliveryLogMode = 'full' | 'failures';
@@ -50,6 +51,12 @@ export interface WebhooksServiceProps {
    * @default - true, unless tableRemovalPolicy is DESTROY (a test stack)
    */
   readonly tableDeletionProtection?: boolean;
+  /**
+   * Also publish the operational events (`commbox.webhooks`) to this topic; they always go to the
+   * construct's `operationalEvents.queue`.
+   * @default - the queue only
+   */
+  readonly operationalEventsTopic?: ITopic;
   /**
    * How long the EventBridge archive keeps the ingest events (source `commbox`), for a replay after an
    * incident (docs/DEPLOY.md). `Duration.days(0)` keeps them forever.
@@ -159,6 +166,8 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 export class WebhooksService extends Construct {
   public readonly eventBus: IEventBus;
   public readonly ingestRule: Rule;
+  /** The platform's own events (subscription disabled, delivery exhausted, ...): a queue to consume. */
+  public readonly operationalEvents: OperationalEvents;
   /** The ingest events, kept for `archiveRetention`; `aws events start-replay` sends them again. */
   public readonly ingestArchive: Archive;
   public readonly table: Table;
@@ -203,6 +212,10 @@ export class WebhooksService extends Construct {
       description: 'CommBox entity events to the ingest queue',
       eventPattern: { source: [...INGEST_RULE_PATTERN.source] },
       targets: [new SqsQueue(this.ingestQueue, { deadLetterQueue: this.ingestDlq })],
+    });
+    this.operationalEvents = new OperationalEvents(this, 'OperationalEvents', {
+      eventBus: this.eventBus,
+      ...(props.operationalEventsTopic ? { topic: props.operationalEventsTopic } : {}),
     });
     // What the rule routes, kept so a team can replay the bus after an incident.
     this.ingestArchive = new Archive(this, 'IngestArchive', {

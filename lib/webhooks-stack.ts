@@ -42,6 +42,11 @@ export class WebhooksStack extends Stack {
       service.deliveryDlq.queueArn,
       'Redrive: aws sqs start-message-move-task --source-arn',
     );
+    output(
+      'OperationalEventsQueueUrl',
+      service.operationalEvents.queue.queueUrl,
+      'Subscription.Disabled, Delivery.Exhausted, Subscription.Recovered, ... (source commbox.webhooks)',
+    );
     output('EventBusArn', service.eventBus.eventBusArn, 'Replay destination (aws events start-replay)');
     output('IngestArchiveArn', service.ingestArchive.archiveArn, 'Replay source: the archived ingest events');
     output(

@@ -106,7 +106,22 @@ describe('WebhooksService events and queues', () => {
         }),
       ],
     });
-    template.resourceCountIs('AWS::Events::Rule', 1);
+  });
+
+  it('routes the operational events (source commbox.webhooks) to a queue a team consumes, with a DLQ behind the target', () => {
+    const { operationalEvents } = service;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: logicalId(service.eventBus) },
+      EventPattern: { source: ['commbox.webhooks'] },
+      Targets: [
+        Match.objectLike({
+          Arn: getAtt(logicalId(operationalEvents.queue)),
+          DeadLetterConfig: { Arn: getAtt(logicalId(operationalEvents.dlq)) },
+        }),
+      ],
+    });
+    template.resourceCountIs('AWS::Events::Rule', 2);
+    template.hasOutput('OperationalEventsQueueUrl', { Value: { Ref: logicalId(operationalEvents.queue) } });
   });
 
   it('gives every queue that is not a dead-letter queue a DLQ, and keeps dead letters for 14 days', () => {
@@ -117,8 +132,14 @@ describe('WebhooksService events and queues', () => {
         return redrive ? [redrive.deadLetterTargetArn['Fn::GetAtt'][0]] : [];
       }),
     );
-    expect(Object.keys(queues)).toHaveLength(4);
-    expect(dlqIds).toEqual(new Set([logicalId(service.ingestDlq), logicalId(service.deliveryDlq)]));
+    expect(Object.keys(queues)).toHaveLength(6);
+    expect(dlqIds).toEqual(
+      new Set([
+        logicalId(service.ingestDlq),
+        logicalId(service.deliveryDlq),
+        logicalId(service.operationalEvents.dlq),
+      ]),
+    );
     for (const [id, queue] of Object.entries(queues)) {
       if (dlqIds.has(id)) {
         expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
@@ -635,6 +656,7 @@ describe('WebhooksService props', () => {
         eventBus: EventBus.fromEventBusName(scope, 'Existing', 'commbox-bus'),
         alarmTopic: new Topic(scope, 'Alarms'),
         alarmEmails: ['oncall@example.com'],
+        operationalEventsTopic: new Topic(scope, 'OperationsTopic'),
       }),
     );
     expect(environmentOf(built.deliverFunction, customTemplate, customStack)).toMatchObject({
@@ -652,8 +674,14 @@ describe('WebhooksService props', () => {
       Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
     });
     customTemplate.hasResourceProperties('AWS::Events::Archive', { RetentionDays: 7 });
-    customTemplate.resourceCountIs('AWS::SNS::Topic', 1);
-    const topicRef = { Ref: Object.keys(customTemplate.findResources('AWS::SNS::Topic'))[0] };
+    customTemplate.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['commbox.webhooks'] },
+      Targets: Match.arrayWith([
+        Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('OperationsTopic') } }),
+      ]),
+    });
+    customTemplate.resourceCountIs('AWS::SNS::Topic', 2);
+    const topicRef = { Ref: logicalId(built.alarmTopic as Topic, customStack) };
     for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm', customTemplate))) {
       expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
       expect(alarm.Properties.OKActions).toEqual([topicRef]);
