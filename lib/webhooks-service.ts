@@ -19,6 +19,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { API_ROUTES } from '../lambdas/api/routes.js';
+import { MAX_RECEIVE_COUNT_ENV } from '../lambdas/commons/failed-records.js';
 import { DEFAULT_RETRY_SCHEDULE, MAX_ATTEMPTS, MAX_RETRY_DELAY_SECONDS } from '../lambdas/core/retry.js';
 import { ENV, FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition, TABLE } from './definitions.js';
 import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from './webhooks-alarms.js';
@@ -247,7 +248,12 @@ export class WebhooksService extends Construct {
       definition: FUNCTIONS.route,
       description: 'Matches each event to subscriptions, one delivery message per match',
       logRetention,
-      environment: { ...tableEnv, ...queueEnv, ...settingsEnv },
+      environment: {
+        ...tableEnv,
+        ...queueEnv,
+        ...settingsEnv,
+        [MAX_RECEIVE_COUNT_ENV]: String(QUEUES.ingest.maxReceiveCount),
+      },
     });
     this.deliverFunction = new WebhooksFunction(this, 'Deliver', {
       definition: FUNCTIONS.deliver,
@@ -259,6 +265,7 @@ export class WebhooksService extends Construct {
         ...queueEnv,
         [ENV.eventBusName]: this.eventBus.eventBusName,
         ...settingsEnv,
+        [MAX_RECEIVE_COUNT_ENV]: String(QUEUES.delivery.maxReceiveCount),
       },
     });
 

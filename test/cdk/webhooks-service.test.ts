@@ -328,6 +328,13 @@ describe('WebhooksService functions', () => {
       Ref: logicalId(service.eventBus),
     });
     expect(environmentOf(service.apiFunction)).not.toHaveProperty(ENV.eventBusName);
+    // Failed records are logged at ERROR on the last receive before their DLQ.
+    expect(environmentOf(service.routeFunction).MAX_RECEIVE_COUNT).toBe(
+      String(QUEUES.ingest.maxReceiveCount),
+    );
+    expect(environmentOf(service.deliverFunction).MAX_RECEIVE_COUNT).toBe(
+      String(QUEUES.delivery.maxReceiveCount),
+    );
   });
 });
 
