@@ -296,6 +296,8 @@ describe('WebhooksService functions', () => {
       // lib/bundle-aliases.ts: environment credentials only, not the SDK's default chain (SSO, STS, ...).
       expect(bundle.includes('Unable to find environment variable credentials'), 'fromEnv').toBe(true);
       expect(bundle.includes('Could not load credentials from any providers'), 'default chain').toBe(false);
+      // The local runtime's emulators stay out of the deployed code.
+      expect(/dynalite|fauxqs/.test(bundle), 'local-runtime packages').toBe(false);
       // node:http comes from process.getBuiltinModule: an ES import of it would load undici at start.
       expect(/from\s*"(node:)?http"/.test(bundle), 'ES import of node:http').toBe(false);
       expect(fn.Properties.Environment).toMatchObject({
