@@ -1,6 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { deliveryDeps } from './commons/delivery-deps.js';
+import { logFailedRecord } from './commons/failed-records.js';
 import { parseJsonOrUndefined } from './commons/json.js';
 import { logger } from './commons/logger.js';
 import { readConfig } from './config.js';
@@ -8,6 +9,9 @@ import { type DeliveryDeps, deliverMessage, RetryScheduled } from './core/delive
 import { deliveryMessageSchema } from './core/model.js';
 
 let deps: DeliveryDeps | undefined;
+
+/** The delivery queue's maxReceiveCount (QUEUES.delivery), unless the stack says otherwise. */
+const DELIVERY_MAX_RECEIVE_COUNT = 25;
 
 /**
  * Consumer of the delivery queue: each record is one attempt of one delivery. A retry leaves the record
@@ -36,6 +40,9 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
         deliveryId: error.deliveryId,
         delaySeconds: error.delaySeconds,
       });
+    } else {
+      const { eventKey, subscriptionId, deliveryId } = message.data;
+      logFailedRecord(record, error, { eventKey, subscriptionId, deliveryId }, DELIVERY_MAX_RECEIVE_COUNT);
     }
     throw error;
   }

@@ -1,12 +1,16 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { routingDeps } from './commons/deps.js';
+import { logFailedRecord } from './commons/failed-records.js';
 import { parseJsonOrUndefined } from './commons/json.js';
 import { logger } from './commons/logger.js';
 import { readConfig } from './config.js';
 import { type RoutingDeps, routeEvents } from './core/routing.js';
 
 let deps: RoutingDeps | undefined;
+
+/** The ingest queue's maxReceiveCount (QUEUES.ingest), unless the stack says otherwise. */
+const INGEST_MAX_RECEIVE_COUNT = 5;
 
 /**
  * Consumer of the ingest queue: each record is one EventBridge event. The batch is routed together
@@ -21,10 +25,16 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
     deps,
     event.Records.map((record) => parseJsonOrUndefined(record.body)),
   );
+  const bodies = new Map(event.Records.map((record) => [record.messageId, record.body]));
   const byMessageId = new Map(event.Records.map((record, index) => [record.messageId, outcomes[index]]));
   const reportRecord = async (record: SQSRecord): Promise<void> => {
     const outcome = byMessageId.get(record.messageId);
-    if (outcome?.status !== 'fulfilled') throw outcome?.reason ?? new Error('record was not routed');
+    if (outcome?.status !== 'fulfilled') {
+      const error: unknown = outcome?.reason ?? new Error('record was not routed');
+      const eventKey = eventKeyOf(parseJsonOrUndefined(bodies.get(record.messageId) ?? ''));
+      logFailedRecord(record, error, eventKey ? { eventKey } : {}, INGEST_MAX_RECEIVE_COUNT);
+      throw error;
+    }
     const result = outcome.value;
     if (result.outcome === 'rejected') {
       logger.warn('event rejected', { messageId: record.messageId, reason: result.reason });
@@ -34,6 +44,18 @@ export async function handler(event: SQSEvent, context: Context): Promise<SQSBat
   };
   // A processor per invocation: it holds the batch's state, and the local runtime may run two batches at once.
   return processPartialResponse(event, reportRecord, new BatchProcessor(EventType.SQS), { context });
+}
+
+/** The event's key as routing forms it (`<brand>/<producer id or EventBridge id>`), when the body has one. */
+function eventKeyOf(envelope: unknown): string | undefined {
+  const field = (value: unknown, name: string): unknown =>
+    typeof value === 'object' && value !== null && name in value
+      ? (value as Record<string, unknown>)[name]
+      : undefined;
+  const detail = field(envelope, 'detail');
+  const brand = field(detail, 'brand');
+  const id = field(detail, 'id') ?? field(envelope, 'id');
+  return typeof brand === 'string' && typeof id === 'string' ? `${brand}/${id}` : undefined;
 }
 
 /** For tests and the local runtime: replace the dependencies built from the environment. */

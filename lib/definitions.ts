@@ -22,25 +22,28 @@ export interface QueueDefinition {
   readonly maxBatchingWindowSeconds: number;
 }
 
-const FOURTEEN_DAYS = 14 * 24 * 60 * 60;
+const DAY = 24 * 60 * 60;
 
 export const QUEUES = {
-  /** EventBridge → route. A record that keeps failing (5 receives) goes to the DLQ, never loops forever. */
+  /**
+   * EventBridge → route. A record that keeps failing (5 receives) goes to the DLQ, never loops forever.
+   * Retention below the DLQs' 14 days: SQS expires a dead letter by its first send.
+   */
   ingest: {
     visibilityTimeoutSeconds: 180,
     maxReceiveCount: 5,
-    retentionSeconds: FOURTEEN_DAYS,
+    retentionSeconds: 4 * DAY,
     batchSize: 10,
     maxBatchingWindowSeconds: 1,
   },
   /**
    * route → deliver. Each receive is one attempt, so maxReceiveCount exceeds the longest retry schedule
-   * (20 attempts) with room for crashes; retention covers 20 delays of 12 h.
+   * (20 attempts) with room for crashes; retention covers 20 delays of 12 h (10 days), below the DLQs' 14.
    */
   delivery: {
     visibilityTimeoutSeconds: 360,
     maxReceiveCount: 25,
-    retentionSeconds: FOURTEEN_DAYS,
+    retentionSeconds: 11 * DAY,
     batchSize: 10,
     maxBatchingWindowSeconds: 1,
   },

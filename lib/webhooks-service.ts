@@ -10,21 +10,25 @@ import {
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { Archive, EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type * as z from 'zod';
 import { TABLE } from '../lambdas/adapters/dynamo-table.js';
 import { API_ROUTES } from '../lambdas/api/routes.js';
+import { MAX_RECEIVE_COUNT_ENV } from '../lambdas/commons/failed-records.js';
 import { settingSchemas } from '../lambdas/config.js';
+import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
 import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
-import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
+import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
+import { OperationalEvents } from './webhooks-operational-events.js';
 import { grantLeastPrivilege } from './webhooks-permissions.js';
 
 export type { DeliveryLogMode } from '../lambdas/environment.js';
@@ -47,6 +51,23 @@ export interface WebhooksServiceProps {
    * a mistaken `cdk destroy` or a logical-id change must not delete them.
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Whether CloudFormation (or anyone) is refused deleting the table until this is turned off.
+   * @default - true, unless tableRemovalPolicy is DESTROY (a test stack)
+   */
+  readonly tableDeletionProtection?: boolean;
+  /**
+   * Also publish the operational events (`commbox.webhooks`) to this topic; they always go to the
+   * construct's `operationalEvents.queue`.
+   * @default - the queue only
+   */
+  readonly operationalEventsTopic?: ITopic;
+  /**
+   * How long the EventBridge archive keeps the ingest events (source `commbox`), for a replay after an
+   * incident (docs/DEPLOY.md). `Duration.days(0)` keeps them forever.
+   * @default Duration.days(30)
+   */
+  readonly archiveRetention?: Duration;
   /**
    * Retention of the functions' log groups.
    * @default RetentionDays.ONE_MONTH
@@ -80,19 +101,46 @@ export interface WebhooksServiceProps {
    */
   readonly deliveryLog?: DeliveryLogMode;
   /**
+   * Most concurrent route invocations (the ingest event source mapping's `MaximumConcurrency`, 2 to
+   * 1,000). With `deliveryMaxConcurrency`, what the queue consumers can take of the account's Lambda
+   * concurrency: the API's functions keep the rest.
+   * @default 10
+   */
+  readonly ingestMaxConcurrency?: number;
+  /**
+   * Most concurrent deliver invocations (the delivery event source mapping's `MaximumConcurrency`, 2 to
+   * 1,000); each holds up to 10 deliveries, so 50 means up to 500 POSTs in flight.
+   * @default 50
+   */
+  readonly deliveryMaxConcurrency?: number;
+  /**
    * Throttling of the API's default stage, for all clients together.
    * @default - { rateLimit: 100, burstLimit: 200 }
    */
   readonly apiThrottle?: ThrottleSettings;
   /**
-   * Where the alarms notify (on alarm and on recovery).
-   * @default - the alarms have no actions
+   * Where every alarm notifies (on alarm and on recovery). docs/RUNBOOK.md has a section per alarm.
+   * @default - a new topic (`alarmTopic` of the construct), with `alarmEmails` subscribed
    */
   readonly alarmTopic?: ITopic;
+  /**
+   * E-mail addresses subscribed to the alarm topic (each confirms by mail once).
+   * @default - none: subscribe a person, a pager or a chat hook to `alarmTopic` yourself
+   */
+  readonly alarmEmails?: readonly string[];
+  /**
+   * Age of the oldest delivery message above which the delivery-queue-age alarm fires. SQS counts age
+   * from a message's first send and a retry keeps its message, so raise it when subscriptions set
+   * retry schedules longer than the default one.
+   * @default - the total of `retrySchedule` (or the built-in schedule) plus one hour
+   */
+  readonly deliveryAgeAlarmThreshold?: Duration;
 }
 
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
+/** SQS's longest; longer than the source queues' (QUEUES), since SQS expires a dead letter by its first send. */
 const DLQ_RETENTION = Duration.days(14);
+const DEFAULT_ARCHIVE_RETENTION = Duration.days(30);
 /**
  * One JSON line per request: who (source IP, the authorizer's brand), what (route, status, size), how
  * long, and why it failed. Never a header or a body, so no API key reaches the log.
@@ -120,6 +168,10 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 export class WebhooksService extends Construct {
   public readonly eventBus: IEventBus;
   public readonly ingestRule: Rule;
+  /** The platform's own events (subscription disabled, delivery exhausted, ...): a queue to consume. */
+  public readonly operationalEvents: OperationalEvents;
+  /** The ingest events, kept for `archiveRetention`; `aws events start-replay` sends them again. */
+  public readonly ingestArchive: Archive;
   public readonly table: Table;
   public readonly ingestQueue: Queue;
   public readonly ingestDlq: Queue;
@@ -136,13 +188,19 @@ export class WebhooksService extends Construct {
   /** One JSON line per API request (ACCESS_LOG_FORMAT); kept when the stack is deleted. */
   public readonly apiAccessLogGroup: LogGroup;
   public readonly alarms: WebhooksAlarms;
+  /** The topic every alarm notifies: the one given as a prop, or one created here. */
+  public readonly alarmTopic: ITopic;
 
   constructor(scope: Construct, id: string, props: WebhooksServiceProps = {}) {
     super(scope, id);
     validateProps(props);
 
     this.eventBus = props.eventBus ?? new EventBus(this, 'EventBus', { eventBusName: props.eventBusName });
-    this.table = this.createTable(props.tableRemovalPolicy ?? RemovalPolicy.RETAIN);
+    const tableRemovalPolicy = props.tableRemovalPolicy ?? RemovalPolicy.RETAIN;
+    this.table = this.createTable(
+      tableRemovalPolicy,
+      props.tableDeletionProtection ?? tableRemovalPolicy !== RemovalPolicy.DESTROY,
+    );
 
     ({ queue: this.ingestQueue, dlq: this.ingestDlq } = this.createQueueWithDlq('Ingest', QUEUES.ingest));
     ({ queue: this.deliveryQueue, dlq: this.deliveryDlq } = this.createQueueWithDlq(
@@ -156,6 +214,17 @@ export class WebhooksService extends Construct {
       description: 'CommBox entity events to the ingest queue',
       eventPattern: { source: [...INGEST_RULE_PATTERN.source] },
       targets: [new SqsQueue(this.ingestQueue, { deadLetterQueue: this.ingestDlq })],
+    });
+    this.operationalEvents = new OperationalEvents(this, 'OperationalEvents', {
+      eventBus: this.eventBus,
+      ...(props.operationalEventsTopic ? { topic: props.operationalEventsTopic } : {}),
+    });
+    // What the rule routes, kept so a team can replay the bus after an incident.
+    this.ingestArchive = new Archive(this, 'IngestArchive', {
+      sourceEventBus: this.eventBus,
+      description: 'CommBox entity events (source commbox), for replay after an incident',
+      eventPattern: { source: [...INGEST_RULE_PATTERN.source] },
+      retention: props.archiveRetention ?? DEFAULT_ARCHIVE_RETENTION,
     });
 
     const logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
@@ -180,7 +249,12 @@ export class WebhooksService extends Construct {
       definition: FUNCTIONS.route,
       description: 'Matches each event to subscriptions, one delivery message per match',
       logRetention,
-      environment: { ...tableEnv, ...queueEnv, ...settingsEnv },
+      environment: {
+        ...tableEnv,
+        ...queueEnv,
+        ...settingsEnv,
+        [MAX_RECEIVE_COUNT_ENV]: String(QUEUES.ingest.maxReceiveCount),
+      },
     });
     this.deliverFunction = new WebhooksFunction(this, 'Deliver', {
       definition: FUNCTIONS.deliver,
@@ -192,6 +266,7 @@ export class WebhooksService extends Construct {
         ...queueEnv,
         [ENV.eventBusName]: this.eventBus.eventBusName,
         ...settingsEnv,
+        [MAX_RECEIVE_COUNT_ENV]: String(QUEUES.delivery.maxReceiveCount),
       },
     });
 
@@ -207,7 +282,7 @@ export class WebhooksService extends Construct {
         deliver: this.deliverFunction,
       },
     });
-    this.connectQueues();
+    this.connectQueues(props.ingestMaxConcurrency ?? 10, props.deliveryMaxConcurrency ?? 50);
     this.apiAccessLogGroup = new LogGroup(this, 'ApiAccessLogs', {
       retention: logRetention,
       // An audit trail of who called the API as which brand: deleting the stack must not erase it.
@@ -218,22 +293,35 @@ export class WebhooksService extends Construct {
       this.apiAccessLogGroup,
     ));
     this.apiUrl = this.apiStage.url;
+    this.alarmTopic = props.alarmTopic ?? this.createAlarmTopic();
+    for (const email of props.alarmEmails ?? [])
+      this.alarmTopic.addSubscription(new EmailSubscription(email));
     this.alarms = createWebhooksAlarms(this, {
       ingestQueue: this.ingestQueue,
       ingestDlq: this.ingestDlq,
       deliveryQueue: this.deliveryQueue,
       deliveryDlq: this.deliveryDlq,
+      httpApi: this.httpApi,
       functions: {
         api: this.apiFunction,
         authorizer: this.authorizerFunction,
         route: this.routeFunction,
         deliver: this.deliverFunction,
       },
-      ...(props.alarmTopic ? { topic: props.alarmTopic } : {}),
+      deliveryAgeThreshold:
+        props.deliveryAgeAlarmThreshold ??
+        deliveryAgeThreshold(props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE),
+      topic: this.alarmTopic,
     });
   }
 
-  private createTable(removalPolicy: RemovalPolicy): Table {
+  private createAlarmTopic(): Topic {
+    // Not KMS-encrypted: alarm notifications carry alarm names and states, no customer data (pass an
+    // encrypted topic as alarmTopic to have one).
+    return new Topic(this, 'AlarmTopic', { displayName: 'CommBox webhooks alarms', enforceSSL: true });
+  }
+
+  private createTable(removalPolicy: RemovalPolicy, deletionProtection: boolean): Table {
     const table = new Table(this, 'Table', {
       partitionKey: { name: TABLE.partitionKey, type: AttributeType.STRING },
       sortKey: { name: TABLE.sortKey, type: AttributeType.STRING },
@@ -242,6 +330,7 @@ export class WebhooksService extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
       removalPolicy,
+      deletionProtection,
     });
     for (const index of TABLE.indexes) {
       table.addGlobalSecondaryIndex({
@@ -270,15 +359,20 @@ export class WebhooksService extends Construct {
     return { queue, dlq };
   }
 
-  private connectQueues(): void {
-    const eventSource = (queue: Queue, definition: QueueDefinition) =>
+  private connectQueues(ingestMaxConcurrency: number, deliveryMaxConcurrency: number): void {
+    // MaximumConcurrency bounds each mapping (without it one scales to ~1,250 invocations), so a delivery
+    // backlog cannot take the concurrency the authorizer and the API need to answer people.
+    const eventSource = (queue: Queue, definition: QueueDefinition, maxConcurrency: number) =>
       new SqsEventSource(queue, {
         batchSize: definition.batchSize,
         maxBatchingWindow: Duration.seconds(definition.maxBatchingWindowSeconds),
         reportBatchItemFailures: true,
+        maxConcurrency,
       });
-    this.routeFunction.addEventSource(eventSource(this.ingestQueue, QUEUES.ingest));
-    this.deliverFunction.addEventSource(eventSource(this.deliveryQueue, QUEUES.delivery));
+    this.routeFunction.addEventSource(eventSource(this.ingestQueue, QUEUES.ingest, ingestMaxConcurrency));
+    this.deliverFunction.addEventSource(
+      eventSource(this.deliveryQueue, QUEUES.delivery, deliveryMaxConcurrency),
+    );
   }
 
   private createHttpApi(
@@ -360,6 +454,16 @@ function validateProps(props: WebhooksServiceProps): void {
       `must be below the deliver function's timeout (${FUNCTIONS.deliver.timeoutSeconds} s)`,
     );
     check('deliveryTimeout', timeout, props.deliveryTimeout.toMilliseconds());
+  }
+  for (const [name, value] of [
+    ['ingestMaxConcurrency', props.ingestMaxConcurrency],
+    ['deliveryMaxConcurrency', props.deliveryMaxConcurrency],
+  ] as const) {
+    if (value !== undefined && (!Number.isInteger(value) || value < 2 || value > 1000)) {
+      throw new Error(
+        `WebhooksService: ${name} must be a whole number from 2 to 1000 (SQS event source mappings)`,
+      );
+    }
   }
   if (props.retentionDays !== undefined) check('retentionDays', settingSchemas.days, props.retentionDays);
   if (props.disableAfterDays !== undefined)

@@ -32,5 +32,32 @@ export class WebhooksStack extends Stack {
     output('IngestDlqUrl', service.ingestDlq.queueUrl, 'Events given up on');
     output('DeliveryQueueUrl', service.deliveryQueue.queueUrl, 'Deliveries waiting for an attempt');
     output('DeliveryDlqUrl', service.deliveryDlq.queueUrl, 'Delivery messages given up on');
+    output(
+      'IngestDlqArn',
+      service.ingestDlq.queueArn,
+      'Redrive: aws sqs start-message-move-task --source-arn',
+    );
+    output(
+      'DeliveryDlqArn',
+      service.deliveryDlq.queueArn,
+      'Redrive: aws sqs start-message-move-task --source-arn',
+    );
+    output(
+      'OperationalEventsQueueUrl',
+      service.operationalEvents.queue.queueUrl,
+      'Subscription.Disabled, Delivery.Exhausted, Subscription.Recovered, ... (source commbox.webhooks)',
+    );
+    output('EventBusArn', service.eventBus.eventBusArn, 'Replay destination (aws events start-replay)');
+    output('IngestArchiveArn', service.ingestArchive.archiveArn, 'Replay source: the archived ingest events');
+    output(
+      'IngestRuleArn',
+      service.ingestRule.ruleArn,
+      'Replay filter: only the ingest rule gets replayed events',
+    );
+    output(
+      'AlarmTopicArn',
+      service.alarmTopic.topicArn,
+      'Every alarm notifies this topic: subscribe a person',
+    );
   }
 }

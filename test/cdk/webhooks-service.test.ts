@@ -107,7 +107,22 @@ describe('WebhooksService events and queues', () => {
         }),
       ],
     });
-    template.resourceCountIs('AWS::Events::Rule', 1);
+  });
+
+  it('routes the operational events (source commbox.webhooks) to a queue a team consumes, with a DLQ behind the target', () => {
+    const { operationalEvents } = service;
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: logicalId(service.eventBus) },
+      EventPattern: { source: ['commbox.webhooks'] },
+      Targets: [
+        Match.objectLike({
+          Arn: getAtt(logicalId(operationalEvents.queue)),
+          DeadLetterConfig: { Arn: getAtt(logicalId(operationalEvents.dlq)) },
+        }),
+      ],
+    });
+    template.resourceCountIs('AWS::Events::Rule', 2);
+    template.hasOutput('OperationalEventsQueueUrl', { Value: { Ref: logicalId(operationalEvents.queue) } });
   });
 
   it('gives every queue that is not a dead-letter queue a DLQ, and keeps dead letters for 14 days', () => {
@@ -118,11 +133,26 @@ describe('WebhooksService events and queues', () => {
         return redrive ? [redrive.deadLetterTargetArn['Fn::GetAtt'][0]] : [];
       }),
     );
-    expect(Object.keys(queues)).toHaveLength(4);
-    expect(dlqIds).toEqual(new Set([logicalId(service.ingestDlq), logicalId(service.deliveryDlq)]));
+    expect(Object.keys(queues)).toHaveLength(6);
+    expect(dlqIds).toEqual(
+      new Set([
+        logicalId(service.ingestDlq),
+        logicalId(service.deliveryDlq),
+        logicalId(service.operationalEvents.dlq),
+      ]),
+    );
     for (const [id, queue] of Object.entries(queues)) {
-      if (dlqIds.has(id)) expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
-      else expect(queue.Properties.RedrivePolicy).toBeDefined();
+      if (dlqIds.has(id)) {
+        expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+      } else {
+        expect(queue.Properties.RedrivePolicy).toBeDefined();
+        // SQS expires a dead letter by its first send: the DLQ must keep it longer than its source did.
+        const dlqId = (queue.Properties.RedrivePolicy as { deadLetterTargetArn: { 'Fn::GetAtt': string[] } })
+          .deadLetterTargetArn['Fn::GetAtt'][0] as string;
+        expect(Number(queue.Properties.MessageRetentionPeriod)).toBeLessThan(
+          Number(queues[dlqId]?.Properties.MessageRetentionPeriod),
+        );
+      }
     }
     template.hasResourceProperties('AWS::SQS::Queue', {
       VisibilityTimeout: QUEUES.ingest.visibilityTimeoutSeconds,
@@ -160,6 +190,15 @@ describe('WebhooksService events and queues', () => {
     for (const mapping of mappings) {
       expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
     }
+    // Bounded, so the delivery path cannot take the concurrency the API's functions need.
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(service.routeFunction) },
+      ScalingConfig: { MaximumConcurrency: 10 },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: logicalId(service.deliverFunction) },
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: getAtt(logicalId(service.ingestQueue)),
       FunctionName: { Ref: logicalId(service.routeFunction) },
@@ -199,8 +238,21 @@ describe('WebhooksService table', () => {
     });
   });
 
-  it('retains the table when the stack is deleted, because it holds customer data', () => {
-    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  it('retains the table when the stack is deleted and protects it from deletion, because it holds customer data', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: true }),
+    });
+  });
+
+  it('archives the events the ingest rule routes for 30 days, so the bus can be replayed', () => {
+    template.resourceCountIs('AWS::Events::Archive', 1);
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: getAtt(logicalId(service.eventBus)),
+      EventPattern: { source: ['commbox'] },
+      RetentionDays: 30,
+    });
   });
 });
 
@@ -245,6 +297,8 @@ describe('WebhooksService functions', () => {
       // lib/bundle-aliases.ts: environment credentials only, not the SDK's default chain (SSO, STS, ...).
       expect(bundle.includes('Unable to find environment variable credentials'), 'fromEnv').toBe(true);
       expect(bundle.includes('Could not load credentials from any providers'), 'default chain').toBe(false);
+      // The local runtime's emulators stay out of the deployed code.
+      expect(/dynalite|fauxqs/.test(bundle), 'local-runtime packages').toBe(false);
       // node:http comes from process.getBuiltinModule: an ES import of it would load undici at start.
       expect(/from\s*"(node:)?http"/.test(bundle), 'ES import of node:http').toBe(false);
       expect(fn.Properties.Environment).toMatchObject({
@@ -277,6 +331,13 @@ describe('WebhooksService functions', () => {
       Ref: logicalId(service.eventBus),
     });
     expect(environmentOf(service.apiFunction)).not.toHaveProperty(ENV.eventBusName);
+    // Failed records are logged at ERROR on the last receive before their DLQ.
+    expect(environmentOf(service.routeFunction).MAX_RECEIVE_COUNT).toBe(
+      String(QUEUES.ingest.maxReceiveCount),
+    );
+    expect(environmentOf(service.deliverFunction).MAX_RECEIVE_COUNT).toBe(
+      String(QUEUES.delivery.maxReceiveCount),
+    );
   });
 });
 
@@ -495,27 +556,72 @@ describe('WebhooksService cdk-nag', () => {
 });
 
 describe('WebhooksService alarms and outputs', () => {
-  it('raises alarms on DLQ depth, queue age and the errors of each function, without actions by default', () => {
+  it('raises alarms on DLQ depth, queue age, API 5xx, and the errors and throttles of each function', () => {
     const alarms = Object.values(resources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(8);
+    expect(alarms).toHaveLength(13);
     const byMetric = (name: string) => alarms.filter((alarm) => alarm.Properties.MetricName === name);
     expect(byMetric('ApproximateNumberOfMessagesVisible').map((alarm) => alarm.Properties)).toEqual([
       expect.objectContaining({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
       expect.objectContaining({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
     ]);
-    expect(
-      byMetric('ApproximateAgeOfOldestMessage')
-        .map((alarm) => alarm.Properties.Threshold)
-        .sort((a, b) => Number(a) - Number(b)),
-    ).toEqual([5 * 60, 13 * 3600]);
     expect(byMetric('Errors')).toHaveLength(4);
     for (const alarm of byMetric('Errors')) {
       expect(alarm.Properties).toMatchObject({ Threshold: 1, Period: 300, Statistic: 'Sum' });
     }
-    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toBeUndefined();
+    expect(byMetric('Throttles')).toHaveLength(4);
+    expect(byMetric('5xx')).toEqual([
+      expect.objectContaining({ Properties: expect.objectContaining({ Threshold: 5, Period: 300 }) }),
+    ]);
   });
 
-  it('outputs the API URL, the bus name, the table name and the queue URLs', () => {
+  it('sets the queue-age thresholds from the first send: ingest after 10 minutes, deliveries after their whole schedule', () => {
+    const ageThreshold = (queue: unknown) =>
+      Object.values(resources('AWS::CloudWatch::Alarm')).find(
+        (alarm) =>
+          alarm.Properties.MetricName === 'ApproximateAgeOfOldestMessage' &&
+          JSON.stringify(alarm.Properties.Dimensions).includes(JSON.stringify(queue)),
+      )?.Properties.Threshold;
+    expect(ageThreshold({ 'Fn::GetAtt': [logicalId(service.ingestQueue), 'QueueName'] })).toBe(10 * 60);
+    // 0 + 5 s + 5 min + 30 min + 2 h + 5 h + 10 h + 10 h, plus one hour.
+    expect(ageThreshold({ 'Fn::GetAtt': [logicalId(service.deliveryQueue), 'QueueName'] })).toBe(
+      99_305 + 3600,
+    );
+  });
+
+  it('sends every alarm, and its recovery, to the alarm topic it creates, which refuses plain HTTP', () => {
+    const topicRef = { Ref: logicalId(service.alarmTopic as Topic) };
+    for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
+      expect(alarm.Properties.OKActions).toEqual([topicRef]);
+      expect(alarm.Properties.AlarmDescription).toMatch(/Runbook: docs\/RUNBOOK\.md#[a-z0-9-]+$/);
+    }
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('has a runbook section for every alarm its descriptions point to', () => {
+    const runbook = readFileSync(path.join(import.meta.dirname, '..', '..', 'docs', 'RUNBOOK.md'), 'utf8');
+    const anchors = new Set(
+      [...runbook.matchAll(/^## (.+)$/gm)].map((match) =>
+        (match[1] ?? '')
+          .toLowerCase()
+          .replace(/[^a-z0-9 -]/g, '')
+          .replace(/ /g, '-'),
+      ),
+    );
+    for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm'))) {
+      const anchor = /#([a-z0-9-]+)$/.exec(String(alarm.Properties.AlarmDescription))?.[1];
+      expect(anchors.has(anchor ?? ''), `docs/RUNBOOK.md#${anchor}`).toBe(true);
+    }
+    expect(runbook).toContain('aws sqs start-message-move-task');
+  });
+
+  it('outputs the API URL, the bus name, the table name, the queue URLs, the DLQ ARNs and the alarm topic', () => {
     for (const name of [
       'ApiUrl',
       'EventBusName',
@@ -524,6 +630,12 @@ describe('WebhooksService alarms and outputs', () => {
       'IngestDlqUrl',
       'DeliveryQueueUrl',
       'DeliveryDlqUrl',
+      'IngestDlqArn',
+      'DeliveryDlqArn',
+      'AlarmTopicArn',
+      'EventBusArn',
+      'IngestArchiveArn',
+      'IngestRuleArn',
     ]) {
       template.hasOutput(name, {});
     }
@@ -548,10 +660,13 @@ describe('WebhooksService props', () => {
         disableAfterDays: 2,
         deliveryLog: 'failures',
         tableRemovalPolicy: RemovalPolicy.DESTROY,
+        archiveRetention: Duration.days(7),
       },
       (scope) => ({
         eventBus: EventBus.fromEventBusName(scope, 'Existing', 'commbox-bus'),
         alarmTopic: new Topic(scope, 'Alarms'),
+        alarmEmails: ['oncall@example.com'],
+        operationalEventsTopic: new Topic(scope, 'OperationsTopic'),
       }),
     );
     expect(environmentOf(built.deliverFunction, customTemplate, customStack)).toMatchObject({
@@ -564,13 +679,34 @@ describe('WebhooksService props', () => {
     });
     customTemplate.resourceCountIs('AWS::Events::EventBus', 0);
     customTemplate.hasResourceProperties('AWS::Events::Rule', { EventBusName: 'commbox-bus' });
-    customTemplate.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
-    const topicRef = { Ref: Object.keys(customTemplate.findResources('AWS::SNS::Topic'))[0] };
+    customTemplate.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ DeletionProtectionEnabled: false }),
+    });
+    customTemplate.hasResourceProperties('AWS::Events::Archive', { RetentionDays: 7 });
+    customTemplate.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['commbox.webhooks'] },
+      Targets: Match.arrayWith([
+        Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('OperationsTopic') } }),
+      ]),
+    });
+    customTemplate.resourceCountIs('AWS::SNS::Topic', 2);
+    const topicRef = { Ref: logicalId(built.alarmTopic as Topic, customStack) };
     for (const alarm of Object.values(resources('AWS::CloudWatch::Alarm', customTemplate))) {
       expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
       expect(alarm.Properties.OKActions).toEqual([topicRef]);
     }
-  });
+    // The delivery age threshold follows the configured schedule: 0 + 60 s + 12 h, plus one hour.
+    customTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Threshold: 43_260 + 3600,
+    });
+    customTemplate.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+    // A second synth (without bundling): seconds, more when the machine is busy.
+  }, 60_000);
 
   it.each<[string, (stack: Stack) => WebhooksServiceProps, RegExp]>([
     [
@@ -589,6 +725,8 @@ describe('WebhooksService props', () => {
       /deliveryTimeout/,
     ],
     ['zero retention days', () => ({ retentionDays: 0 }), /retentionDays/],
+    ['a mapping concurrency of 1', () => ({ deliveryMaxConcurrency: 1 }), /deliveryMaxConcurrency/],
+    ['a mapping concurrency above 1000', () => ({ ingestMaxConcurrency: 1001 }), /ingestMaxConcurrency/],
     ['a fractional disable-after', () => ({ disableAfterDays: 1.5 }), /disableAfterDays/],
     [
       'an unknown delivery log mode',

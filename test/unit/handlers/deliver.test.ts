@@ -22,6 +22,7 @@ import type { ListenerPoster, ListenerResult } from '../../../lambdas/core/ports
 import { generateSecret, webhookId } from '../../../lambdas/core/signing.js';
 import { verifyWebhook, WebhookVerificationError } from '../../../lambdas/core/verify.js';
 import { handler, useDeliveryDeps } from '../../../lambdas/deliver.js';
+import { QUEUES } from '../../../lib/definitions.js';
 import { stubAwsEnvironment } from '../../support/aws-env.js';
 import { FakeTable } from '../../support/dynamo-fake.js';
 import { exampleData } from '../../support/factories.js';
@@ -774,6 +775,56 @@ describe('infrastructure failures', () => {
 
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'unread' }]);
     expect(listener.received).toHaveLength(0);
+  });
+
+  it('logs why a delivery record failed, with event, subscription, delivery, error and receive count, at ERROR on its last receive', async () => {
+    const delivery = aDelivery();
+    table.failWhen(
+      (request) => request.operation === 'Get' && request.input.Key?.sk === `SUB#${delivery.subscription.id}`,
+      Object.assign(new Error('table is down'), { name: 'InternalServerError' }),
+    );
+    const warn = vi.spyOn(logger, 'warn');
+    const error = vi.spyOn(logger, 'error');
+
+    await invoke(aDeliveryRecord(delivery.message, { messageId: 'unread', receiveCount: 3 }));
+    await invoke(
+      aDeliveryRecord(delivery.message, {
+        messageId: 'unread',
+        receiveCount: QUEUES.delivery.maxReceiveCount,
+      }),
+    );
+
+    const expected = (receiveCount: number) => ({
+      messageId: 'unread',
+      eventKey: delivery.message.eventKey,
+      subscriptionId: delivery.subscription.id,
+      deliveryId: delivery.message.deliveryId,
+      errorClass: 'InternalServerError',
+      errorMessage: 'table is down',
+      receiveCount,
+      maxReceiveCount: QUEUES.delivery.maxReceiveCount,
+    });
+    const failures = (spy: typeof warn) =>
+      spy.mock.calls.filter(([message]) => String(message).startsWith('record failed'));
+    expect(failures(warn)).toEqual([[expect.any(String), expected(3)]]);
+    expect(failures(error)).toEqual([
+      [expect.stringContaining('DLQ'), expected(QUEUES.delivery.maxReceiveCount)],
+    ]);
+  });
+
+  it('logs no failure for a delivery whose retry is scheduled: a retry is not an error', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 503, body: 'busy' }));
+    const warn = vi.spyOn(logger, 'warn');
+    const error = vi.spyOn(logger, 'error');
+
+    const response = await invoke(aDeliveryRecord(delivery.message, { messageId: 'busy', receiveCount: 1 }));
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'busy' }]);
+    const failures = [...warn.mock.calls, ...error.mock.calls].filter(([message]) =>
+      String(message).startsWith('record failed'),
+    );
+    expect(failures).toEqual([]);
   });
 
   it('retries every delivery of a batch whose subscriptions could not be read, calling no listener', async () => {

@@ -17,6 +17,7 @@ import { deliveryIdFor } from '../../../lambdas/core/ids.js';
 import { deliveryMessageSchema, type Subscription } from '../../../lambdas/core/model.js';
 import { MAX_EVENT_DATA_BYTES, MAX_EVENT_DATA_DEPTH } from '../../../lambdas/core/routing.js';
 import { handler, useRoutingDeps } from '../../../lambdas/route.js';
+import { QUEUES } from '../../../lib/definitions.js';
 import { stubAwsEnvironment } from '../../support/aws-env.js';
 import { FakeTable } from '../../support/dynamo-fake.js';
 import { exampleData } from '../../support/factories.js';
@@ -118,6 +119,7 @@ interface RecordOptions {
   readonly producerId?: string;
   readonly brand?: string;
   readonly messageId?: string;
+  readonly receiveCount?: number;
   /** The envelope's `time`; EB_TIME unless given. */
   readonly time?: string;
   readonly detailType?: string;
@@ -131,6 +133,7 @@ function anOnNewRecord(options: RecordOptions = {}): SQSRecord {
     producerId,
     brand = 'acme',
     messageId,
+    receiveCount,
     time = EB_TIME,
     detailType = 'Object.OnNew',
     data = exampleData('Object', 'OnNew'),
@@ -141,7 +144,7 @@ function anOnNewRecord(options: RecordOptions = {}): SQSRecord {
     time,
     detail: { brand, ...(producerId && { id: producerId }), data },
   });
-  return anIngestRecord(envelope, messageId ? { messageId } : {});
+  return anIngestRecord(envelope, { ...(messageId && { messageId }), ...(receiveCount && { receiveCount }) });
 }
 
 /** The claim routing leaves for a producer id of acme: the key and who owns it, never the data. */
@@ -445,6 +448,40 @@ describe('idempotency', () => {
       },
     ]);
     expect(table.item('EVENT#acme/evt-1', 'EVENT')).toEqual(routedEventItem('acme/evt-1'));
+  });
+
+  it('logs why a record failed, with its event key, the error and the receive count, at WARN and at ERROR on its last receive', async () => {
+    seedSubscriptions(aStoredSubscription());
+    table.failWhen(
+      (request) => request.operation === 'Put',
+      Object.assign(new Error('table is down'), { name: 'InternalServerError' }),
+    );
+    const warn = vi.spyOn(logger, 'warn');
+    const error = vi.spyOn(logger, 'error');
+
+    await expect(
+      invoke(anOnNewRecord({ producerId: 'evt-1', messageId: 'm-1', receiveCount: 2 })),
+    ).rejects.toThrow(FullBatchFailureError);
+    await expect(
+      invoke(
+        anOnNewRecord({ producerId: 'evt-1', messageId: 'm-1', receiveCount: QUEUES.ingest.maxReceiveCount }),
+      ),
+    ).rejects.toThrow(FullBatchFailureError);
+
+    const expected = (receiveCount: number) => ({
+      messageId: 'm-1',
+      eventKey: 'acme/evt-1',
+      errorClass: 'InternalServerError',
+      errorMessage: 'table is down',
+      receiveCount,
+      maxReceiveCount: QUEUES.ingest.maxReceiveCount,
+    });
+    expect(warn.mock.calls.filter(([message]) => String(message).startsWith('record failed'))).toEqual([
+      [expect.any(String), expected(2)],
+    ]);
+    expect(error.mock.calls.filter(([message]) => String(message).startsWith('record failed'))).toEqual([
+      [expect.stringContaining('DLQ'), expected(QUEUES.ingest.maxReceiveCount)],
+    ]);
   });
 
   it('fails a record whose claim could not be written, queueing nothing, and routes it when redelivered', async () => {
