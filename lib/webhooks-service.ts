@@ -5,6 +5,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -18,6 +19,7 @@ import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
 import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
 import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
+import { encryptSecretsAtRest } from './webhooks-secrets.js';
 
 export type { DeliveryLogMode } from '../lambdas/environment.js';
 
@@ -81,6 +83,12 @@ export interface WebhooksServiceProps {
    * @default - the alarms have no actions
    */
   readonly alarmTopic?: ITopic;
+  /**
+   * The KMS key that wraps the data keys encrypting signing secrets and client keys in the table. Its key
+   * policy must let this account's IAM policies grant its use (the default key policy does).
+   * @default - a new customer-managed key with yearly rotation, removed with the table (`tableRemovalPolicy`)
+   */
+  readonly secretsKey?: IKey;
 }
 
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
@@ -107,6 +115,8 @@ export class WebhooksService extends Construct {
   public readonly apiStage: HttpStage;
   public readonly apiUrl: string;
   public readonly alarms: WebhooksAlarms;
+  /** Wraps the data keys of secret fields; only the api (GenerateDataKey, Decrypt) and deliver (Decrypt) use it. */
+  public readonly secretsKey: IKey;
 
   constructor(scope: Construct, id: string, props: WebhooksServiceProps = {}) {
     super(scope, id);
@@ -167,6 +177,12 @@ export class WebhooksService extends Construct {
     });
 
     this.grantLeastPrivilege();
+    this.secretsKey = encryptSecretsAtRest(this, {
+      ...(props.secretsKey ? { key: props.secretsKey } : {}),
+      removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+      writers: [this.apiFunction],
+      readers: [this.deliverFunction],
+    });
     this.connectQueues();
     ({ httpApi: this.httpApi, stage: this.apiStage } = this.createHttpApi(
       props.apiThrottle ?? DEFAULT_API_THROTTLE,
