@@ -71,7 +71,9 @@ async function scanTable(): Promise<string> {
 /** Puts one acme Object.OnNew and waits until `listener` received it. */
 async function deliverOne(producer: ReturnType<typeof eventBridgeClient>, listener: Listener) {
   const before = listener.requests.length;
-  await putEvents(producer, [commboxEvent('acme', 'Object.OnNew', { Id: 71, StreamId: 71, Message: 'at rest' })]);
+  await putEvents(producer, [
+    commboxEvent('acme', 'Object.OnNew', { Id: 71, StreamId: 71, Message: 'at rest' }),
+  ]);
   return waitUntil(async () => listener.requests[before], { timeoutMs: 20_000, what: () => 'the delivery' });
 }
 
