@@ -11,7 +11,8 @@ import { WebhooksService, type WebhooksServiceProps } from '../../lib/webhooks-s
 /*
  * Secrets at rest in the synthesized stack: a customer-managed key with rotation, usable only by the
  * functions that write secrets (api) or sign with them (deliver), only under the service's encryption
- * context. Bundling is skipped: these tests read the template, not the bundles.
+ * context. Bundling is skipped: these tests read the template, not the bundles. A synth takes seconds
+ * on a busy machine, hence the longer timeout of the tests that build their own.
  */
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -128,7 +129,7 @@ describe('WebhooksService secrets at rest', () => {
   });
 });
 
-describe('WebhooksService secrets key props', () => {
+describe('WebhooksService secrets key props', { timeout: 30_000 }, () => {
   it('uses a key passed in instead of creating one', () => {
     const built = build((scope) => ({
       secretsKey: Key.fromKeyArn(
