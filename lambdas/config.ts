@@ -36,6 +36,8 @@ const schema = z.object({
   [ENV.retentionDays]: fromText(settingSchemas.days, DEFAULTS.retentionDays),
   [ENV.disableAfterDays]: fromText(settingSchemas.days, DEFAULTS.disableAfterDays),
   [ENV.deliveryLog]: settingSchemas.deliveryLog.default(DEFAULTS.deliveryLog),
+  [ENV.secretsKmsKeyId]: z.string().min(1).optional(),
+  [ENV.secretsKeyFile]: z.string().min(1).optional(),
 });
 
 /** The handlers' settings, read once per container from the environment the stack (or `npm start`) sets. */
@@ -54,6 +56,11 @@ export interface Config {
   readonly disableAfterDays: number;
   /** `failures`: deliveries that succeed at the first attempt are not written to the log. */
   readonly deliveryLog: DeliveryLogMode;
+  /**
+   * What encrypts secret fields at rest (docs/DECISIONS.md "Secrets at rest"): a KMS key in AWS, a key
+   * file locally; neither (unit tests) stores them as given.
+   */
+  readonly secretsKey?: { readonly kmsKeyId: string } | { readonly keyFile: string };
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -63,6 +70,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`Invalid configuration: ${fields}`);
   }
   const values = result.data;
+  const kmsKeyId = values[ENV.secretsKmsKeyId];
+  const keyFile = values[ENV.secretsKeyFile];
+  if (kmsKeyId && keyFile) {
+    throw new Error(`Invalid configuration: set ${ENV.secretsKmsKeyId} or ${ENV.secretsKeyFile}, not both`);
+  }
   return {
     tableName: values[ENV.tableName],
     deliveryQueueUrl: values[ENV.deliveryQueueUrl],
@@ -73,5 +85,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: values[ENV.retentionDays],
     disableAfterDays: values[ENV.disableAfterDays],
     deliveryLog: values[ENV.deliveryLog],
+    ...(kmsKeyId ? { secretsKey: { kmsKeyId } } : keyFile ? { secretsKey: { keyFile } } : {}),
   };
 }

@@ -12,6 +12,10 @@ export const ENV = {
   retentionDays: 'RETENTION_DAYS',
   disableAfterDays: 'DISABLE_AFTER_DAYS',
   deliveryLog: 'DELIVERY_LOG',
+  /** The KMS key (id, ARN or alias) that wraps the data keys of secret fields; set in AWS. */
+  secretsKmsKeyId: 'SECRETS_KMS_KEY_ID',
+  /** Instead of KMS, locally: the key file (`$DATA_DIR/secret.key`) that wraps them. */
+  secretsKeyFile: 'SECRETS_KEY_FILE',
 } as const;
 
 import type { DeliveryLogMode } from './core/delivery-log.js';

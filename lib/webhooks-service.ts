@@ -12,6 +12,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Archive, EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
@@ -30,6 +31,7 @@ import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from 
 import { WebhooksFunction } from './webhooks-function.js';
 import { OperationalEvents } from './webhooks-operational-events.js';
 import { grantLeastPrivilege } from './webhooks-permissions.js';
+import { encryptSecretsAtRest } from './webhooks-secrets.js';
 
 export type { DeliveryLogMode } from '../lambdas/environment.js';
 
@@ -135,6 +137,12 @@ export interface WebhooksServiceProps {
    * @default - the total of `retrySchedule` (or the built-in schedule) plus one hour
    */
   readonly deliveryAgeAlarmThreshold?: Duration;
+  /**
+   * The KMS key that wraps the data keys encrypting signing secrets and client keys in the table. Its key
+   * policy must let this account's IAM policies grant its use (the default key policy does).
+   * @default - a new customer-managed key with yearly rotation, removed with the table (`tableRemovalPolicy`)
+   */
+  readonly secretsKey?: IKey;
 }
 
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
@@ -190,6 +198,8 @@ export class WebhooksService extends Construct {
   public readonly alarms: WebhooksAlarms;
   /** The topic every alarm notifies: the one given as a prop, or one created here. */
   public readonly alarmTopic: ITopic;
+  /** Wraps the data keys of secret fields; only the api (GenerateDataKey, Decrypt) and deliver (Decrypt) use it. */
+  public readonly secretsKey: IKey;
 
   constructor(scope: Construct, id: string, props: WebhooksServiceProps = {}) {
     super(scope, id);
@@ -281,6 +291,12 @@ export class WebhooksService extends Construct {
         route: this.routeFunction,
         deliver: this.deliverFunction,
       },
+    });
+    this.secretsKey = encryptSecretsAtRest(this, {
+      ...(props.secretsKey ? { key: props.secretsKey } : {}),
+      removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+      writers: [this.apiFunction],
+      readers: [this.deliverFunction],
     });
     this.connectQueues(props.ingestMaxConcurrency ?? 10, props.deliveryMaxConcurrency ?? 50);
     this.apiAccessLogGroup = new LogGroup(this, 'ApiAccessLogs', {

@@ -1,4 +1,5 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '../adapters/dynamo-common.js';
@@ -13,6 +14,7 @@ import { createDocumentClient } from '../adapters/dynamo-common.js';
 let dynamo: DynamoDBDocumentClient | undefined;
 let sqs: SQSClient | undefined;
 let eventBridge: EventBridgeClient | undefined;
+let kms: KMSClient | undefined;
 
 export function documentClient(): DynamoDBDocumentClient {
   dynamo ??= createDocumentClient();
@@ -29,4 +31,9 @@ export function sqsClient(): SQSClient {
 export function eventBridgeClient(): EventBridgeClient {
   eventBridge ??= new EventBridgeClient({});
   return eventBridge;
+}
+
+export function kmsClient(): KMSClient {
+  kms ??= new KMSClient({});
+  return kms;
 }

@@ -5,8 +5,9 @@ import { CircuitBreakers, InFlightLimiter } from '../core/circuit-breaker.js';
 import type { DeliveryDeps } from '../core/delivery.js';
 import type { OperationalEvents } from '../core/ports.js';
 import { eventBridgeClient } from './clients.js';
-import { deliveryQueueFor, storesFor } from './deps.js';
+import { deliveryQueueFor } from './deps.js';
 import { logger } from './logger.js';
+import { storesWithSecretsFor } from './secrets.js';
 
 let listener: ListenerClient | undefined;
 
@@ -24,7 +25,7 @@ export function deliveryDeps(config: Config): DeliveryDeps {
     timeoutMs: config.deliveryTimeoutMs,
   });
   return {
-    ...storesFor(config),
+    ...storesWithSecretsFor(config),
     queue: deliveryQueueFor(config),
     listener,
     now: () => new Date(),

@@ -12,7 +12,10 @@ import { documentClient, sqsClient } from './clients.js';
  * uses: the route function has no listener client, SSRF guard or EventBridge client.
  */
 
-/** The stores and queue every handler shares, built on the container's clients. */
+/**
+ * The stores every handler shares, built on the container's clients, with secret fields as stored: the
+ * handlers that read or write secrets take them through storesWithSecretsFor (secrets.ts).
+ */
 export function storesFor(config: Config) {
   const client = documentClient();
   return {
@@ -30,6 +33,7 @@ export function deliveryQueueFor(config: Config): SqsDeliveryQueue {
 export function routingDeps(config: Config): RoutingDeps {
   const events = new DynamoEventStore(documentClient(), config.tableName);
   return {
+    // Matching reads no secret: route gets the stored form and no key to decrypt it (secrets.ts).
     subscriptions: new DynamoSubscriptionStore(documentClient(), config.tableName),
     events,
     rejected: events,

@@ -46,7 +46,8 @@ export const detailSchema = z.object({
 });
 
 export interface RoutingDeps {
-  readonly subscriptions: SubscriptionStore;
+  /** Only lists: routing reads no secret, so its secret fields may stay encrypted (commons/secrets.ts). */
+  readonly subscriptions: Pick<SubscriptionStore, 'listActive'>;
   readonly events: EventStore;
   readonly rejected: RejectedEventStore;
   readonly queue: DeliveryQueue;

@@ -11,4 +11,5 @@ export function stubAwsEnvironment(): void {
   vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
   vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', 'http://127.0.0.1:1');
   vi.stubEnv('AWS_ENDPOINT_URL_SQS', 'http://127.0.0.1:1');
+  vi.stubEnv('AWS_ENDPOINT_URL_KMS', 'http://127.0.0.1:1');
 }
