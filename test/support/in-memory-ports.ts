@@ -200,6 +200,8 @@ export class InMemoryEventStore
   readonly claims = new Map<string, { claim: EventClaim; expiresAt: number }>();
   readonly rejected: { rejected: RejectedEvent; expiresAt: number }[] = [];
   private readonly legacy = new Map<string, DeliveryEvent>();
+  /** The keys of every legacy event read. */
+  readonly legacyReads: string[] = [];
   /** How many claims were asked, won or not. */
   claimsAsked = 0;
 
@@ -219,6 +221,7 @@ export class InMemoryEventStore
   }
 
   async getLegacy(key: string): Promise<DeliveryEvent | undefined> {
+    this.legacyReads.push(key);
     return this.legacy.get(key);
   }
 
