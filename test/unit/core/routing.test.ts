@@ -138,6 +138,7 @@ describe('routing a valid event', () => {
 
     expect([...events.claims.values()]).toEqual([claimOf('acme/evt-1')]);
     expect(claimOf('acme/evt-1').expiresAt).toBe(EXPIRES_AT);
+    expect(events.legacyReads).toEqual([]);
   });
 
   it('claims the event before it queues its deliveries, and writes nothing after', async () => {
