@@ -78,17 +78,10 @@ export interface ListenerAgents {
 }
 
 /**
- * http/https agents that check again, at socket level, the address actually connected to. They use
- * request-filtering-agent, which wraps the connection's `lookup` (our `pinnedLookup` when given) and
- * checks IP-literal hosts directly, so both run before any TCP connect. It refuses every
- * non-`unicast` ipaddr.js range. With `allowLocalTargets` only 127.0.0.0/8 and ::1 are added back.
- *
- * Differences from our guard, acceptable because the guard runs first: the agent accepts IPv6
- * "unicast" outside 2000::/3 (the guard refuses it). It also refuses all NAT64 64:ff9b::/96 addresses,
- * so on an IPv6-only subnet with DNS64 the guard would pass those but the agent would still block
- * them. Known quirk: an IPv6 address checked against the IPv4 CIDR in the allow list logs a
- * misleading "Invalid CIDR" warning. That happens only with allowLocalTargets, and only for an
- * address that is then refused. Listing '::1' first keeps ::1 itself from hitting it.
+ * http/https agents that check again, at socket level, the address actually connected to
+ * (request-filtering-agent wraps the connection's `lookup`, our `pinnedLookup` when given, and checks
+ * IP-literal hosts directly, before any TCP connect). With `allowLocalTargets` only 127.0.0.0/8 and ::1
+ * are added back. Where it differs from the guard, and its "Invalid CIDR" warning: docs/DECISIONS.md.
  */
 export function createListenerAgent(options: ListenerAgentOptions): ListenerAgents {
   const { allowLocalTargets, ...agentOptions } = options;

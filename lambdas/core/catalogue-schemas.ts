@@ -1,15 +1,10 @@
 import * as z from 'zod';
 
 /*
- * The data shapes CommBox producers put in `Detail.data` (COMMBOX.md, "The data shapes we accept").
- * CommBox publishes examples, not schemas, so these are our decision:
- * - the field that identifies the thing is required; the rest is optional, because a producer that
- *   omits `Snippet` should not lose the notification;
- * - values are kept exactly as sent (no coercion): the payload carries what the producer put;
- * - `z.object` strips undeclared keys on parse, which is exactly the "declared fields" projection the
- *   payload carries without "include complete data"; the raw data is the complete one.
- * Each event's schema is a builder, called on first use (lambdas/core/catalogue.ts): building every zod
- * schema when the module loads is cold start time, and a handler sees only a few of the events.
+ * The data shapes CommBox producers put in `Detail.data` (COMMBOX.md, "The data shapes we accept"): the
+ * identifying field required, the rest optional, values kept as sent, undeclared keys stripped on parse
+ * (why: docs/DECISIONS.md, "Catalogue and events in"). Each event's schema is a builder, called on first
+ * use (catalogue.ts): building every zod schema at load would cost cold-start time.
  */
 
 /** CommBox ids: a non-negative integer or a numeric string (ids reach 16 digits, past 2^53). */

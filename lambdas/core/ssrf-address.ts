@@ -1,28 +1,8 @@
 /**
- * Address classification for the SSRF guard (see ./ssrf.ts): decides whether one IP address is a
- * destination the service may deliver a webhook to.
- *
- * Policy: only *public unicast* addresses are allowed. Range membership comes from ipaddr.js's
- * `range()` names (RFC 6890 special-purpose registry), not hand-written bit maths. On top of that:
- *
- * - IPv6 must also be inside the IANA global-unicast block 2000::/3. ipaddr.js calls everything it has
- *   no special name for "unicast", which would otherwise let through e.g. the deprecated
- *   IPv4-compatible form `::127.0.0.1` (= `::7f00:1`) and unassigned space.
- * - IPv4-mapped (`::ffff:a.b.c.d`) and IPv4-translated (`::ffff:0:a.b.c.d`) addresses are refused
- *   whatever they embed. The embedded IPv4 is classified only to name it in the message. Reason: no
- *   public listener publishes such an AAAA record, and on a dual-stack socket the kernel connects to
- *   the embedded IPv4, so "allow if the embedded v4 is public" would add bypass surface and no value.
- *   request-filtering-agent (the socket-level second layer) refuses them too, so both layers agree.
- * - NAT64 well-known prefix 64:ff9b::/96 (RFC 6052) is allowed only when the embedded IPv4 is itself
- *   public unicast. DNS64 in IPv6-only subnets (AWS included) returns these for IPv4-only hosts, and the
- *   NAT64 gateway forwards to the embedded IPv4, so 64:ff9b::10.0.0.1 would reach a private host.
- *   The local-use prefix 64:ff9b:1::/48 (RFC 8215) is refused: where the IPv4 sits depends on the
- *   operator's prefix length.
- * - 6to4 (2002::/16) and Teredo (2001::/32) are refused outright. Both are deprecated transition
- *   mechanisms (RFC 7526 for 6to4), and relays forward to an embedded IPv4 that the relay chooses.
- *   For 6to4 the embedded IPv4 is named in the message.
- * - `allowLocalTargets` allows *only* loopback: 127.0.0.0/8 and ::1. Every other private, link-local,
- *   metadata or reserved address is still refused. Mapped/NAT64 forms of 127.0.0.1 are refused too.
+ * Address classification for the SSRF guard (see ./ssrf.ts): whether one IP address is a destination a
+ * webhook may go to. Only public unicast addresses pass (ipaddr.js's RFC 6890 range names, and IPv6
+ * within 2000::/3); NAT64 passes only with a public embedded IPv4; mapped, 6to4 and Teredo forms never
+ * do; `allowLocalTargets` adds back loopback alone. Why each rule: docs/DECISIONS.md, "SSRF guard".
  */
 import ipaddr from 'ipaddr.js';
 

@@ -1,4 +1,3 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   DynamoDBDocumentClient,
@@ -19,6 +18,12 @@ import { generateSecret } from '../../../lambdas/core/signing.js';
 import { apiEvent, lambdaContext } from '../../support/api-events.js';
 import { exampleData } from '../../support/factories.js';
 import { recordSdkCalls } from '../../support/sdk-calls.js';
+
+/*
+ * The API handler's wiring: route-key dispatch, the brand from the authorizer, request parsing and
+ * error mapping, through the real adapters on stubbed clients. What each use case does is tested at
+ * its ports, test/unit/core/subscriptions-service.test.ts and deliveries-service.test.ts.
+ */
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -100,7 +105,7 @@ afterEach(() => {
 });
 
 describe('POST /subscriptions', () => {
-  it('creates the subscription for the caller brand and returns its secret once', async () => {
+  it("creates the subscription for the authorizer's brand and answers 201 with its secret", async () => {
     dynamo.on(TransactWriteCommand).resolves({});
     const { status, body } = await call('POST', '/subscriptions', { brand: 'acme', body: createBody });
     expect(status).toBe(201);
@@ -112,22 +117,7 @@ describe('POST /subscriptions', () => {
     });
     expect(body.secret).toMatch(/^whsec_/);
     const written = dynamo.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
-    expect(written).toMatchObject({ pk: 'BRAND#acme', name: 'CRM sync', secrets: [{ secret: body.secret }] });
-    expect(publicResolver).toHaveBeenCalledWith('crm.example.com');
-  });
-
-  it('takes the brand from the authorizer, never from the body', async () => {
-    dynamo.on(TransactWriteCommand).resolves({});
-    const { status, body } = await call('POST', '/subscriptions', {
-      brand: 'acme',
-      body: { ...createBody, brand: 'globex' },
-    });
-    expect(status).toBe(422);
-    expect(body.error.details).toContainEqual({
-      field: 'brand',
-      message: expect.stringContaining('unknown'),
-    });
-    expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(0);
+    expect(written).toMatchObject({ brand: 'acme', name: 'CRM sync', secrets: [{ secret: body.secret }] });
   });
 
   it('answers 422 naming each invalid field and writes nothing', async () => {
@@ -141,27 +131,6 @@ describe('POST /subscriptions', () => {
       expect.arrayContaining(['entity']),
     );
     expect(dynamo.calls()).toHaveLength(0);
-  });
-
-  it('refuses a listener whose name resolves to a private address, before writing', async () => {
-    publicResolver.mockResolvedValueOnce([{ address: '10.1.2.3', family: 4 }]);
-    const { status, body } = await call('POST', '/subscriptions', { brand: 'acme', body: createBody });
-    expect(status).toBe(422);
-    expect(body.error.details[0].field).toBe('url');
-    expect(dynamo.calls()).toHaveLength(0);
-  });
-
-  it('answers 409 when the brand already has a subscription of that name', async () => {
-    dynamo.on(TransactWriteCommand).rejects(
-      new TransactionCanceledException({
-        message: 'cancelled',
-        $metadata: {},
-        CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
-      }),
-    );
-    const { status, body } = await call('POST', '/subscriptions', { brand: 'acme', body: createBody });
-    expect(status).toBe(409);
-    expect(body.error.code).toBe('name_taken');
   });
 
   it.each([
@@ -192,7 +161,7 @@ describe('POST /subscriptions', () => {
 });
 
 describe('reading subscriptions', () => {
-  it('lists the brand subscriptions without their secrets, with a cursor for the next page', async () => {
+  it('lists subscriptions a page of `limit` at a time, with a cursor, and never shows their secrets', async () => {
     const subscription = storedSubscription({
       headers: { Authorization: 'Bearer listener-token', 'X-Team': 'crm' },
     });
@@ -210,23 +179,13 @@ describe('reading subscriptions', () => {
     expect(raw).not.toContain(subscription.secrets[0]?.secret);
     expect(raw).not.toContain('listener-token');
     expect(body.items[0].headers).toEqual({ Authorization: '[redacted]', 'X-Team': 'crm' });
-    expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
-      ExpressionAttributeValues: expect.objectContaining({ ':pk': 'BRAND#acme' }),
-      Limit: 1,
-    });
+    expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.Limit).toBe(1);
   });
 
   it('answers 400 for a limit out of range', async () => {
     const { status, body } = await call('GET', '/subscriptions', { brand: 'acme', query: { limit: '1000' } });
     expect(status).toBe(400);
     expect(body.error.details[0].field).toBe('limit');
-  });
-
-  it('answers 404 for a subscription of another brand', async () => {
-    givenSubscription(storedSubscription({ brand: 'globex' }));
-    const { status, body } = await call('GET', `/subscriptions/${SUB_ID}`);
-    expect(status).toBe(404);
-    expect(body.error.code).toBe('not_found');
   });
 
   it('returns one subscription without its secrets', async () => {
@@ -241,7 +200,7 @@ describe('reading subscriptions', () => {
 });
 
 describe('changing subscriptions', () => {
-  it('applies a PATCH and writes the next version', async () => {
+  it('applies a PATCH and answers the next version', async () => {
     givenSubscription(storedSubscription());
     dynamo.on(TransactWriteCommand).resolves({});
     const { status, body } = await call('PATCH', `/subscriptions/${SUB_ID}`, {
@@ -254,27 +213,6 @@ describe('changing subscriptions', () => {
     expect(put?.Item).toMatchObject({ status: 'paused', version: 4 });
   });
 
-  it('re-enables a disabled subscription only when the client sets its status', async () => {
-    givenSubscription(
-      storedSubscription({ status: 'disabled', disabledReason: 'the listener answered 410 Gone' }),
-    );
-    dynamo.on(TransactWriteCommand).resolves({});
-    const renamed = await call('PATCH', `/subscriptions/${SUB_ID}`, {
-      brand: 'acme',
-      body: { description: 'x' },
-    });
-    expect(renamed.body).toMatchObject({
-      status: 'disabled',
-      disabledReason: 'the listener answered 410 Gone',
-    });
-    const resumed = await call('PATCH', `/subscriptions/${SUB_ID}`, {
-      brand: 'acme',
-      body: { status: 'active' },
-    });
-    expect(resumed.body.status).toBe('active');
-    expect(resumed.body.disabledReason).toBeUndefined();
-  });
-
   it('deletes a subscription and answers 404 the second time', async () => {
     givenSubscription(storedSubscription());
     dynamo.on(TransactWriteCommand).resolves({});
@@ -283,19 +221,13 @@ describe('changing subscriptions', () => {
     expect((await call('DELETE', `/subscriptions/${SUB_ID}`)).status).toBe(404);
   });
 
-  it('rotates the secret: the new one is returned once, the old one keeps signing for 24 hours', async () => {
-    const subscription = storedSubscription();
-    givenSubscription(subscription);
+  it("rotates the secret and answers the new one with the end of the old one's overlap", async () => {
+    givenSubscription(storedSubscription());
     dynamo.on(TransactWriteCommand).resolves({});
     const { status, body } = await call('POST', `/subscriptions/${SUB_ID}/secret/rotate`);
     expect(status).toBe(200);
     expect(body.secret).toMatch(/^whsec_/);
     expect(body.previousSecretsExpireAt).toBe('2026-11-28T12:00:00.000Z');
-    const stored = dynamo.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems?.[0]?.Put?.Item;
-    expect(stored?.secrets).toEqual([
-      { secret: body.secret, createdAt: NOW.toISOString() },
-      { ...subscription.secrets[0], expiresAt: '2026-11-28T12:00:00.000Z' },
-    ]);
   });
 });
 
@@ -347,12 +279,10 @@ describe('test events and the delivery log', () => {
         data: exampleData('Object', 'OnNew'),
       },
     });
-    // Nothing is written for it: the delivery's record will keep the event's data.
-    expect(message.eventKey).toMatch(/^acme\/test_[A-Za-z0-9_-]{12}$/);
-    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
   });
 
-  it('lists failed deliveries from the status index with attempts and payload', async () => {
+  it('lists the deliveries of the status asked, with attempts and payload', async () => {
     dynamo
       .on(QueryCommand)
       .resolves({ Items: [{ pk: `SUB#${SUB_ID}`, sk: `DLV#${delivery.id}`, ...delivery }] });
@@ -368,41 +298,7 @@ describe('test events and the delivery log', () => {
       Brand: 'acme',
       Object: expect.objectContaining({ Id: 901731 }),
     });
-    // The payload is rendered from the record's own copy of the data: no event is read.
     expect(body.items[0]).not.toHaveProperty('data');
-    expect(body.items[0].receivedAt).toBe(NOW.toISOString());
-    expect(dynamo.commandCalls(GetCommand).map((get) => get.args[0].input.Key?.sk)).toEqual([
-      `SUB#${SUB_ID}`,
-    ]);
-    expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.IndexName).toBe('gsi1');
-  });
-
-  it("renders a legacy record's payload (written before records kept their event) from the event item, else null", async () => {
-    const { data, receivedAt: _receivedAt, ...legacy } = delivery;
-    const legacyEvent = {
-      pk: 'EVENT#acme/evt-1',
-      sk: 'EVENT',
-      key: 'acme/evt-1',
-      entity: 'Object',
-      event: 'OnNew',
-      receivedAt: NOW.toISOString(),
-      data,
-    };
-    let eventStored = true;
-    dynamo.on(GetCommand).callsFake((input) => {
-      if (input.Key?.pk === 'BRAND#acme') return { Item: asItem(storedSubscription()) };
-      if (input.Key?.pk === 'EVENT#acme/evt-1') return eventStored ? { Item: legacyEvent } : {};
-      return { Item: { pk: `SUB#${SUB_ID}`, sk: `DLV#${delivery.id}`, ...legacy } };
-    });
-
-    const rendered = await call('GET', `/subscriptions/${SUB_ID}/deliveries/${delivery.id}`);
-    eventStored = false;
-    const expired = await call('GET', `/subscriptions/${SUB_ID}/deliveries/${delivery.id}`);
-
-    expect(rendered.status).toBe(200);
-    expect(JSON.parse(rendered.body.payload.body).Event.Object).toMatchObject({ Id: 901731 });
-    expect(expired.status).toBe(200);
-    expect(expired.body.payload).toBeNull();
   });
 
   it('answers 422 for an unknown status filter', async () => {
@@ -431,9 +327,6 @@ describe('test events and the delivery log', () => {
       runAttemptsBefore: 0,
       event: { entity: 'Object', event: 'OnNew', receivedAt: NOW.toISOString(), data: delivery.data },
     });
-    expect(dynamo.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toMatchObject({
-      ':pending': 'pending',
-    });
   });
 
   it('replays the deliveries of a time range', async () => {
@@ -448,15 +341,6 @@ describe('test events and the delivery log', () => {
     expect(status).toBe(202);
     expect(body).toMatchObject({ queued: 1, truncated: false });
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
-  });
-
-  it('refuses a replay range that ends before it starts', async () => {
-    const { status, body } = await call('POST', `/subscriptions/${SUB_ID}/replay`, {
-      brand: 'acme',
-      body: { since: '2026-11-27T10:00:00Z', until: '2026-11-27T09:00:00Z' },
-    });
-    expect(status).toBe(422);
-    expect(body.error.details[0].field).toBe('until');
   });
 });
 
