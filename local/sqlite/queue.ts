@@ -44,7 +44,7 @@ export interface ReceivedMessage {
 }
 
 export type SendResult =
-  | { readonly messageId: string }
+  | { readonly messageId: string; readonly error?: undefined }
   | { readonly error: QueueError; readonly messageId?: undefined };
 
 export interface QueueDepth {
@@ -245,12 +245,7 @@ export class SqliteQueue {
   }
 
   depth(): QueueDepth {
-    const row = this.statements.depth.get({ now: this.clock(), queue: this.name }) as {
-      visible: number | null;
-      in_flight: number | null;
-      delayed: number | null;
-    };
-    return { visible: row.visible ?? 0, inFlight: row.in_flight ?? 0, delayed: row.delayed ?? 0 };
+    return queueDepth(this.db, this.name, this.clock());
   }
 
   /** Deletes messages older than the retention period, as SQS does; returns how many. */
@@ -306,6 +301,22 @@ export class SqliteQueue {
   }
 }
 
+/**
+ * Messages visible, in flight and delayed on one queue: also for a reader that opened the file read-only
+ * (tests and the soak read a running stack's queues this way), so it writes nothing.
+ */
+export function queueDepth(db: DatabaseSync, queue: string, now = Date.now()): QueueDepth {
+  const row = db
+    .prepare(
+      `SELECT sum(visible_at <= :now) AS visible,
+              sum(visible_at > :now AND receipt IS NOT NULL) AS in_flight,
+              sum(visible_at > :now AND receipt IS NULL) AS delayed
+       FROM queue_messages WHERE queue = :queue`,
+    )
+    .get({ now, queue }) as { visible: number | null; in_flight: number | null; delayed: number | null };
+  return { visible: row.visible ?? 0, inFlight: row.in_flight ?? 0, delayed: row.delayed ?? 0 };
+}
+
 /** In-flight messages now: all of them, and per message group. */
 export interface InFlight {
   readonly total: number;
@@ -359,12 +370,6 @@ function prepare(db: DatabaseSync) {
     byReceipt: statement(`SELECT seq FROM queue_messages WHERE receipt = ? AND queue = ?`),
     nextVisible: statement(
       `SELECT min(visible_at) AS at FROM queue_messages WHERE queue = ? AND visible_at > ?`,
-    ),
-    depth: statement(
-      `SELECT sum(visible_at <= :now) AS visible,
-              sum(visible_at > :now AND receipt IS NOT NULL) AS in_flight,
-              sum(visible_at > :now AND receipt IS NULL) AS delayed
-       FROM queue_messages WHERE queue = :queue`,
     ),
     purge: statement(`DELETE FROM queue_messages WHERE queue = ? AND sent_at < ?`),
   };
