@@ -14,9 +14,10 @@ export class LegacyDataFolderError extends Error {
     super(
       [
         `The data folder ${dataDir} was written by the emulator runtime (it has dynamodb/ or sqs/ and no ${DATABASE_FILE});`,
-        'the SQLite default cannot read it, and will not start on it so nothing in it is silently ignored.',
+        'the SQLite default cannot read it, and refuses it so that nothing in it is silently ignored.',
         '  To keep using its subscriptions, deliveries and queued messages: npm start -- --aws-emulators',
-        '    (or WEBHOOKS_LOCAL_BACKEND=aws-emulators)',
+        '    (or WEBHOOKS_LOCAL_BACKEND=aws-emulators; npm run keys then takes TABLE_NAME and',
+        '    AWS_ENDPOINT_URL_DYNAMODB from its banner)',
         '  To start afresh on SQLite: choose another folder with DATA_DIR, or move this one away.',
       ].join('\n'),
     );
