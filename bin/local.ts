@@ -150,5 +150,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(`local runtime failed to start: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  // A data folder refused (local/sqlite/stores/data-folder.ts) is a setting to change, like a bad variable.
+  process.exit(error instanceof Error && error.name === 'LegacyDataFolderError' ? 2 : 1);
 });

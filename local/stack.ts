@@ -92,6 +92,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           dataDir: options.dataDir,
           queueVisibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
           inFlightLimit: options.queueInFlightLimit,
+          onError,
         });
   const stops: (() => Promise<unknown>)[] = [() => backend.stop()];
 

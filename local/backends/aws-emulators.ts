@@ -42,7 +42,7 @@ export interface EmulatorOptions {
   readonly onSqsClient?: (client: SQSClient) => void;
 }
 
-export const TABLE_NAME = 'commbox-webhooks';
+const TABLE_NAME = 'commbox-webhooks';
 
 export async function startEmulatorBackend(options: EmulatorOptions): Promise<Backend> {
   mkdirSync(join(options.dataDir, 'dynamodb'), { recursive: true });
@@ -143,7 +143,7 @@ export async function startEmulatorBackend(options: EmulatorOptions): Promise<Ba
   }
 }
 
-export async function ensureTable(endpoint: string): Promise<void> {
+async function ensureTable(endpoint: string): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
   try {
     await client.send(new CreateTableCommand(createTableInput(TABLE_NAME)));

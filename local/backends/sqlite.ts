@@ -11,8 +11,10 @@ import { SqliteQueue } from '../sqlite/queue.js';
 import { SqliteDeliveryQueue } from '../sqlite/queue-delivery.js';
 import { startQueuePoller } from '../sqlite/queue-poller.js';
 import { sqliteRuleTarget } from '../sqlite/queue-targets.js';
+import { checkDataFolder } from '../sqlite/stores/data-folder.js';
+import { startExpirySweeper } from '../sqlite/stores/expiry.js';
+import { createSqliteStores } from '../sqlite/stores/index.js';
 import { type Backend, DELIVER_CONCURRENCY, REGION, ROUTE_CONCURRENCY } from './backend.js';
-import { openStores } from './sqlite-stores.js';
 
 /*
  * The embedded default: the store and the queues in one SQLite file, $DATA_DIR/webhooks.sqlite. The
@@ -27,6 +29,7 @@ export interface SqliteBackendOptions {
   readonly queueVisibilityTimeoutSeconds?: number;
   /** The in-flight limit of each queue (tests); default SQS's 120,000. */
   readonly inFlightLimit?: number;
+  readonly onError: (message: string, error: unknown) => void;
 }
 
 const ACCOUNT = '000000000000';
@@ -41,6 +44,8 @@ const NOWHERE = 'http://127.0.0.1:9';
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 export async function startSqliteBackend(options: SqliteBackendOptions): Promise<Backend> {
+  // A folder of the emulator runtime is refused, never silently ignored (opening would create the file).
+  checkDataFolder(options.dataDir);
   mkdirSync(options.dataDir, { recursive: true });
   const databaseFile = join(options.dataDir, DATABASE_FILE);
   const db = openDatabase(databaseFile);
@@ -67,14 +72,8 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
-  let stores: Awaited<ReturnType<typeof openStores>>;
-  try {
-    stores = await openStores(db, options.dataDir);
-  } catch (error) {
-    clearInterval(purge);
-    db.close();
-    throw error;
-  }
+  const stores = createSqliteStores(db);
+  const sweeper = startExpirySweeper(db, { onError: (error) => options.onError('expiry sweep', error) });
   const deliveryQueue = new SqliteDeliveryQueue(delivery.queue);
   const arn = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
 
@@ -145,7 +144,7 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
     banner: () => [`  store and queues (SQLite)      ${databaseFile}`],
     async stop() {
       clearInterval(purge);
-      await stores.close();
+      sweeper.stop();
       db.close();
     },
   };

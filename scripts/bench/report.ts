@@ -85,7 +85,7 @@ const dollars = (value: number) => (Number.isFinite(value) ? `$${value.toFixed(3
 
 function label(config: ConfigResult): string {
   const brands = config.brands > 1 ? ` × ${config.brands} brands` : '';
-  return `fan-out ${config.fanout}${brands}, log ${config.deliveryLog}`;
+  return `${config.backend}, fan-out ${config.fanout}${brands}, log ${config.deliveryLog}`;
 }
 
 function complete(phase: PhaseResult): boolean {
@@ -107,6 +107,7 @@ function phaseRow(config: ConfigResult): string[] {
     n(phase.listener.latency.p99, 1),
     n(phase.listener.latency.max, 1),
     n(phase.listener.maxConnections),
+    n(phase.peakRssMiB),
   ];
 }
 
@@ -177,6 +178,7 @@ export function formatReport(results: BenchResults): string {
         'p99',
         'max',
         'peak conns',
+        'peak RSS MiB',
       ],
       runs.map(phaseRow),
     ),
