@@ -4,13 +4,15 @@ import { deliveryIdTimePrefix } from '../../../lambdas/core/ids.js';
 import type { DeliveryStatus, StoredDelivery } from '../../../lambdas/core/model.js';
 import type { DeliveryAttemptRecord, DeliveryStore, Page, PageRequest } from '../../../lambdas/core/ports.js';
 import { fromDoc } from './schema.js';
+import type { TurnBatch } from './turn-batch.js';
 
 /*
  * Deliveries in `store_deliveries`, with the semantics of lambdas/adapters/dynamo-deliveries.ts: a first
  * attempt that succeeded is written whole; any other attempt creates the delivery or sets its fields and
  * appends the attempt, keeping its `createdAt` (one upsert, so atomic). Delivery ids start with the
  * event's arrival time, so id order is time order: listings newest first (by status through an index),
- * `listBetween` oldest first, with the same opaque cursors.
+ * `listBetween` oldest first, with the same opaque cursors. Writes commit with the other writes of their
+ * turn (./turn-batch.ts).
  */
 
 const DELIVERY_ID = /^dlv_[0-9a-z]{9}[0-9a-f]{16}$/;
@@ -28,7 +30,10 @@ export class SqliteDeliveryStore implements DeliveryStore {
   private readonly selectPageByStatus: StatementSync;
   private readonly selectBetween: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  constructor(
+    db: DatabaseSync,
+    private readonly batch: TurnBatch,
+  ) {
     const insert = `INSERT INTO store_deliveries (subscription_id, id, status, expires_at, doc)
        VALUES (:subscriptionId, :id, :status, :expiresAt, :doc)
        ON CONFLICT (subscription_id, id) DO UPDATE SET status = excluded.status, expires_at = excluded.expires_at`;
@@ -68,12 +73,13 @@ export class SqliteDeliveryStore implements DeliveryStore {
       doc,
     };
     // The common case, a success at the first attempt, is the whole record (as DynamoDB's PutItem).
-    if (attempt.attempt === 1 && delivery.status === 'succeeded') this.putWhole.run(row);
-    else this.appendAttempt.run(row);
+    const statement =
+      attempt.attempt === 1 && delivery.status === 'succeeded' ? this.putWhole : this.appendAttempt;
+    await this.batch.write(() => statement.run(row));
   }
 
   async markPending(subscriptionId: string, deliveryId: string, at: string): Promise<boolean> {
-    return this.setPending.run(at, subscriptionId, deliveryId).changes > 0;
+    return this.batch.write(() => this.setPending.run(at, subscriptionId, deliveryId).changes > 0);
   }
 
   async get(subscriptionId: string, deliveryId: string): Promise<StoredDelivery | undefined> {

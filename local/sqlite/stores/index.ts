@@ -11,12 +11,13 @@ import { SqliteDeliveryStore } from './deliveries.js';
 import { SqliteEventStore } from './events.js';
 import { createStoreSchema } from './schema.js';
 import { SqliteSubscriptionStore } from './subscriptions.js';
+import { turnBatchFor } from './turn-batch.js';
 
 /*
  * The embedded default's store: the ports of lambdas/core/ports.ts on the service's SQLite file
- * (../database.ts), beside the queues. Each store prepares its statements once; every method runs all its
- * SQL before it returns its promise, so a caller may put several calls (and queue operations) in one
- * inTransaction. Expiry of old records: ./expiry.ts.
+ * (../database.ts), beside the queues. Each store prepares its statements once. The delivery path's writes
+ * (claims, attempts, health marks) commit together per event-loop turn (./turn-batch.ts); called inside
+ * the caller's inTransaction, every method runs at once as part of it. Expiry of old records: ./expiry.ts.
  */
 
 export interface SqliteStores {
@@ -29,10 +30,11 @@ export interface SqliteStores {
 /** The stores on `db`, creating their tables the first time. */
 export function createSqliteStores(db: DatabaseSync): SqliteStores {
   createStoreSchema(db);
+  const batch = turnBatchFor(db);
   return {
-    subscriptions: new SqliteSubscriptionStore(db),
-    events: new SqliteEventStore(db),
-    deliveries: new SqliteDeliveryStore(db),
+    subscriptions: new SqliteSubscriptionStore(db, batch),
+    events: new SqliteEventStore(db, batch),
+    deliveries: new SqliteDeliveryStore(db, batch),
     apiKeys: new SqliteApiKeyStore(db),
   };
 }

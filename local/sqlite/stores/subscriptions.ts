@@ -5,13 +5,14 @@ import { ClientError } from '../../../lambdas/core/errors.js';
 import type { Subscription } from '../../../lambdas/core/model.js';
 import type { Page, PageRequest, SubscriptionStore } from '../../../lambdas/core/ports.js';
 import { fromDoc, isUniqueTaken } from './schema.js';
+import type { TurnBatch } from './turn-batch.js';
 
 /*
  * Subscriptions in `store_subscriptions`, with the semantics of lambdas/adapters/dynamo-subscriptions.ts:
  * names unique per brand ignoring case (a UNIQUE index instead of a name-lock item), replace conditional
  * on the version, listings in id order with the same opaque cursors. Every method is one statement, so
- * each change is atomic; all SQL runs before the returned promise, so callers may group calls in
- * inTransaction (../database.ts).
+ * each change is atomic. The delivery path's health marks commit with the other writes of their turn
+ * (./turn-batch.ts); the API's changes commit at once.
  */
 
 const SUBSCRIPTION_ID = /^sub_[A-Za-z0-9_-]{16}$/;
@@ -43,7 +44,10 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
   private readonly clearFailing: StatementSync;
   private readonly setDisabled: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  constructor(
+    db: DatabaseSync,
+    private readonly batch: TurnBatch,
+  ) {
     this.insert = db.prepare(
       `INSERT INTO store_subscriptions (brand, id, name_key, entity, status, version, doc)
        VALUES (:brand, :id, :nameKey, :entity, :status, :version, :doc)`,
@@ -123,14 +127,14 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
   }
 
   async markFailing(brand: string, id: string, since: string): Promise<void> {
-    this.setFailing.run(since, brand, id);
+    await this.batch.write(() => this.setFailing.run(since, brand, id));
   }
 
   async markHealthy(brand: string, id: string): Promise<void> {
-    this.clearFailing.run(brand, id);
+    await this.batch.write(() => this.clearFailing.run(brand, id));
   }
 
   async disable(brand: string, id: string, reason: string, at: string): Promise<void> {
-    this.setDisabled.run({ brand, id, reason, at });
+    await this.batch.write(() => this.setDisabled.run({ brand, id, reason, at }));
   }
 }
