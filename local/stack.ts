@@ -6,7 +6,6 @@ import type { ApiKeyStore } from '../lambdas/core/ports.js';
 import { ENV } from '../lambdas/environment.js';
 import { INGEST_RULE_PATTERN, OPERATIONAL_RULE_PATTERN } from '../lib/definitions.js';
 import { createLocalApiGateway } from './api-gateway.js';
-import { startEmulatorBackend } from './backends/aws-emulators.js';
 import {
   type Backend,
   type BackendServices,
@@ -15,7 +14,6 @@ import {
   type LocalBackendName,
   REGION,
 } from './backends/backend.js';
-import { startSqliteBackend } from './backends/sqlite.js';
 import { createPutEventsHandler, type EventEnvelope, isPutEventsRequest } from './put-events.js';
 
 export interface LocalStackOptions {
@@ -79,16 +77,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log(`${message}: ${error instanceof Error ? error.message : String(error)}`);
   const host = options.host ?? LOOPBACK;
   const allowLocalTargets = options.allowLocalTargets ?? isLoopback(host);
+  // Each backend is loaded only when chosen: the SQLite default never loads the emulators.
   const backend: Backend =
     options.backend === 'aws-emulators'
-      ? await startEmulatorBackend({
+      ? await (await import('./backends/aws-emulators.js')).startEmulatorBackend({
           dataDir: options.dataDir,
           dynamoPort: options.dynamoPort,
           sqsPort: options.sqsPort,
           queueVisibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
           onSqsClient: options.onSqsClient,
         })
-      : await startSqliteBackend({
+      : await (await import('./backends/sqlite.js')).startSqliteBackend({
           dataDir: options.dataDir,
           queueVisibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
           inFlightLimit: options.queueInFlightLimit,

@@ -1,5 +1,6 @@
-import type { InFlight, QueueRow, QueueStatements } from './queue.js';
+import type { InFlight } from './queue.js';
 import { FAIR_QUEUE_NOISY_MIN_IN_FLIGHT, FAIR_QUEUE_NOISY_SHARE } from './queue-limits.js';
+import type { QueueRow, QueueStatements } from './queue-statements.js';
 
 /*
  * Fair-queue receive order (SQS fair queues, see FAIR_QUEUE_NOISY_SHARE): while no message group is a

@@ -31,9 +31,10 @@ export const MAX_RECEIVE_MESSAGES = 10;
 export const MAX_DELAY_SECONDS = 900;
 
 /**
- * Visibility timeout: 0 seconds to 12 hours.
+ * Visibility timeout: 0 seconds to 12 hours, and ChangeMessageVisibility cannot take a message's visibility
+ * beyond 12 hours after its receive in all.
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
- * ("Message visibility timeout").
+ * ("Message visibility timeout"); https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html
  */
 export const MAX_VISIBILITY_TIMEOUT_SECONDS = 43_200;
 

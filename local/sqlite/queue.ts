@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { inTransaction } from './database.js';
 import { fairOrder } from './queue-fair.js';
 import {
@@ -7,10 +7,17 @@ import {
   checkOutgoing,
   checkVisibilityTimeout,
   MAX_RECEIVE_MESSAGES,
+  MAX_VISIBILITY_TIMEOUT_SECONDS,
   type OutgoingMessage,
   QueueError,
   STANDARD_QUEUE_IN_FLIGHT_LIMIT,
 } from './queue-limits.js';
+import {
+  prepareQueueStatements,
+  QUEUE_SCHEMA,
+  type QueueRow,
+  type QueueStatements,
+} from './queue-statements.js';
 
 /*
  * An SQS standard queue in the embedded default's SQLite file (table `queue_messages`, all queues side by
@@ -53,46 +60,10 @@ export interface QueueDepth {
   readonly delayed: number;
 }
 
-interface Row {
-  seq: number;
-  message_id: string;
-  body: string;
-  attributes: string | null;
-  group_id: string | null;
-  sent_at: number;
-  visible_at: number;
-  receive_count: number;
-  first_received_at: number | null;
-}
-
-const SCHEMA = `
-  CREATE TABLE IF NOT EXISTS queue_messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    body TEXT NOT NULL,
-    attributes TEXT,
-    group_id TEXT,
-    sent_at INTEGER NOT NULL,
-    visible_at INTEGER NOT NULL,
-    receive_count INTEGER NOT NULL DEFAULT 0,
-    first_received_at INTEGER,
-    receipt TEXT
-  );
-  CREATE INDEX IF NOT EXISTS queue_messages_ready ON queue_messages (queue, visible_at, seq);
-  CREATE INDEX IF NOT EXISTS queue_messages_groups ON queue_messages (queue, group_id, visible_at, seq);
-  CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipts ON queue_messages (receipt) WHERE receipt IS NOT NULL;
-  CREATE INDEX IF NOT EXISTS queue_messages_in_flight ON queue_messages (queue, visible_at, group_id)
-    WHERE receipt IS NOT NULL;
-`;
-
-const COLUMNS =
-  'seq, message_id, body, attributes, group_id, sent_at, visible_at, receive_count, first_received_at';
-
 export class SqliteQueue {
   readonly name: string;
   private readonly waiting: (() => void)[] = [];
-  private readonly statements: ReturnType<typeof prepare>;
+  private readonly statements: QueueStatements;
 
   constructor(
     private readonly db: DatabaseSync,
@@ -100,8 +71,8 @@ export class SqliteQueue {
     private readonly clock: () => number = Date.now,
   ) {
     this.name = settings.name;
-    db.exec(SCHEMA);
-    this.statements = prepare(db);
+    db.exec(QUEUE_SCHEMA);
+    this.statements = prepareQueueStatements(db);
   }
 
   /** SendMessage: throws the QueueError SQS would answer. */
@@ -195,20 +166,30 @@ export class SqliteQueue {
     return deleted;
   }
 
-  /** ChangeMessageVisibility: the message becomes visible `seconds` from now (0: at once). */
+  /**
+   * ChangeMessageVisibility: the message becomes visible `seconds` from now (0: at once). Its visibility
+   * can reach at most 12 hours after the receive, in all (MAX_VISIBILITY_TIMEOUT_SECONDS).
+   */
   changeVisibility(receiptHandle: string, seconds: number): void {
     checkVisibilityTimeout(seconds);
     const now = this.clock();
-    const changed = this.statements.changeVisibility.run(now + seconds * 1000, receiptHandle, this.name, now);
-    if (Number(changed.changes) === 0) {
-      const known = this.statements.byReceipt.get(receiptHandle, this.name);
-      throw known
-        ? new QueueError('MessageNotInflight', 'The message referred to is not in flight.')
-        : new QueueError(
-            'ReceiptHandleIsInvalid',
-            `The input receipt handle "${receiptHandle}" is not valid.`,
-          );
-    }
+    const visibleAt = now + seconds * 1000;
+    const row = this.statements.byReceipt.get(receiptHandle, this.name) as
+      | { seq: number; visible_at: number; received_at: number }
+      | undefined;
+    if (!row)
+      throw new QueueError(
+        'ReceiptHandleIsInvalid',
+        `The input receipt handle "${receiptHandle}" is not valid.`,
+      );
+    if (row.visible_at <= now)
+      throw new QueueError('MessageNotInflight', 'The message referred to is not in flight.');
+    if (visibleAt > row.received_at + MAX_VISIBILITY_TIMEOUT_SECONDS * 1000)
+      throw new QueueError(
+        'InvalidParameterValue',
+        `Value ${seconds} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [${MAX_VISIBILITY_TIMEOUT_SECONDS} seconds]`,
+      );
+    this.statements.changeVisibility.run(visibleAt, row.seq);
     if (seconds === 0) this.wake(1);
   }
 
@@ -254,7 +235,7 @@ export class SqliteQueue {
     return Number(this.statements.purge.run(this.name, cutoff).changes);
   }
 
-  private take(row: Row, now: number): ReceivedMessage | undefined {
+  private take(row: QueueRow, now: number): ReceivedMessage | undefined {
     const redrive = this.settings.redrive;
     if (redrive && row.receive_count >= redrive.maxReceiveCount) {
       this.statements.moveToDlq.run(redrive.deadLetterQueue, now, row.seq);
@@ -266,6 +247,7 @@ export class SqliteQueue {
       now + this.settings.visibilityTimeoutSeconds * 1000,
       row.receive_count + 1,
       firstReceived,
+      now,
       receiptHandle,
       row.seq,
     );
@@ -322,57 +304,3 @@ export interface InFlight {
   readonly total: number;
   readonly byGroup: ReadonlyMap<string, number>;
 }
-
-export type QueueStatements = ReturnType<typeof prepare>;
-
-function prepare(db: DatabaseSync) {
-  const statement = (sql: string): StatementSync => db.prepare(sql);
-  return {
-    insert: statement(
-      `INSERT INTO queue_messages (queue, message_id, body, attributes, group_id, sent_at, visible_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    ready: statement(
-      `SELECT ${COLUMNS} FROM queue_messages WHERE queue = ? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?`,
-    ),
-    readyOfGroup: statement(
-      `SELECT ${COLUMNS} FROM queue_messages WHERE queue = ? AND group_id = ? AND visible_at <= ?
-       ORDER BY visible_at, seq LIMIT ?`,
-    ),
-    readyWithoutGroup: statement(
-      `SELECT ${COLUMNS} FROM queue_messages WHERE queue = ? AND group_id IS NULL AND visible_at <= ?
-       ORDER BY visible_at, seq LIMIT ?`,
-    ),
-    // The queue's groups, one index seek each (a skip scan), not a walk over every message.
-    groups: statement(
-      `WITH RECURSIVE g(id) AS (
-         SELECT min(group_id) FROM queue_messages WHERE queue = ?1 AND group_id IS NOT NULL
-         UNION ALL
-         SELECT (SELECT min(group_id) FROM queue_messages WHERE queue = ?1 AND group_id > g.id) FROM g
-         WHERE g.id IS NOT NULL
-       ) SELECT id FROM g WHERE id IS NOT NULL`,
-    ),
-    inFlightByGroup: statement(
-      `SELECT group_id, count(*) AS n FROM queue_messages
-       WHERE queue = ? AND receipt IS NOT NULL AND visible_at > ? GROUP BY group_id`,
-    ),
-    markReceived: statement(
-      `UPDATE queue_messages SET visible_at = ?, receive_count = ?, first_received_at = ?, receipt = ? WHERE seq = ?`,
-    ),
-    moveToDlq: statement(
-      `UPDATE queue_messages SET queue = ?, visible_at = ?, receive_count = 0, first_received_at = NULL,
-       receipt = NULL WHERE seq = ?`,
-    ),
-    delete: statement(`DELETE FROM queue_messages WHERE receipt = ?`),
-    changeVisibility: statement(
-      `UPDATE queue_messages SET visible_at = ? WHERE receipt = ? AND queue = ? AND visible_at > ?`,
-    ),
-    byReceipt: statement(`SELECT seq FROM queue_messages WHERE receipt = ? AND queue = ?`),
-    nextVisible: statement(
-      `SELECT min(visible_at) AS at FROM queue_messages WHERE queue = ? AND visible_at > ?`,
-    ),
-    purge: statement(`DELETE FROM queue_messages WHERE queue = ? AND sent_at < ?`),
-  };
-}
-
-export type { Row as QueueRow };

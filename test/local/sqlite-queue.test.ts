@@ -81,6 +81,18 @@ describe('visibility', () => {
     expect(work.receive(10)).toEqual([]);
   });
 
+  it('refuses to take a visibility beyond 12 hours after the receive, in all', () => {
+    const work = queue();
+    work.send({ body: 'long wait' });
+    const [message] = work.receive(10);
+    now += 20_000;
+    expect(refusal(() => work.changeVisibility(message?.receiptHandle ?? '', 43_200 - 19))).toBe(
+      'InvalidParameterValue',
+    );
+    work.changeVisibility(message?.receiptHandle ?? '', 43_200 - 20);
+    expect(work.depth().inFlight).toBe(1);
+  });
+
   it('ChangeMessageVisibility sets when the message comes back, and refuses a message not in flight', () => {
     const work = queue();
     work.send({ body: 'retry me' });
