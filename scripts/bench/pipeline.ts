@@ -16,6 +16,8 @@ const { startLocalStack } = await import('../../local/stack.js');
 const clients = await import('../../lambdas/commons/clients.js');
 
 let tally = emptyTally();
+/** CPU time of this process (user + system) from the window's `begin`. */
+let cpuAtBegin = process.cpuUsage();
 const current = (): Tally => tally;
 let logged = 0;
 let invoked = 0;
@@ -46,9 +48,18 @@ serveCommands(
   {
     begin: () => {
       tally = emptyTally();
+      cpuAtBegin = process.cpuUsage();
     },
     // maxRSS: the process's peak resident set so far, in KiB.
-    end: () => ({ ...tally, stackLogLines: logged, peakRssMiB: process.resourceUsage().maxRSS / 1024 }),
+    end: () => {
+      const cpu = process.cpuUsage(cpuAtBegin);
+      return {
+        ...tally,
+        stackLogLines: logged,
+        peakRssMiB: process.resourceUsage().maxRSS / 1024,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      };
+    },
     activity: () => ({ ...activity, invocations: invoked }),
     profileStart: async () => {
       session = new Session();

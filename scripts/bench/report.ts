@@ -108,6 +108,7 @@ function phaseRow(config: ConfigResult): string[] {
     n(phase.listener.latency.max, 1),
     n(phase.listener.maxConnections),
     n(phase.peakRssMiB),
+    n(phase.cpuMsPerDelivery, 2),
   ];
 }
 
@@ -179,6 +180,7 @@ export function formatReport(results: BenchResults): string {
         'max',
         'peak conns',
         'peak RSS MiB',
+        'CPU ms/deliv',
       ],
       runs.map(phaseRow),
     ),

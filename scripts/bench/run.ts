@@ -46,6 +46,11 @@ export interface PhaseResult {
   readonly errors: string[];
   /** The service process's peak resident memory (MiB) up to the end of the phase. */
   readonly peakRssMiB: number;
+  /**
+   * CPU time (user + system) the service process spent per delivery during the phase: unlike deliveries/s,
+   * it hardly moves with what else the machine runs.
+   */
+  readonly cpuMsPerDelivery: number;
 }
 
 export interface ConfigResult {
@@ -174,7 +179,9 @@ export async function runConfig(
       if (profile) await pipeline.call('profileStop', { path: profile });
       // The handlers' last writes and deletes follow the last delivery.
       if (stats.unique >= expected) await settle(pipeline);
-      const tally = await pipeline.call<Tally & { stackLogLines: number; peakRssMiB: number }>('end');
+      const tally = await pipeline.call<Tally & { stackLogLines: number; peakRssMiB: number; cpuMs: number }>(
+        'end',
+      );
       const seconds = (stats.lastAt - started) / 1000;
       const result: PhaseResult = {
         name: phase.kind,
@@ -194,6 +201,7 @@ export async function runConfig(
         stackLogLines: tally.stackLogLines,
         errors: tally.errors,
         peakRssMiB: tally.peakRssMiB,
+        cpuMsPerDelivery: tally.cpuMs / Math.max(1, stats.unique),
       };
       return {
         backend: plan.backend,
