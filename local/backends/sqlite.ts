@@ -14,6 +14,7 @@ import { sqliteRuleTarget } from '../sqlite/queue-targets.js';
 import { checkDataFolder } from '../sqlite/stores/data-folder.js';
 import { startExpirySweeper } from '../sqlite/stores/expiry.js';
 import { createSqliteStores } from '../sqlite/stores/index.js';
+import { turnBatchFor } from '../sqlite/stores/turn-batch.js';
 import { type Backend, DELIVER_CONCURRENCY, REGION, ROUTE_CONCURRENCY } from './backend.js';
 
 /*
@@ -74,7 +75,10 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
 
   const stores = createSqliteStores(db);
   const sweeper = startExpirySweeper(db, { onError: (error) => options.onError('expiry sweep', error) });
-  const deliveryQueue = new SqliteDeliveryQueue(delivery.queue);
+  // The delivery path's queue writes join the store's group commit: one commit per event-loop turn.
+  const group = turnBatchFor(db);
+  const transact = <T>(work: () => T): Promise<T> => group.write(work);
+  const deliveryQueue = new SqliteDeliveryQueue(delivery.queue, transact);
   const arn = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
 
   return {
@@ -126,6 +130,7 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
           handler: modules.route.handler,
           timeoutSeconds: FUNCTIONS.route.timeoutSeconds,
           concurrency: ROUTE_CONCURRENCY,
+          transact,
         }),
         startQueuePoller({
           ...hooks,
@@ -137,6 +142,7 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
           handler: modules.deliver.handler,
           timeoutSeconds: FUNCTIONS.deliver.timeoutSeconds,
           concurrency: DELIVER_CONCURRENCY,
+          transact,
         }),
       ];
       return { stop: async () => void (await Promise.all(pollers.map((poller) => poller.stop()))) };

@@ -10,7 +10,11 @@ import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_DELAY_SECONDS, QueueError } fro
  * wait set with ChangeMessageVisibility on the received message.
  */
 export class SqliteDeliveryQueue implements DeliveryQueue {
-  constructor(private readonly queue: SqliteQueue) {}
+  /** `transact` runs each batch's send and each change of visibility; default: at once (see the poller's). */
+  constructor(
+    private readonly queue: SqliteQueue,
+    private readonly transact: <T>(work: () => T) => Promise<T> = async (work) => work(),
+  ) {}
 
   async send(messages: readonly DeliveryMessage[], delaySeconds = 0): Promise<DeliveryMessage[]> {
     const delay = Math.min(delaySeconds, MAX_DELAY_SECONDS);
@@ -19,8 +23,10 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
     let refused: unknown;
     for (const batch of batches) {
       try {
-        const results = this.queue.sendBatch(
-          batch.map(({ body }) => ({ body, ...(delay > 0 ? { delaySeconds: delay } : {}) })),
+        const results = await this.transact(() =>
+          this.queue.sendBatch(
+            batch.map(({ body }) => ({ body, ...(delay > 0 ? { delaySeconds: delay } : {}) })),
+          ),
         );
         results.forEach((result, index) => {
           const outgoing = batch[index];
@@ -37,7 +43,7 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
   }
 
   async delay(receiptHandle: string, seconds: number): Promise<void> {
-    this.queue.changeVisibility(receiptHandle, seconds);
+    await this.transact(() => this.queue.changeVisibility(receiptHandle, seconds));
   }
 }
 

@@ -23,6 +23,11 @@ export interface QueuePollerOptions {
   readonly onError: (message: string, error: unknown) => void;
   /** Told how long each handler invocation took (benchmarks). */
   readonly onInvoke?: (name: string, durationMs: number, records: number) => void;
+  /**
+   * Runs a receive or a delete; default: at once. The stack passes the database's group commit, so the
+   * queue writes of one event-loop turn share one commit with the store's.
+   */
+  readonly transact?: <T>(work: () => T) => Promise<T>;
 }
 
 export interface QueuePoller {
@@ -34,13 +39,14 @@ const IDLE_MS = 1_000;
 
 export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
   let stopped = false;
+  const transact = options.transact ?? (async <T>(work: () => T) => work());
   const loops = Array.from({ length: options.concurrency }, () => pollLoop());
 
   async function pollLoop(): Promise<void> {
     while (!stopped) {
       let messages: ReceivedMessage[];
       try {
-        messages = options.queue.receive(options.batchSize);
+        messages = await transact(() => options.queue.receive(options.batchSize));
       } catch (error) {
         options.onError(`${options.name}: receive failed`, error);
         messages = [];
@@ -75,7 +81,7 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
     const done = messages.filter((message) => !failed.has(message.messageId));
     if (done.length === 0) return;
     try {
-      options.queue.delete(done.map((message) => message.receiptHandle));
+      await transact(() => options.queue.delete(done.map((message) => message.receiptHandle)));
     } catch (error) {
       // The records come back after their visibility timeout: at-least-once, like Lambda.
       options.onError(`${options.name}: delete failed`, error);
