@@ -34,7 +34,8 @@ export const QUEUE_SCHEMA = `
     receipt TEXT
   );
   CREATE INDEX IF NOT EXISTS queue_messages_ready ON queue_messages (queue, visible_at, seq);
-  CREATE INDEX IF NOT EXISTS queue_messages_groups ON queue_messages (queue, group_id, visible_at, seq);
+  CREATE INDEX IF NOT EXISTS queue_messages_groups ON queue_messages (queue, group_id, visible_at, seq)
+    WHERE group_id IS NOT NULL;
   CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipts ON queue_messages (receipt) WHERE receipt IS NOT NULL;
   CREATE INDEX IF NOT EXISTS queue_messages_in_flight ON queue_messages (queue, visible_at, group_id)
     WHERE receipt IS NOT NULL;
@@ -72,8 +73,9 @@ export function prepareQueueStatements(db: DatabaseSync) {
          WHERE g.id IS NOT NULL
        ) SELECT id FROM g WHERE id IS NOT NULL`,
     ),
+    // The in-flight messages only (the planner would otherwise walk the delayed ones too).
     inFlightByGroup: statement(
-      `SELECT group_id, count(*) AS n FROM queue_messages
+      `SELECT group_id, count(*) AS n FROM queue_messages INDEXED BY queue_messages_in_flight
        WHERE queue = ? AND receipt IS NOT NULL AND visible_at > ? GROUP BY group_id`,
     ),
     markReceived: statement(
