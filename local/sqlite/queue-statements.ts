@@ -34,8 +34,7 @@ export const QUEUE_SCHEMA = `
     receipt TEXT
   );
   CREATE INDEX IF NOT EXISTS queue_messages_ready ON queue_messages (queue, visible_at, seq);
-  CREATE INDEX IF NOT EXISTS queue_messages_groups ON queue_messages (queue, group_id, visible_at, seq)
-    WHERE group_id IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS queue_messages_groups ON queue_messages (queue, group_id, visible_at, seq);
   CREATE UNIQUE INDEX IF NOT EXISTS queue_messages_receipts ON queue_messages (receipt) WHERE receipt IS NOT NULL;
   CREATE INDEX IF NOT EXISTS queue_messages_in_flight ON queue_messages (queue, visible_at, group_id)
     WHERE receipt IS NOT NULL;
