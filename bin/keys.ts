@@ -1,20 +1,27 @@
 #!/usr/bin/env node
 /**
  * API key administration: `npm run keys -- create --brand acme [--description "CRM"]`, `list --brand acme`,
- * `revoke --brand acme --id key_...`. Reads TABLE_NAME (the stack's TableName output) and the usual AWS
- * credentials; against the local runtime, AWS_ENDPOINT_URL_DYNAMODB points it at the emulator.
- * A new key is printed once and stored only as its SHA-256 hash.
+ * `revoke --brand acme --id key_...`. With TABLE_NAME (the stack's TableName output) it manages the AWS
+ * stack's keys with the usual AWS credentials (AWS_ENDPOINT_URL_DYNAMODB points it at the emulator mode's
+ * DynamoDB); without, the embedded default's: the SQLite file in `--data-dir`, DATA_DIR or ./.data, also
+ * while the service runs. A new key is printed once and stored only as its SHA-256 hash.
  */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoApiKeyStore } from '../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../lambdas/adapters/dynamo-common.js';
 import { createApiKey } from '../lambdas/core/api-keys.js';
 import type { ApiKeyStore } from '../lambdas/core/ports.js';
+import { DATABASE_FILE, openDatabase } from '../local/sqlite/database.js';
+import { checkDataFolder } from '../local/sqlite/stores/data-folder.js';
+import { createSqliteStores } from '../local/sqlite/stores/index.js';
 
-const USAGE = `usage: npm run keys -- create --brand <brand> [--description <text>]
-       npm run keys -- list --brand <brand>
-       npm run keys -- revoke --brand <brand> --id <key id>
-environment: TABLE_NAME (required), AWS credentials and region as for the AWS CLI`;
+const USAGE = `usage: npm run keys -- create --brand <brand> [--description <text>] [--data-dir <folder>]
+       npm run keys -- list --brand <brand> [--data-dir <folder>]
+       npm run keys -- revoke --brand <brand> --id <key id> [--data-dir <folder>]
+the embedded default (npm start): the data folder is --data-dir, else DATA_DIR, else ./.data
+the AWS stack: TABLE_NAME, AWS credentials and region as for the AWS CLI`;
 
 export async function runKeysCommand(
   argv: string[],
@@ -24,7 +31,13 @@ export async function runKeysCommand(
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { brand: { type: 'string' }, id: { type: 'string' }, description: { type: 'string' } },
+    options: {
+      brand: { type: 'string' },
+      id: { type: 'string' },
+      description: { type: 'string' },
+      // Read by keyStoreFor; accepted here so the command line is parsed in one place.
+      'data-dir': { type: 'string' },
+    },
   });
   const [command] = positionals;
   const brand = values.brand;
@@ -59,18 +72,37 @@ export async function runKeysCommand(
   return 2;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const tableName = process.env.TABLE_NAME;
-  if (!tableName) {
-    console.error(`TABLE_NAME is not set\n${USAGE}`);
-    process.exit(2);
+/**
+ * The key store the command manages: the AWS stack's table when TABLE_NAME is set, else the embedded
+ * default's SQLite file (its data folder created when missing, as `npm start` does).
+ */
+export function keyStoreFor(argv: string[], env: NodeJS.ProcessEnv): { store: ApiKeyStore; close(): void } {
+  if (env.TABLE_NAME) {
+    const client = createDocumentClient();
+    return { store: new DynamoApiKeyStore(client, env.TABLE_NAME), close: () => client.destroy() };
   }
-  const store = new DynamoApiKeyStore(createDocumentClient(), tableName);
-  runKeysCommand(process.argv.slice(2), store, (line) => console.log(line)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      console.error(`keys: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
-    },
-  );
+  const { values } = parseArgs({ args: argv, strict: false, options: { 'data-dir': { type: 'string' } } });
+  const flag = values['data-dir'];
+  const dataDir = resolve(typeof flag === 'string' ? flag : (env.DATA_DIR ?? './.data'));
+  checkDataFolder(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const db = openDatabase(join(dataDir, DATABASE_FILE));
+  return { store: createSqliteStores(db).apiKeys, close: () => db.close() };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const argv = process.argv.slice(2);
+  const fail = (error: unknown) => {
+    console.error(`keys: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  };
+  try {
+    const { store, close } = keyStoreFor(argv, process.env);
+    runKeysCommand(argv, store, (line) => console.log(line)).then((code) => {
+      close();
+      process.exit(code);
+    }, fail);
+  } catch (error) {
+    fail(error);
+  }
 }

@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 /**
- * `npm start`: the whole service on 127.0.0.1 in one process (see local/stack.ts and the README).
- * Settings come from the environment: PORT, DATA_DIR, WEBHOOKS_API_KEYS, WEBHOOKS_RETRY_SCHEDULE,
- * WEBHOOKS_TIMEOUT_MS, WEBHOOKS_QUEUE_VISIBILITY_SECONDS, DYNAMODB_PORT, SQS_PORT.
+ * `npm start`: the whole service in one process (see local/stack.ts and the README), its store and queues
+ * in SQLite under DATA_DIR; `npm start -- --aws-emulators` (or WEBHOOKS_LOCAL_BACKEND=aws-emulators) runs
+ * them on dynalite and fauxqs instead. Settings come from the environment: PORT, HOST, DATA_DIR,
+ * WEBHOOKS_LOCAL_BACKEND, WEBHOOKS_API_KEYS, WEBHOOKS_ALLOW_LOCAL_TARGETS, WEBHOOKS_RETRY_SCHEDULE,
+ * WEBHOOKS_TIMEOUT_MS, WEBHOOKS_QUEUE_VISIBILITY_SECONDS, WEBHOOKS_QUEUE_INFLIGHT_LIMIT, DYNAMODB_PORT, SQS_PORT.
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { retryScheduleText } from '../lambdas/config.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS } from '../lambdas/environment.js';
-import { startLocalStack } from '../local/stack.js';
+import { LOCAL_BACKENDS } from '../local/backends/backend.js';
+import { STANDARD_QUEUE_IN_FLIGHT_LIMIT } from '../local/sqlite/queue-limits.js';
+import { isLoopback, startLocalStack } from '../local/stack.js';
 
 /** The well-known development key; only this one is ever printed. */
 const DEV_KEY = { brand: 'demo', key: 'local-dev-key' };
@@ -17,6 +21,18 @@ const DEV_KEY = { brand: 'demo', key: 'local-dev-key' };
 const port = z.coerce.number().int().min(0).max(65535);
 const settingsSchema = z.object({
   PORT: port.default(3000),
+  /** The API's address; beyond loopback, the SSRF guard of the AWS shape applies to listeners. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  WEBHOOKS_LOCAL_BACKEND: z.enum(LOCAL_BACKENDS).default('sqlite'),
+  /** Loopback and plain-http listeners; default only while HOST is loopback. */
+  WEBHOOKS_ALLOW_LOCAL_TARGETS: z.enum(['true', 'false']).optional(),
+  /** Tests: each SQLite queue's in-flight limit (SQS's is 120,000). */
+  WEBHOOKS_QUEUE_INFLIGHT_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(STANDARD_QUEUE_IN_FLIGHT_LIMIT)
+    .optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   WEBHOOKS_API_KEYS: z
     .string()
@@ -50,11 +66,27 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const settings = parsed.data;
+  const backend = process.argv.includes('--aws-emulators')
+    ? 'aws-emulators'
+    : settings.WEBHOOKS_LOCAL_BACKEND;
   const dataDir = resolve(settings.DATA_DIR);
+  const loopback = isLoopback(settings.HOST);
+  // The well-known development key opens only a service no other machine reaches.
+  const apiKeys = loopback
+    ? settings.WEBHOOKS_API_KEYS
+    : settings.WEBHOOKS_API_KEYS.filter((pair) => pair !== DEV_KEY);
   const stack = await startLocalStack({
     port: settings.PORT,
+    host: settings.HOST,
+    backend,
     dataDir,
-    apiKeys: settings.WEBHOOKS_API_KEYS,
+    apiKeys,
+    ...(settings.WEBHOOKS_ALLOW_LOCAL_TARGETS
+      ? { allowLocalTargets: settings.WEBHOOKS_ALLOW_LOCAL_TARGETS === 'true' }
+      : {}),
+    ...(settings.WEBHOOKS_QUEUE_INFLIGHT_LIMIT
+      ? { queueInFlightLimit: settings.WEBHOOKS_QUEUE_INFLIGHT_LIMIT }
+      : {}),
     ...(settings.WEBHOOKS_RETRY_SCHEDULE ? { retrySchedule: settings.WEBHOOKS_RETRY_SCHEDULE } : {}),
     ...(settings.WEBHOOKS_TIMEOUT_MS ? { timeoutMs: settings.WEBHOOKS_TIMEOUT_MS } : {}),
     ...(settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS
@@ -65,23 +97,32 @@ async function main(): Promise<void> {
     log: (line) => console.error(`local: ${line}`),
   });
   const schedule = settings.WEBHOOKS_RETRY_SCHEDULE ?? DEFAULT_RETRY_SCHEDULE;
-  const keys = settings.WEBHOOKS_API_KEYS.map(({ brand, key }) =>
+  const keys = apiKeys.map(({ brand, key }) =>
     key === DEV_KEY.key ? `${brand}: ${key}` : `${brand}: (key from WEBHOOKS_API_KEYS)`,
   );
   console.log(
     [
-      'CommBox webhooks, local runtime',
-      `  API and EventBridge PutEvents  ${stack.url}`,
-      `  DynamoDB (dynalite)            ${stack.dynamoEndpoint}  table ${stack.tableName}`,
-      `  SQS (fauxqs)                   ${stack.sqsEndpoint}  delivery queue ${stack.queueUrls.delivery}`,
+      backend === 'sqlite'
+        ? 'CommBox webhooks, local runtime (embedded default: store and queues in SQLite)'
+        : 'CommBox webhooks, local runtime (AWS emulators: DynamoDB on dynalite, SQS on fauxqs)',
+      `  API and EventBridge PutEvents  ${stack.url}${loopback ? '' : '  (reachable beyond this machine)'}`,
+      ...stack.banner,
       `  data folder                    ${dataDir}`,
-      `  API keys                       ${keys.join(', ')}`,
+      `  listeners allowed              ${
+        stack.allowLocalTargets
+          ? 'https and http, loopback included (local targets)'
+          : 'https on public addresses only (the SSRF guard of the AWS shape)'
+      }`,
+      `  API keys                       ${keys.length > 0 ? keys.join(', ') : 'none from the environment'}`,
       `  retry schedule (s)             ${schedule.join(', ')}`,
       `  timeout per attempt            ${settings.WEBHOOKS_TIMEOUT_MS ?? DEFAULTS.deliveryTimeoutMs} ms`,
       ...(settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS
         ? [
             `  queue visibility timeout       ${settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS} s (not as deployed)`,
           ]
+        : []),
+      ...(settings.WEBHOOKS_QUEUE_INFLIGHT_LIMIT
+        ? [`  queue in-flight limit          ${settings.WEBHOOKS_QUEUE_INFLIGHT_LIMIT} (SQS: 120,000)`]
         : []),
       `ready ${stack.url} (Ctrl-C stops)`,
     ].join('\n'),
@@ -109,5 +150,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   console.error(`local runtime failed to start: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  // A data folder refused (local/sqlite/stores/data-folder.ts) is a setting to change, like a bad variable.
+  process.exit(error instanceof Error && error.name === 'LegacyDataFolderError' ? 2 : 1);
 });

@@ -35,3 +35,8 @@ function requiredEnv(name: string): string {
   if (!value) throw new Error(`${name} is not set`);
   return value;
 }
+
+/** For tests and the local runtime: replace the key store built from the environment. */
+export function useApiKeyStore(replacement: ApiKeyStore | undefined): void {
+  store = replacement;
+}

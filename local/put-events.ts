@@ -225,10 +225,15 @@ const SQS_REFUSED_UNIT = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g;
  * refused by both. Control characters are already escaped by JSON.stringify.
  */
 export function sqsSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    SQS_REFUSED_UNIT,
-    (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return escapeUnitsSqsRefuses(JSON.stringify(value));
+}
+
+/**
+ * JSON text (as JSON.stringify writes it) with every code unit of {@link SQS_REFUSED_UNIT} written as a
+ * `\\uXXXX` escape: JSON.stringify leaves such units only inside strings, so the value is unchanged.
+ */
+export function escapeUnitsSqsRefuses(json: string): string {
+  return json.replace(SQS_REFUSED_UNIT, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const SQS_BATCH_ENTRIES = 10;

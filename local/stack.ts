@@ -1,126 +1,102 @@
-import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  ResourceInUseException,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import './aws-emulators/sqlite-durability.js';
-import { startFauxqs } from 'fauxqs';
-import { DynamoApiKeyStore } from '../lambdas/adapters/dynamo-api-keys.js';
-import { createDocumentClient } from '../lambdas/adapters/dynamo-common.js';
-import { TABLE } from '../lambdas/adapters/dynamo-table.js';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { hashApiKey } from '../lambdas/core/api-keys.js';
+import type { ApiKeyStore } from '../lambdas/core/ports.js';
 import { ENV } from '../lambdas/environment.js';
-import {
-  FUNCTIONS,
-  INGEST_RULE_PATTERN,
-  OPERATIONAL_RULE_PATTERN,
-  QUEUES,
-  type QueueDefinition,
-} from '../lib/definitions.js';
+import { INGEST_RULE_PATTERN, OPERATIONAL_RULE_PATTERN } from '../lib/definitions.js';
 import { createLocalApiGateway } from './api-gateway.js';
-import { startDynamoServer } from './aws-emulators/dynamo-server.js';
-import { type Poller, startPoller } from './pollers.js';
 import {
-  createPutEventsHandler,
-  type EventEnvelope,
-  isPutEventsRequest,
-  sqsRuleTarget,
-} from './put-events.js';
-import { createTableInput } from './table.js';
+  type Backend,
+  type BackendServices,
+  type HandlerModules,
+  LOCAL_CREDENTIALS,
+  type LocalBackendName,
+  REGION,
+} from './backends/backend.js';
+import { createPutEventsHandler, type EventEnvelope, isPutEventsRequest } from './put-events.js';
+import { localSecretsEnvironment } from './secrets.js';
 
 export interface LocalStackOptions {
-  /** The API and PutEvents port on 127.0.0.1 (0: any free port). */
+  /** The API and PutEvents port (0: any free port). */
   readonly port: number;
-  /** Where DynamoDB and SQS keep their data. */
+  /** The address the API binds to; default 127.0.0.1 (loopback only). */
+  readonly host?: string;
+  /** Where the store and the queues keep their data. */
   readonly dataDir: string;
+  /** `sqlite` (the embedded default) or `aws-emulators` (dynalite and fauxqs). */
+  readonly backend?: LocalBackendName;
   readonly apiKeys: readonly { brand: string; key: string }[];
   /** Seconds before each attempt; its length is the number of attempts. */
   readonly retrySchedule?: readonly number[];
   readonly timeoutMs?: number;
+  /**
+   * Whether listeners on loopback and plain http are allowed. Default: only when the API is bound to
+   * loopback; a service reachable from other machines gets the SSRF guard of the AWS shape.
+   */
+  readonly allowLocalTargets?: boolean;
+  /** SQLite mode: each queue's in-flight limit instead of SQS's 120,000 (tests). */
+  readonly queueInFlightLimit?: number;
   readonly dynamoPort?: number;
   readonly sqsPort?: number;
   /**
    * Soak and crash tests: the visibility timeout of the local queues instead of lib/definitions.ts's
    * (180 s ingest, 360 s delivery), so a message taken by a process that was killed comes back sooner.
-   * Applied when the queues are created: use a fresh data folder (an existing queue keeps its own, and
-   * a different value makes the start fail). Keep it above the longest a batch takes, or a message is
-   * handed out again while still being handled (a duplicate, as on AWS).
+   * Emulator mode: applied when the queues are created (use a fresh data folder). Keep it above the
+   * longest a batch takes, or a message is handed out again while still being handled (a duplicate, as on AWS).
    */
   readonly queueVisibilityTimeoutSeconds?: number;
   readonly log?: (line: string) => void;
   /** Benchmarks: told how long each handler invocation of the pollers took. */
   readonly onInvoke?: (name: string, durationMs: number, records: number) => void;
-  /** Benchmarks: handed the stack's own SQS client (the event source mappings' and the rule targets'). */
+  /** Benchmarks, emulator mode: handed the stack's own SQS client (the event source mappings' and the rule targets'). */
   readonly onSqsClient?: (client: SQSClient) => void;
 }
 
 export interface LocalStack {
   readonly url: string;
-  readonly dynamoEndpoint: string;
-  readonly sqsEndpoint: string;
-  readonly tableName: string;
-  readonly queueUrls: Readonly<
-    Record<'ingest' | 'ingestDlq' | 'delivery' | 'deliveryDlq' | 'operational', string>
-  >;
+  readonly services: BackendServices;
+  /** Banner lines naming where the store and the queues run. */
+  readonly banner: readonly string[];
+  readonly allowLocalTargets: boolean;
   stop(): Promise<void>;
 }
 
-const REGION = 'us-east-1';
-const TABLE_NAME = 'commbox-webhooks';
 /** Largest request body the local API reads, as API Gateway's 10 MB payload limit. */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-/**
- * Batches in flight at once per function, as Lambda scales its event source mappings. A batch ends with
- * its slowest record, so deliver gets many: a listener that hangs until the timeout holds one of them.
- */
-const ROUTE_CONCURRENCY = 4;
-const DELIVER_CONCURRENCY = 16;
+const LOOPBACK = '127.0.0.1';
 
 /**
- * The whole service on 127.0.0.1, in this process: DynamoDB (dynalite) and SQS (fauxqs) with their data
- * under `dataDir`, the table and queues created from lib/definitions.ts, the same handler modules the
- * stack deploys behind a local API Gateway and a local EventBridge PutEvents endpoint, and pollers that
- * play the event source mappings. Handler modules read their settings from the environment, as in
- * Lambda, so this sets it before loading them: start one stack per process.
+ * The whole service in this process: the store and the queues (SQLite by default, or the AWS emulators),
+ * the same handler modules the stack deploys behind a local API Gateway and a local EventBridge PutEvents
+ * endpoint, and pollers that play the event source mappings. Handler modules read their settings from the
+ * environment, as in Lambda, so this sets it before loading them: start one stack per process.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
-  mkdirSync(join(options.dataDir, 'dynamodb'), { recursive: true });
-  mkdirSync(join(options.dataDir, 'sqs'), { recursive: true });
-
-  const dynamo = await startDynamoServer({
-    port: options.dynamoPort ?? 0,
-    path: join(options.dataDir, 'dynamodb'),
-  });
-  const fauxqs = await startFauxqs({
-    port: options.sqsPort ?? 0,
-    logger: false,
-    dataDir: join(options.dataDir, 'sqs'),
-  });
-  const sqs = new SQSClient({ endpoint: fauxqs.address, region: REGION, credentials: LOCAL_CREDENTIALS });
-  options.onSqsClient?.(sqs);
-  const stops: (() => Promise<unknown>)[] = [() => dynamo.stop(), () => fauxqs.stop()];
+  const onError = (message: string, error: unknown) =>
+    log(`${message}: ${error instanceof Error ? error.message : String(error)}`);
+  const host = options.host ?? LOOPBACK;
+  const allowLocalTargets = options.allowLocalTargets ?? isLoopback(host);
+  // Each backend is loaded only when chosen: the SQLite default never loads the emulators.
+  const backend: Backend =
+    options.backend === 'aws-emulators'
+      ? await (await import('./backends/aws-emulators.js')).startEmulatorBackend({
+          dataDir: options.dataDir,
+          dynamoPort: options.dynamoPort,
+          sqsPort: options.sqsPort,
+          queueVisibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
+          onSqsClient: options.onSqsClient,
+        })
+      : await (await import('./backends/sqlite.js')).startSqliteBackend({
+          dataDir: options.dataDir,
+          queueVisibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
+          inFlightLimit: options.queueInFlightLimit,
+          onError,
+        });
+  const stops: (() => Promise<unknown>)[] = [() => backend.stop()];
 
   try {
-    await ensureTable(dynamo.endpoint);
-    const visibility = (definition: QueueDefinition): QueueDefinition =>
-      options.queueVisibilityTimeoutSeconds === undefined
-        ? definition
-        : { ...definition, visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds };
-    const ingest = await ensureQueue(sqs, 'commbox-webhooks-ingest', visibility(QUEUES.ingest));
-    const delivery = await ensureQueue(sqs, 'commbox-webhooks-delivery', visibility(QUEUES.delivery));
-
-    const onError = (message: string, error: unknown) =>
-      log(`${message}: ${error instanceof Error ? error.message : String(error)}`);
-    const operational = await ensureQueue(sqs, 'commbox-webhooks-operational', visibility(QUEUES.ingest));
-
     // The port comes first: the handlers are told where the bus is. Until every part is ready the
     // server answers 503, /health included.
     let respond: Responder = async () => ({
@@ -133,72 +109,53 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         onError('local API', error),
       );
     });
-    const url = await listen(server, options.port);
+    const url = await listen(server, options.port, host);
     stops.unshift(() => closeServer(server));
 
     Object.assign(process.env, {
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SQS: fauxqs.address,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: url,
-      [ENV.tableName]: TABLE_NAME,
-      [ENV.deliveryQueueUrl]: delivery.url,
+      // The handlers publish operational events to this process's PutEvents endpoint, over loopback.
+      AWS_ENDPOINT_URL_EVENTBRIDGE: `http://${LOOPBACK}:${new URL(url).port}`,
+      ...backend.env,
+      // Secret fields are encrypted at rest with $DATA_DIR/secret.key, as KMS does in AWS.
+      ...localSecretsEnvironment(options.dataDir),
       [ENV.eventBusName]: 'commbox-webhooks-local',
-      [ENV.allowLocalTargets]: 'true',
+      [ENV.allowLocalTargets]: String(allowLocalTargets),
       ...(options.retrySchedule ? { [ENV.retrySchedule]: options.retrySchedule.join(',') } : {}),
       ...(options.timeoutMs ? { [ENV.deliveryTimeoutMs]: String(options.timeoutMs) } : {}),
     });
     // Loaded only now: the modules build their clients from the environment above on first use.
-    const [api, authorizer, route, deliver] = await Promise.all([
+    const [api, authorizer, route, deliver, clients] = await Promise.all([
       import('../lambdas/api.js'),
       import('../lambdas/authorizer.js'),
       import('../lambdas/route.js'),
       import('../lambdas/deliver.js'),
+      import('../lambdas/commons/clients.js'),
     ]);
+    const modules: HandlerModules = { api, authorizer, route, deliver, clients };
+    backend.wire(modules);
 
-    await seedApiKeys(dynamo.endpoint, options.apiKeys);
+    await seedApiKeys(backend.apiKeys, options.apiKeys);
 
-    const pollers: Poller[] = [
-      startPoller({
-        name: 'route',
-        client: sqs,
-        queueUrl: ingest.url,
-        queueArn: ingest.arn,
-        queue: QUEUES.ingest,
-        handler: route.handler,
-        timeoutSeconds: FUNCTIONS.route.timeoutSeconds,
-        concurrency: ROUTE_CONCURRENCY,
-        region: REGION,
-        onError,
-        onInvoke: options.onInvoke,
-      }),
-      startPoller({
-        name: 'deliver',
-        client: sqs,
-        queueUrl: delivery.url,
-        queueArn: delivery.arn,
-        queue: QUEUES.delivery,
-        handler: deliver.handler,
-        timeoutSeconds: FUNCTIONS.deliver.timeoutSeconds,
-        concurrency: DELIVER_CONCURRENCY,
-        region: REGION,
-        onError,
-        onInvoke: options.onInvoke,
-      }),
-    ];
-    stops.unshift(() => Promise.all(pollers.map((poller) => poller.stop())));
+    const pollers = backend.startPollers(modules, { onError, onInvoke: options.onInvoke });
+    stops.unshift(() => pollers.stop());
 
     const gateway = createLocalApiGateway({ api: api.handler, authorizer: authorizer.handler });
     const putEvents = createPutEventsHandler({
       region: REGION,
       rules: [
-        { name: 'ingest', pattern: INGEST_RULE_PATTERN, send: sqsRuleTarget(sqs, ingest.url) },
+        { name: 'ingest', pattern: INGEST_RULE_PATTERN, send: backend.ingestTarget },
         {
           name: 'operational',
           pattern: OPERATIONAL_RULE_PATTERN,
-          send: operationalTarget(sqs, operational.url, log),
+          send: async (envelopes: EventEnvelope[]) => {
+            // Kept on a queue of their own (for tools and tests) and printed.
+            await backend.operationalTarget(envelopes);
+            for (const envelope of envelopes)
+              log(`operational event ${envelope['detail-type']} ${JSON.stringify(envelope.detail)}`);
+          },
         },
       ],
     });
@@ -215,16 +172,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     return {
       url,
-      dynamoEndpoint: dynamo.endpoint,
-      sqsEndpoint: fauxqs.address,
-      tableName: TABLE_NAME,
-      queueUrls: {
-        ingest: ingest.url,
-        ingestDlq: ingest.dlqUrl,
-        delivery: delivery.url,
-        deliveryDlq: delivery.dlqUrl,
-        operational: operational.url,
-      },
+      services: backend.services,
+      banner: backend.banner(),
+      allowLocalTargets,
       async stop() {
         for (const stop of stops.splice(0)) await stop().catch((error: unknown) => onError('stop', error));
       },
@@ -235,20 +185,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 }
 
+/** 127.0.0.0/8, ::1 and `localhost`: the addresses only this machine reaches. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 type Responder = (
   request: IncomingMessage,
   body: Buffer,
 ) => Promise<{ status: number; headers: Record<string, string>; body: string }>;
-
-/** Operational events are kept on a queue of their own (for tools and tests) and printed. */
-function operationalTarget(sqs: SQSClient, queueUrl: string, log: (line: string) => void) {
-  const queue = sqsRuleTarget(sqs, queueUrl);
-  return async (envelopes: EventEnvelope[]) => {
-    await queue(envelopes);
-    for (const envelope of envelopes)
-      log(`operational event ${envelope['detail-type']} ${JSON.stringify(envelope.detail)}`);
-  };
-}
 
 async function handleRequest(
   request: IncomingMessage,
@@ -278,85 +223,31 @@ async function handleRequest(
   }
 }
 
-async function ensureTable(endpoint: string): Promise<void> {
-  const client = new DynamoDBClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
-  try {
-    await client.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
-    // dynalite records the setting but never expires items; in AWS, TTL deletes them.
-    await client
-      .send(
-        new UpdateTimeToLiveCommand({
-          TableName: TABLE_NAME,
-          TimeToLiveSpecification: { AttributeName: TABLE.timeToLiveAttribute, Enabled: true },
-        }),
-      )
-      .catch(() => undefined);
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  } finally {
-    client.destroy();
-  }
-}
-
-async function ensureQueue(sqs: SQSClient, name: string, definition: QueueDefinition) {
-  const dlq = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${name}-dlq`,
-      Attributes: { MessageRetentionPeriod: String(14 * 24 * 60 * 60) },
-    }),
-  );
-  const dlqArn = await queueArn(sqs, dlq.QueueUrl ?? '');
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: name,
-      Attributes: {
-        VisibilityTimeout: String(definition.visibilityTimeoutSeconds),
-        MessageRetentionPeriod: String(definition.retentionSeconds),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlqArn,
-          maxReceiveCount: definition.maxReceiveCount,
-        }),
-      },
-    }),
-  );
-  const url = queue.QueueUrl ?? '';
-  return { url, arn: await queueArn(sqs, url), dlqUrl: dlq.QueueUrl ?? '' };
-}
-
-async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
-  const output = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  return output.Attributes?.QueueArn ?? '';
-}
-
 /** The local keys (`brand:key` pairs) are stored hashed, like keys made with `npm run keys`. */
-async function seedApiKeys(endpoint: string, keys: readonly { brand: string; key: string }[]): Promise<void> {
-  const client = createDocumentClient({ endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
-  const store = new DynamoApiKeyStore(client, TABLE_NAME);
-  try {
-    for (const { brand, key } of keys) {
-      const hash = hashApiKey(key);
-      const existing = await store.findByHash(hash);
-      if (existing?.brand === brand) continue;
-      if (existing) await store.revoke(existing.brand, existing.keyId);
-      await store.put(hash, {
-        keyId: `key_local_${hash.slice(0, 8)}`,
-        brand,
-        createdAt: new Date().toISOString(),
-      });
-    }
-  } finally {
-    client.destroy();
+async function seedApiKeys(
+  store: ApiKeyStore,
+  keys: readonly { brand: string; key: string }[],
+): Promise<void> {
+  for (const { brand, key } of keys) {
+    const hash = hashApiKey(key);
+    const existing = await store.findByHash(hash);
+    if (existing?.brand === brand) continue;
+    if (existing) await store.revoke(existing.brand, existing.keyId);
+    await store.put(hash, {
+      keyId: `key_local_${hash.slice(0, 8)}`,
+      brand,
+      createdAt: new Date().toISOString(),
+    });
   }
 }
 
-function listen(server: Server, port: number): Promise<string> {
+function listen(server: Server, port: number, host: string): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       const address = server.address() as AddressInfo;
-      resolve(`http://127.0.0.1:${address.port}`);
+      const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve(`http://${shown}:${address.port}`);
     });
   });
 }

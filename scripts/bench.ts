@@ -13,6 +13,8 @@
  *
  * Everything listens on 127.0.0.1 only; every loop is bounded in count and time. `--quick` for a smoke
  * run; sizes from BENCH_* variables (scripts/bench/options.ts); `--profile` for a CPU profile of the burst.
+ * The burst and steady phases run on the embedded default (SQLite), or on the AWS emulators with
+ * WEBHOOKS_LOCAL_BACKEND=aws-emulators; the cost runs always on the emulators (they count AWS calls).
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -42,7 +44,13 @@ try {
     drainSeconds: options.drainSeconds,
     ...(options.logLevel ? { logLevel: options.logLevel } : {}),
   };
-  const main = { ...common, fanout: options.fanout, brands: 1, deliveryLog: 'full' as const };
+  const main = {
+    ...common,
+    backend: options.backend,
+    fanout: options.fanout,
+    brands: 1,
+    deliveryLog: 'full' as const,
+  };
   const profilePath = options.profile
     ? join(tmpdir(), `commbox-bench-burst-${Date.now()}.cpuprofile`)
     : undefined;
@@ -110,7 +118,13 @@ try {
       const events = Math.ceil(options.costDeliveries / run.fanout);
       step(`cost: fan-out ${run.fanout} × ${run.brands} brands, log ${run.deliveryLog}, ${events} events`);
       results.costRuns.push(
-        await runConfig(listener, ports, { ...common, ...run, phase: { kind: 'burst', events } }),
+        await runConfig(listener, ports, {
+          ...common,
+          ...run,
+          // AWS's bill counts AWS calls: the emulator mode makes them (the SQLite default makes none).
+          backend: 'aws-emulators',
+          phase: { kind: 'burst', events },
+        }),
       );
     }
   }

@@ -1,3 +1,5 @@
+import type { LocalBackendName } from '../../local/backends/backend.js';
+
 /*
  * The bench's sizes: the issue's numbers by default, `--quick` for a smoke run, and each one overridable
  * from the environment (BENCH_*). Flags: --quick, --profile (CPU-profile the burst phase),
@@ -7,6 +9,8 @@
 
 export interface BenchOptions {
   readonly quick: boolean;
+  /** The burst and steady phases' backend: WEBHOOKS_LOCAL_BACKEND, SQLite by default. */
+  readonly backend: LocalBackendName;
   /** Subscriptions (one listener port each) in the main run: the fan-out. */
   readonly fanout: number;
   /** Burst: events put as fast as the producer can (10 per PutEvents call). */
@@ -52,6 +56,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   const fanout = Math.floor(number('BENCH_FANOUT', 5, 5));
   return {
     quick,
+    backend: env.WEBHOOKS_LOCAL_BACKEND === 'aws-emulators' ? 'aws-emulators' : 'sqlite',
     fanout,
     burstEvents: Math.floor(number('BENCH_EVENTS', 2000, 200)),
     putConcurrency: Math.floor(number('BENCH_PUT_CONCURRENCY', 8, 8)),

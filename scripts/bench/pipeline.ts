@@ -1,6 +1,6 @@
 /**
  * The pipeline under test, a child process of the bench: the local stack (local/stack.ts) on a fresh
- * data folder, with the handlers' SDK clients and the stack's own SQS client counted (./tally.ts) and
+ * data folder, on the backend WEBHOOKS_LOCAL_BACKEND names (SQLite by default), with the handlers' SDK clients and the stack's own SQS client counted (./tally.ts) and
  * every poller invocation timed. One configuration per process (the handler modules read the environment
  * once): DELIVERY_LOG and the rest come from the parent. Commands: `begin` (a new counting window), `end`
  * (its counts), `profileStart` / `profileStop` (a V8 CPU profile of the window, written to a file).
@@ -16,12 +16,15 @@ const { startLocalStack } = await import('../../local/stack.js');
 const clients = await import('../../lambdas/commons/clients.js');
 
 let tally = emptyTally();
+/** CPU time of this process (user + system) from the window's `begin`. */
+let cpuAtBegin = process.cpuUsage();
 const current = (): Tally => tally;
 let logged = 0;
 let invoked = 0;
 const dataDir = mkdtempSync(join(tmpdir(), 'commbox-bench-'));
 const stack = await startLocalStack({
   port: 0,
+  backend: process.env.WEBHOOKS_LOCAL_BACKEND === 'aws-emulators' ? 'aws-emulators' : 'sqlite',
   dataDir,
   apiKeys: Array.from({ length: Number(process.env.BENCH_BRANDS ?? '1') }, (_, index) => benchBrand(index)),
   log: (line) => {
@@ -45,8 +48,18 @@ serveCommands(
   {
     begin: () => {
       tally = emptyTally();
+      cpuAtBegin = process.cpuUsage();
     },
-    end: () => ({ ...tally, stackLogLines: logged }),
+    // maxRSS: the process's peak resident set so far, in KiB.
+    end: () => {
+      const cpu = process.cpuUsage(cpuAtBegin);
+      return {
+        ...tally,
+        stackLogLines: logged,
+        peakRssMiB: process.resourceUsage().maxRSS / 1024,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      };
+    },
     activity: () => ({ ...activity, invocations: invoked }),
     profileStart: async () => {
       session = new Session();

@@ -85,7 +85,7 @@ const dollars = (value: number) => (Number.isFinite(value) ? `$${value.toFixed(3
 
 function label(config: ConfigResult): string {
   const brands = config.brands > 1 ? ` × ${config.brands} brands` : '';
-  return `fan-out ${config.fanout}${brands}, log ${config.deliveryLog}`;
+  return `${config.backend}, fan-out ${config.fanout}${brands}, log ${config.deliveryLog}`;
 }
 
 function complete(phase: PhaseResult): boolean {
@@ -107,6 +107,8 @@ function phaseRow(config: ConfigResult): string[] {
     n(phase.listener.latency.p99, 1),
     n(phase.listener.latency.max, 1),
     n(phase.listener.maxConnections),
+    n(phase.peakRssMiB),
+    n(phase.cpuMsPerDelivery, 2),
   ];
 }
 
@@ -177,6 +179,8 @@ export function formatReport(results: BenchResults): string {
         'p99',
         'max',
         'peak conns',
+        'peak RSS MiB',
+        'CPU ms/deliv',
       ],
       runs.map(phaseRow),
     ),

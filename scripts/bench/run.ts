@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { findEvent } from '../../lambdas/core/catalogue.js';
 import type { DeliveryLogMode } from '../../lambdas/environment.js';
+import type { LocalBackendName } from '../../local/backends/backend.js';
 import { type Cost, priceWindow } from './cost.js';
 import { benchBrand, type Child, spawnChild } from './ipc.js';
 import { clockMs, type Summary } from './stats.js';
@@ -43,9 +44,17 @@ export interface PhaseResult {
   readonly cost: Cost;
   readonly stackLogLines: number;
   readonly errors: string[];
+  /** The service process's peak resident memory (MiB) up to the end of the phase. */
+  readonly peakRssMiB: number;
+  /**
+   * CPU time (user + system) the service process spent per delivery during the phase: unlike deliveries/s,
+   * it hardly moves with what else the machine runs.
+   */
+  readonly cpuMsPerDelivery: number;
 }
 
 export interface ConfigResult {
+  readonly backend: LocalBackendName;
   readonly fanout: number;
   readonly brands: number;
   readonly deliveryLog: DeliveryLogMode;
@@ -66,6 +75,8 @@ export interface ConfigPlan {
    */
   readonly brands: number;
   readonly deliveryLog: DeliveryLogMode;
+  /** Where the stack keeps its store and queues (the cost runs use the emulators: they count AWS calls). */
+  readonly backend: LocalBackendName;
   /** One measured phase per pipeline process: a phase that fell behind leaves no backlog to the next. */
   readonly phase: PhasePlan;
   readonly putConcurrency: number;
@@ -101,6 +112,7 @@ export async function runConfig(
   const pipeline = await spawnChild('pipeline.ts', {
     env: {
       DELIVERY_LOG: plan.deliveryLog,
+      WEBHOOKS_LOCAL_BACKEND: plan.backend,
       BENCH_BRANDS: String(plan.brands),
       POWERTOOLS_SERVICE_NAME: 'commbox-webhooks',
       ...(plan.logLevel ? { POWERTOOLS_LOG_LEVEL: plan.logLevel } : {}),
@@ -167,7 +179,9 @@ export async function runConfig(
       if (profile) await pipeline.call('profileStop', { path: profile });
       // The handlers' last writes and deletes follow the last delivery.
       if (stats.unique >= expected) await settle(pipeline);
-      const tally = await pipeline.call<Tally & { stackLogLines: number }>('end');
+      const tally = await pipeline.call<Tally & { stackLogLines: number; peakRssMiB: number; cpuMs: number }>(
+        'end',
+      );
       const seconds = (stats.lastAt - started) / 1000;
       const result: PhaseResult = {
         name: phase.kind,
@@ -186,8 +200,16 @@ export async function runConfig(
         }),
         stackLogLines: tally.stackLogLines,
         errors: tally.errors,
+        peakRssMiB: tally.peakRssMiB,
+        cpuMsPerDelivery: tally.cpuMs / Math.max(1, stats.unique),
       };
-      return { fanout: plan.fanout, brands: plan.brands, deliveryLog: plan.deliveryLog, phase: result };
+      return {
+        backend: plan.backend,
+        fanout: plan.fanout,
+        brands: plan.brands,
+        deliveryLog: plan.deliveryLog,
+        phase: result,
+      };
     }
   } finally {
     producer.destroy();

@@ -1,19 +1,14 @@
 import {
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
-  type QueueAttributeName,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
-import {
   capturedLogs,
   type LocalProcess,
   startLocalProcess,
 } from '../../test/integration/support/local-process.js';
+import { type QueueReader, queueReader } from '../../test/integration/support/queues.js';
 
 /*
  * The local stack (`npm start`'s bin/local.ts) as a child process that the soak kills hard and starts
  * again on the same data folder. Each start is a "lifetime"; the soak reads every lifetime's logs at its
- * end, and the queues' depths through SQS's own API (the emulator's endpoint is in the start banner).
+ * end, and the queues' depths (the SQLite file read-only, or SQS's own API in the emulator mode).
  */
 
 export interface Lifetime {
@@ -39,17 +34,9 @@ const QUEUE_NAMES = {
   deliveryDlq: 'commbox-webhooks-delivery-dlq',
 } as const;
 
-const DEPTH_ATTRIBUTES: QueueAttributeName[] = [
-  'ApproximateNumberOfMessages',
-  'ApproximateNumberOfMessagesNotVisible',
-  'ApproximateNumberOfMessagesDelayed',
-];
-
-const SQS_BANNER = /SQS \(fauxqs\)\s+(http:\/\/127\.0\.0\.1:\d+)/;
-
 export class CrashableStack {
   readonly lifetimes: Lifetime[] = [];
-  private current: { process: LocalProcess; sqs: SQSClient; queueUrls: Map<string, string> } | undefined;
+  private current: { process: LocalProcess; queues: QueueReader } | undefined;
   private restarting: Promise<void> | undefined;
 
   constructor(
@@ -64,15 +51,7 @@ export class CrashableStack {
   async start(): Promise<void> {
     const startedAt = Date.now();
     const child = await startLocalProcess({ dataDir: this.dataDir, env: this.env });
-    const endpoint = child.logs.map((line) => SQS_BANNER.exec(line)?.[1]).find(Boolean);
-    if (!endpoint) throw new Error('the local stack did not print its SQS endpoint');
-    const sqs = new SQSClient({
-      endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts: 1,
-    });
-    this.current = { process: child, sqs, queueUrls: new Map() };
+    this.current = { process: child, queues: queueReader(child, { maxAttempts: 1 }) };
     this.lifetimes.push({
       generation: this.lifetimes.length + 1,
       startedAt,
@@ -140,15 +119,8 @@ export class CrashableStack {
     const current = this.current;
     if (!current) return undefined;
     const depth = async (name: string) => {
-      let url = current.queueUrls.get(name);
-      if (!url) {
-        url = (await current.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? '';
-        current.queueUrls.set(name, url);
-      }
-      const { Attributes = {} } = await current.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: DEPTH_ATTRIBUTES }),
-      );
-      return DEPTH_ATTRIBUTES.reduce((sum, attribute) => sum + Number(Attributes[attribute] ?? 0), 0);
+      const { visible, inFlight, delayed } = await current.queues.depth(name);
+      return visible + inFlight + delayed;
     };
     try {
       return {
@@ -167,7 +139,7 @@ export class CrashableStack {
     end: 'killed' | 'stopped',
     at: number,
   ): void {
-    current.sqs.destroy();
+    current.queues.close();
     const lifetime = this.lifetimes.at(-1);
     if (lifetime) {
       lifetime.endedAt = at;

@@ -1,5 +1,4 @@
 import type { PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_EVENT_DATA_BYTES, MAX_EVENT_DATA_DEPTH } from '../../lambdas/core/routing.js';
 import type { CreatedSubscription } from './support/api-client.js';
@@ -8,6 +7,7 @@ import { createSubscription, listDeliveries, subscriptionSpec, uniqueMarker } fr
 import type { Listener } from './support/listener.js';
 import { BRANDS, capturedLogs } from './support/local-process.js';
 import { useLocalStack } from './support/local-stack.js';
+import { type QueueReader, queueReader } from './support/queues.js';
 import { sleep, waitUntil } from './support/wait.js';
 import { verifiedJson } from './support/webhooks.js';
 
@@ -25,16 +25,12 @@ const INGEST_QUEUE = 'commbox-webhooks-ingest';
 const INGEST_DLQ = 'commbox-webhooks-ingest-dlq';
 
 const local = useLocalStack();
-let sqs: SQSClient | undefined;
+let queues: QueueReader | undefined;
 let target: Listener | undefined;
 let subscription: CreatedSubscription;
 
 beforeAll(async () => {
-  sqs = new SQSClient({
-    endpoint: local.stack.services().sqsEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  queues = queueReader(local.stack);
   target = await local.listener();
   // Every Object event: an invalid event that slipped through as any of them would reach this listener.
   subscription = await createSubscription(
@@ -46,7 +42,7 @@ beforeAll(async () => {
 }, 40_000);
 
 afterAll(() => {
-  sqs?.destroy();
+  queues?.close();
 });
 
 function listener(): Listener {
@@ -257,28 +253,10 @@ describe('a repeated producer id', { timeout: 40_000 }, () => {
 
 describe('nothing is retried', { timeout: 40_000 }, () => {
   it('leaves the ingest queue empty (nothing waiting for a retry) and its DLQ empty', async () => {
-    const client = sqs as SQSClient;
-    const queueUrl = async (name: string) =>
-      (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? '';
-    const counts = async (url: string) => {
-      const { Attributes: attributes = {} } = await client.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: [
-            'ApproximateNumberOfMessages',
-            'ApproximateNumberOfMessagesNotVisible',
-            'ApproximateNumberOfMessagesDelayed',
-          ],
-        }),
-      );
-      return {
-        visible: Number(attributes.ApproximateNumberOfMessages ?? Number.NaN),
-        inFlight: Number(attributes.ApproximateNumberOfMessagesNotVisible ?? Number.NaN),
-        delayed: Number(attributes.ApproximateNumberOfMessagesDelayed ?? Number.NaN),
-      };
-    };
-    const ingest = await queueUrl(INGEST_QUEUE);
-    const dlq = await queueUrl(INGEST_DLQ);
+    const reader = queues as QueueReader;
+    const counts = (name: string) => reader.depth(name);
+    const ingest = INGEST_QUEUE;
+    const dlq = INGEST_DLQ;
     const empty = { visible: 0, inFlight: 0, delayed: 0 };
 
     // A record the router failed would stay in flight for the queue's visibility timeout (180 s), then

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
 import type { LocalProcess } from './local-process.js';
 import { REPO_ROOT } from './local-process.js';
 import { recordSecret } from './secrets.js';
 
 /*
- * `npm run keys` (bin/keys.ts, run with tsx as the script does) against a running local stack: its table
- * and its DynamoDB endpoint come from the stack's banner, with dummy credentials, as the README tells an
- * operator to do locally. Every key it prints is recorded as a secret (./secrets.ts).
+ * `npm run keys` (bin/keys.ts, run with tsx as the script does) against a running local stack: in the
+ * SQLite default its data folder (`--data-dir`, from the database file in the banner); in the emulator
+ * mode its table and DynamoDB endpoint from the banner, with dummy credentials, as the README tells an
+ * operator to do. Every key it prints is recorded as a secret (./secrets.ts).
  */
 
 export interface KeysCommandResult {
@@ -23,21 +25,11 @@ export async function runKeysCommand(
   stack: LocalProcess,
   args: readonly string[],
 ): Promise<KeysCommandResult> {
-  const { dynamoEndpoint, tableName } = stack.services();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TABLE_NAME: tableName,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    // Nothing but the local endpoint, ever: no instance metadata, no shared config or profiles.
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/keys.ts', ...args], {
+  const databaseFile = stack.databaseFile();
+  const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  const env = databaseFile === undefined ? { ...base, ...emulatorEnvironment(stack) } : base;
+  const where = databaseFile === undefined ? [] : ['--data-dir', dirname(databaseFile)];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/keys.ts', ...args, ...where], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,4 +56,20 @@ export async function runKeysCommand(
   ]).finally(() => clearTimeout(timer));
   for (const [, key] of `${stdout}\n${stderr}`.matchAll(PRINTED_KEY)) recordSecret(key);
   return { code, stdout, stderr };
+}
+
+/** The emulator mode's DynamoDB, with dummy credentials and nothing else AWS could reach. */
+function emulatorEnvironment(stack: LocalProcess): NodeJS.ProcessEnv {
+  const { dynamoEndpoint, tableName } = stack.services();
+  return {
+    TABLE_NAME: tableName,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    // Nothing but the local endpoint, ever: no instance metadata, no shared config or profiles.
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+  };
 }

@@ -28,6 +28,8 @@ const READY_LINE = /^ready (http:\/\/127\.0\.0\.1:\d+)\b/;
 /** Banner lines: `  DynamoDB (dynalite)   http://127.0.0.1:<port>  table <name>`, `  SQS (fauxqs)   http://...`. */
 const DYNAMODB_LINE = /^\s*DynamoDB\b.*?(http:\/\/127\.0\.0\.1:\d+)\s+table\s+(\S+)/;
 const SQS_LINE = /^\s*SQS\b.*?(http:\/\/127\.0\.0\.1:\d+)/;
+/** Banner line of the embedded default: `  store and queues (SQLite)   <path of the database file>`. */
+const SQLITE_LINE = /^\s*store and queues \(SQLite\)\s+(\S.*)$/;
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 20_000;
 
@@ -59,6 +61,8 @@ export interface LocalProcess {
   readonly url: string;
   /** The DynamoDB and SQS endpoints and the table, from the banner; throws if the banner lacked them. */
   services(): LocalServices;
+  /** The embedded default's SQLite file, from the banner; undefined in the emulator mode. */
+  databaseFile(): string | undefined;
   readonly pid: number;
   /** This process's stdout and stderr lines, as they arrive. */
   readonly logs: readonly string[];
@@ -163,9 +167,15 @@ export async function startLocalProcess(options: {
     return { dynamoEndpoint: dynamo[1], tableName: dynamo[2], sqsEndpoint: sqs[1] };
   };
 
+  const databaseFile = (): string | undefined => {
+    const banner = logs.slice(0, logs.findIndex((line) => READY_LINE.test(line)) + 1);
+    return banner.map((line) => SQLITE_LINE.exec(line)?.[1]).find(Boolean);
+  };
+
   return {
     url: outcome.url,
     services,
+    databaseFile,
     pid,
     logs,
     stop: () => end('SIGTERM'),

@@ -1,0 +1,160 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { deliveryDeps } from '../../lambdas/commons/delivery-deps.js';
+import { routingDeps } from '../../lambdas/commons/deps.js';
+import { withEncryptedSecrets } from '../../lambdas/commons/secrets.js';
+import { serviceDeps } from '../../lambdas/commons/service-deps.js';
+import { readConfig } from '../../lambdas/config.js';
+import { ENV } from '../../lambdas/environment.js';
+import { FUNCTIONS, QUEUES, type QueueDefinition } from '../../lib/definitions.js';
+import { DATABASE_FILE, openDatabase } from '../sqlite/database.js';
+import { SqliteQueue } from '../sqlite/queue.js';
+import { SqliteDeliveryQueue } from '../sqlite/queue-delivery.js';
+import { startQueuePoller } from '../sqlite/queue-poller.js';
+import { sqliteRuleTarget } from '../sqlite/queue-targets.js';
+import { checkDataFolder } from '../sqlite/stores/data-folder.js';
+import { startExpirySweeper } from '../sqlite/stores/expiry.js';
+import { createSqliteStores } from '../sqlite/stores/index.js';
+import { turnBatchFor } from '../sqlite/stores/turn-batch.js';
+import { type Backend, DELIVER_CONCURRENCY, REGION, ROUTE_CONCURRENCY } from './backend.js';
+
+/*
+ * The embedded default: the store and the queues in one SQLite file, $DATA_DIR/webhooks.sqlite. The
+ * handler modules are the deployed ones; they get the SQLite adapters through their `use...Deps` hooks
+ * (the listener client, circuit breakers and operational events stay as lambdas/commons builds them), and
+ * the pollers hand them real SQSEvent batches. No AWS SDK call leaves this process: the SDK endpoints are
+ * pointed at a closed loopback port, so a call that slipped through fails at once instead of going out.
+ */
+
+export interface SqliteBackendOptions {
+  readonly dataDir: string;
+  readonly queueVisibilityTimeoutSeconds?: number;
+  /** The in-flight limit of each queue (tests); default SQS's 120,000. */
+  readonly inFlightLimit?: number;
+  readonly onError: (message: string, error: unknown) => void;
+}
+
+const ACCOUNT = '000000000000';
+const NAMES = {
+  ingest: 'commbox-webhooks-ingest',
+  delivery: 'commbox-webhooks-delivery',
+  operational: 'commbox-webhooks-operational',
+} as const;
+/** Nothing listens there (TCP port 9, discard, is not served): an SDK call fails without leaving the host. */
+const NOWHERE = 'http://127.0.0.1:9';
+/** How often messages past their queue's retention are dropped. */
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+export async function startSqliteBackend(options: SqliteBackendOptions): Promise<Backend> {
+  // A folder of the emulator runtime is refused, never silently ignored (opening would create the file).
+  checkDataFolder(options.dataDir);
+  mkdirSync(options.dataDir, { recursive: true });
+  const databaseFile = join(options.dataDir, DATABASE_FILE);
+  const db = openDatabase(databaseFile);
+  const queueWithDlq = (name: string, definition: QueueDefinition) => {
+    const settings = {
+      visibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds ?? definition.visibilityTimeoutSeconds,
+      retentionSeconds: definition.retentionSeconds,
+      ...(options.inFlightLimit ? { inFlightLimit: options.inFlightLimit } : {}),
+    };
+    const dlq = new SqliteQueue(db, { ...settings, name: `${name}-dlq` });
+    const queue = new SqliteQueue(db, {
+      ...settings,
+      name,
+      redrive: { deadLetterQueue: dlq.name, maxReceiveCount: definition.maxReceiveCount },
+    });
+    return { queue, dlq };
+  };
+  const ingest = queueWithDlq(NAMES.ingest, QUEUES.ingest);
+  const delivery = queueWithDlq(NAMES.delivery, QUEUES.delivery);
+  const operational = queueWithDlq(NAMES.operational, QUEUES.ingest);
+  const allQueues = [ingest, delivery, operational].flatMap(({ queue, dlq }) => [queue, dlq]);
+  const purge = setInterval(() => {
+    for (const queue of allQueues) queue.purgeExpired();
+  }, PURGE_INTERVAL_MS);
+  purge.unref();
+
+  const stores = createSqliteStores(db);
+  const sweeper = startExpirySweeper(db, { onError: (error) => options.onError('expiry sweep', error) });
+  // The delivery path's queue writes join the store's group commit: one commit per event-loop turn.
+  const group = turnBatchFor(db);
+  const transact = <T>(work: () => T): Promise<T> => group.write(work);
+  const deliveryQueue = new SqliteDeliveryQueue(delivery.queue, transact);
+  const arn = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
+
+  return {
+    services: { backend: 'sqlite', databaseFile },
+    env: {
+      AWS_ENDPOINT_URL_DYNAMODB: NOWHERE,
+      AWS_ENDPOINT_URL_SQS: NOWHERE,
+      [ENV.tableName]: 'commbox-webhooks',
+      [ENV.deliveryQueueUrl]: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${NAMES.delivery}`,
+    },
+    apiKeys: stores.apiKeys,
+    wire(modules) {
+      const config = readConfig();
+      const { subscriptions, events, deliveries } = stores;
+      modules.route.useRoutingDeps({
+        ...routingDeps(config),
+        subscriptions,
+        events,
+        rejected: events,
+        queue: deliveryQueue,
+      });
+      // Route reads no secret; api and deliver see them decrypted, and the file holds them encrypted.
+      const encrypted = withEncryptedSecrets(subscriptions, config);
+      modules.deliver.useDeliveryDeps({
+        ...deliveryDeps(config),
+        subscriptions: encrypted,
+        events,
+        deliveries,
+        queue: deliveryQueue,
+      });
+      modules.api.useServiceDeps({
+        ...serviceDeps(config),
+        subscriptions: encrypted,
+        events,
+        deliveries,
+        queue: deliveryQueue,
+      });
+      modules.authorizer.useApiKeyStore(stores.apiKeys);
+    },
+    ingestTarget: sqliteRuleTarget(ingest.queue),
+    operationalTarget: sqliteRuleTarget(operational.queue),
+    startPollers(modules, hooks) {
+      const pollers = [
+        startQueuePoller({
+          ...hooks,
+          name: 'route',
+          queue: ingest.queue,
+          queueArn: arn(NAMES.ingest),
+          region: REGION,
+          batchSize: QUEUES.ingest.batchSize,
+          handler: modules.route.handler,
+          timeoutSeconds: FUNCTIONS.route.timeoutSeconds,
+          concurrency: ROUTE_CONCURRENCY,
+          transact,
+        }),
+        startQueuePoller({
+          ...hooks,
+          name: 'deliver',
+          queue: delivery.queue,
+          queueArn: arn(NAMES.delivery),
+          region: REGION,
+          batchSize: QUEUES.delivery.batchSize,
+          handler: modules.deliver.handler,
+          timeoutSeconds: FUNCTIONS.deliver.timeoutSeconds,
+          concurrency: DELIVER_CONCURRENCY,
+          transact,
+        }),
+      ];
+      return { stop: async () => void (await Promise.all(pollers.map((poller) => poller.stop()))) };
+    },
+    banner: () => [`  store and queues (SQLite)      ${databaseFile}`],
+    async stop() {
+      clearInterval(purge);
+      sweeper.stop();
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { DeliveryMessage } from '../../lambdas/core/model.js';
+import type { DeliveryQueue } from '../../lambdas/core/ports.js';
+import type { SqliteQueue } from './queue.js';
+import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_DELAY_SECONDS, QueueError } from './queue-limits.js';
+
+/*
+ * The DeliveryQueue port on the SQLite queue, as lambdas/adapters/sqs-delivery-queue.ts implements it on
+ * SQS: messages sent in SendMessageBatch-sized batches (a batch SQS would refuse whole fails alone, an entry
+ * it would refuse is returned as not queued), the delay capped at 900 s as that adapter does, and a retry's
+ * wait set with ChangeMessageVisibility on the received message.
+ */
+export class SqliteDeliveryQueue implements DeliveryQueue {
+  /** `transact` runs each batch's send and each change of visibility; default: at once (see the poller's). */
+  constructor(
+    private readonly queue: SqliteQueue,
+    private readonly transact: <T>(work: () => T) => Promise<T> = async (work) => work(),
+  ) {}
+
+  async send(messages: readonly DeliveryMessage[], delaySeconds = 0): Promise<DeliveryMessage[]> {
+    const delay = Math.min(delaySeconds, MAX_DELAY_SECONDS);
+    const failed: DeliveryMessage[] = [];
+    const batches = chunked(messages);
+    let refused: unknown;
+    for (const batch of batches) {
+      try {
+        const results = await this.transact(() =>
+          this.queue.sendBatch(
+            batch.map(({ body }) => ({ body, ...(delay > 0 ? { delaySeconds: delay } : {}) })),
+          ),
+        );
+        results.forEach((result, index) => {
+          const outgoing = batch[index];
+          if (result.error && outgoing) failed.push(outgoing.message);
+        });
+      } catch (error) {
+        if (!(error instanceof QueueError)) throw error;
+        refused ??= error;
+        failed.push(...batch.map(({ message }) => message));
+      }
+    }
+    if (refused && failed.length === messages.length) throw refused;
+    return failed;
+  }
+
+  async delay(receiptHandle: string, seconds: number): Promise<void> {
+    await this.transact(() => this.queue.changeVisibility(receiptHandle, seconds));
+  }
+}
+
+interface Outgoing {
+  readonly message: DeliveryMessage;
+  readonly body: string;
+}
+
+/** At most MAX_BATCH_ENTRIES messages and MAX_BATCH_BYTES per batch. */
+function chunked(messages: readonly DeliveryMessage[]): Outgoing[][] {
+  const chunks: Outgoing[][] = [];
+  let current: Outgoing[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const body = JSON.stringify(message);
+    const size = Buffer.byteLength(body);
+    if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push({ message, body });
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}

@@ -1,0 +1,39 @@
+import type { SqliteQueue } from './queue.js';
+import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES } from './queue-limits.js';
+
+/*
+ * An EventBridge rule's SQS target on a SQLite queue: each envelope one message, its JSON as EventBridge
+ * writes it (UTF-8, every character as it is: SQS takes characters above U+FFFF), in batches within SQS's
+ * limits. Throws if the queue refuses any, so PutEvents reports the failure instead of losing the event.
+ */
+export function sqliteRuleTarget(queue: SqliteQueue): (envelopes: unknown[]) => Promise<void> {
+  return async (envelopes) => {
+    for (const batch of batches(envelopes.map((envelope) => JSON.stringify(envelope)))) {
+      const results = queue.sendBatch(batch.map((body) => ({ body })));
+      const refused = results.filter((result) => result.error);
+      const [first] = refused;
+      if (first?.error)
+        throw new Error(
+          `the ${queue.name} queue refused ${refused.length} of ${batch.length} messages: ${first.error.code} ${first.error.message}`,
+        );
+    }
+  };
+}
+
+function batches(bodies: string[]): string[][] {
+  const all: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const body of bodies) {
+    const size = Buffer.byteLength(body);
+    if (current.length > 0 && (current.length === MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES)) {
+      all.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(body);
+    bytes += size;
+  }
+  if (current.length > 0) all.push(current);
+  return all;
+}
