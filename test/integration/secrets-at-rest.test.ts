@@ -5,7 +5,6 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { apiClient, type CreatedSubscription } from './support/api-client.js';
 import { commboxEvent, eventBridgeClient, putEvents } from './support/events.js';
 import {
-  assertStatus,
   createSubscription,
   freshDataDir,
   removeDataDir,
