@@ -5,6 +5,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { sqsSafeJson } from '../lambdas/core/sqs-text.js';
 import { type EventPattern, matchesEventPattern, validateEventPattern } from './event-pattern.js';
 
 /*
@@ -212,23 +213,6 @@ export function sqsRuleTarget(
       }),
     );
   };
-}
-
-/** UTF-16 code units outside what SQS takes in a body (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD, per unit). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the allowed set, as SQS documents it
-const SQS_REFUSED_UNIT = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g;
-
-/**
- * The envelope as JSON, with every code unit SQS would refuse written as a `\uXXXX` escape: the same
- * JSON value for any consumer. Real SQS takes characters above U+FFFF, but fauxqs tests UTF-16 code
- * units and refuses their surrogates (an emoji in `detail` would fail the put); U+FFFE and U+FFFF are
- * refused by both. Control characters are already escaped by JSON.stringify.
- */
-export function sqsSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    SQS_REFUSED_UNIT,
-    (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
 }
 
 const SQS_BATCH_ENTRIES = 10;

@@ -20,7 +20,9 @@ import {
   fromItem,
   type Item,
   isConditionalCheckFailed,
+  type JsonFields,
   lastEvaluatedId,
+  toItem,
 } from './dynamo-common.js';
 
 /*
@@ -29,6 +31,10 @@ import {
  *   name lock     pk BRAND#<brand>  sk NAME#<lowercased>    subscriptionId
  * The name lock makes names unique per brand (ignoring case) inside the same transaction as the write.
  */
+
+/** Custom headers have the client's names as keys: stored as JSON text (toItem). */
+const JSON_FIELDS: JsonFields = ['headers'];
+const fromSubscriptionItem = (item: Item) => fromItem<Subscription>(item, JSON_FIELDS);
 
 const SUB_PREFIX = 'SUB#';
 const NAME_PREFIX = 'NAME#';
@@ -63,7 +69,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
             {
               Put: {
                 TableName: this.tableName,
-                Item: { ...subscription, ...subKey(brand, id) },
+                Item: { ...toItem(subscription, JSON_FIELDS), ...subKey(brand, id) },
                 ConditionExpression: 'attribute_not_exists(pk)',
               },
             },
@@ -94,7 +100,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
 
   async get(brand: string, id: string): Promise<Subscription | undefined> {
     const item = await this.read(subKey(brand, id));
-    return item ? fromItem<Subscription>(item) : undefined;
+    return item ? fromSubscriptionItem(item) : undefined;
   }
 
   async list(brand: string, page: PageRequest): Promise<Page<Subscription>> {
@@ -109,7 +115,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
         ...(after !== undefined && { ExclusiveStartKey: subKey(brand, after) }),
       }),
     );
-    const items = (output.Items ?? []).map((item) => fromItem<Subscription>(item));
+    const items = (output.Items ?? []).map((item) => fromSubscriptionItem(item));
     const last = lastEvaluatedId(output.LastEvaluatedKey, SUB_PREFIX);
     return last === undefined ? { items } : { items, cursor: encodeCursor(last) };
   }
@@ -148,7 +154,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
           ...(startKey && { ExclusiveStartKey: startKey }),
         }),
       );
-      for (const item of output.Items ?? []) subscriptions.push(fromItem<Subscription>(item));
+      for (const item of output.Items ?? []) subscriptions.push(fromSubscriptionItem(item));
       startKey = output.LastEvaluatedKey;
     } while (startKey);
     return subscriptions;
@@ -161,7 +167,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
       {
         Put: {
           TableName: this.tableName,
-          Item: { ...next, ...subKey(brand, id) },
+          Item: { ...toItem(next, JSON_FIELDS), ...subKey(brand, id) },
           ConditionExpression: 'attribute_exists(pk) AND #version = :previousVersion',
           ExpressionAttributeNames: { '#version': 'version' },
           ExpressionAttributeValues: { ':previousVersion': next.version - 1 },

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ACTIVITY_TYPES, COMPONENT_NAMES, ENTITY_NAMES, type EntityName, findEvent } from './catalogue.js';
 import { commboxId } from './catalogue-schemas.js';
 import { ClientError, type FieldIssue, ValidationError } from './errors.js';
+import { jsonObjectSchema } from './json-object.js';
 import { retryScheduleSchema } from './retry.js';
 import { type AddressPolicy, checkListenerUrl } from './ssrf.js';
 
@@ -57,16 +58,25 @@ export interface EventSelection {
   readonly channels?: (number | string)[];
 }
 
-const headersSchema = z
-  .record(
-    z.string().regex(HEADER_NAME, { error: 'must be a valid HTTP header name' }),
-    z
-      .string()
-      .regex(HEADER_VALUE, { error: 'must be printable ASCII, at most 1024 characters, no line breaks' }),
-  )
-  .refine((headers) => Object.keys(headers).length <= MAX_CUSTOM_HEADERS, {
-    error: `at most ${MAX_CUSTOM_HEADERS} headers`,
-  });
+/** Header names to values; the object is kept as given, so a header may have any token as its name. */
+const headersSchema = (
+  jsonObjectSchema as z.ZodType<Record<string, string>, Record<string, string>>
+).superRefine((headers, context) => {
+  const names = Object.keys(headers);
+  if (names.length > MAX_CUSTOM_HEADERS)
+    context.addIssue({ code: 'custom', message: `at most ${MAX_CUSTOM_HEADERS} headers` });
+  for (const name of names) {
+    const value: unknown = headers[name];
+    if (!HEADER_NAME.test(name))
+      context.addIssue({ code: 'custom', path: [name], message: 'must be a valid HTTP header name' });
+    else if (typeof value !== 'string' || !HEADER_VALUE.test(value))
+      context.addIssue({
+        code: 'custom',
+        path: [name],
+        message: 'must be printable ASCII, at most 1024 characters, no line breaks',
+      });
+  }
+});
 
 /**
  * Text the table can store: DynamoDB refuses a string that is not valid UTF-8, which an unpaired UTF-16

@@ -202,7 +202,7 @@ describe('delivering a webhook', () => {
       entity: 'Object',
       event: 'OnNew',
       receivedAt: delivery.event.receivedAt,
-      data: delivery.event.data,
+      data: JSON.stringify(delivery.event.data),
       status: 'succeeded',
       createdAt: NOW.toISOString(),
       updatedAt: NOW.toISOString(),
@@ -266,7 +266,7 @@ describe('delivering a webhook', () => {
       status: 'succeeded',
       eventKey: 'acme/evt-7',
       receivedAt: event.receivedAt,
-      data: event.data,
+      data: JSON.stringify(event.data),
       expiresAt: expiresAtEpoch(event.receivedAt, 30),
     });
   });
@@ -564,7 +564,7 @@ describe("the subscription's state", () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(JSON.parse(listener.received[0]?.body ?? '{}').Event.Object).toMatchObject({ Id: 901731 });
     // Its record keeps the event from now on.
-    expect(deliveryItem(delivery)).toMatchObject({ status: 'succeeded', data: event.data });
+    expect(deliveryItem(delivery)).toMatchObject({ status: 'succeeded', data: JSON.stringify(event.data) });
   });
 
   it('drops a legacy message without its event whose event item expired (or is a claim without data)', async () => {

@@ -657,7 +657,17 @@ describe('rejecting invalid events', () => {
           detail: { ...valid, data: { Id: 1, Message: 'x'.repeat(MAX_EVENT_DATA_BYTES) } },
         }),
       ),
-      reason: `bytes; the limit is ${MAX_EVENT_DATA_BYTES}`,
+      reason: `bytes as queued; the limit is ${MAX_EVENT_DATA_BYTES}`,
+      detailType: 'Object.OnNew',
+    },
+    {
+      case: 'data under the limit as UTF-8 but over it once queued (U+FFFE travels escaped, 6 bytes)',
+      body: JSON.stringify(
+        anEventBridgeEnvelope({
+          detail: { ...valid, data: { Id: 1, Message: '\uFFFE'.repeat(MAX_EVENT_DATA_BYTES / 4) } },
+        }),
+      ),
+      reason: `bytes as queued; the limit is ${MAX_EVENT_DATA_BYTES}`,
       detailType: 'Object.OnNew',
     },
     {
