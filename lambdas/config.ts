@@ -20,6 +20,13 @@ export const retryScheduleText = z
   .transform((value) => (value ? value.split(',').map((delay) => Number(delay.trim())) : undefined))
   .pipe(retryScheduleSchema.optional());
 
+/** Ports written as comma-separated numbers (`3000,4566`), as environment variables carry them. */
+const portsText = z
+  .string()
+  .optional()
+  .transform((value) => (value ? value.split(',').map((port) => Number(port.trim())) : []))
+  .pipe(z.array(z.number().int().min(1).max(65_535)));
+
 const flag = z
   .enum(['true', 'false'])
   .default('false')
@@ -31,6 +38,7 @@ const schema = z.object({
   [ENV.deliveryQueueUrl]: z.string().min(1).optional(),
   [ENV.eventBusName]: z.string().min(1).optional(),
   [ENV.allowLocalTargets]: flag,
+  [ENV.refusedListenerPorts]: portsText,
   [ENV.deliveryTimeoutMs]: fromText(settingSchemas.deliveryTimeoutMs, DEFAULTS.deliveryTimeoutMs),
   [ENV.retrySchedule]: retryScheduleText,
   [ENV.retentionDays]: fromText(settingSchemas.days, DEFAULTS.retentionDays),
@@ -45,6 +53,8 @@ export interface Config {
   readonly eventBusName?: string;
   /** Local runtime only: loopback listeners and plain http are allowed. */
   readonly allowLocalTargets: boolean;
+  /** Local runtime: the service's own loopback ports (API, internal stores), refused as listeners. */
+  readonly refusedListenerPorts: readonly number[];
   readonly deliveryTimeoutMs: number;
   /** The schedule for subscriptions that set none. */
   readonly retrySchedule: readonly number[];
@@ -68,6 +78,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryQueueUrl: values[ENV.deliveryQueueUrl],
     eventBusName: values[ENV.eventBusName],
     allowLocalTargets: values[ENV.allowLocalTargets],
+    refusedListenerPorts: values[ENV.refusedListenerPorts],
     deliveryTimeoutMs: values[ENV.deliveryTimeoutMs],
     retrySchedule: values[ENV.retrySchedule] ?? DEFAULT_RETRY_SCHEDULE,
     retentionDays: values[ENV.retentionDays],

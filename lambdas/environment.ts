@@ -7,6 +7,7 @@ export const ENV = {
   deliveryQueueUrl: 'DELIVERY_QUEUE_URL',
   eventBusName: 'EVENT_BUS_NAME',
   allowLocalTargets: 'ALLOW_LOCAL_TARGETS',
+  refusedListenerPorts: 'REFUSED_LISTENER_PORTS',
   deliveryTimeoutMs: 'DELIVERY_TIMEOUT_MS',
   retrySchedule: 'RETRY_SCHEDULE',
   retentionDays: 'RETENTION_DAYS',

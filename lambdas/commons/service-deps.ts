@@ -8,7 +8,10 @@ export function serviceDeps(config: Config): ServiceDeps {
   return {
     ...storesFor(config),
     queue: deliveryQueueFor(config),
-    policy: { allowLocalTargets: config.allowLocalTargets },
+    policy: {
+      allowLocalTargets: config.allowLocalTargets,
+      refusedLoopbackPorts: config.refusedListenerPorts,
+    },
     resolve: defaultResolver,
     now: () => new Date(),
   };
