@@ -11,6 +11,7 @@ export const settingSchemas = {
   days: z.number().int().min(1),
   deliveryLog: z.enum(DELIVERY_LOG_MODES),
   retrySchedule: retryScheduleSchema,
+  maxSubscriptionsPerBrand: z.number().int().min(1).max(10_000),
 } as const;
 
 /** A retry schedule written as comma-separated seconds (`0,5,300`), as environment variables carry it. */
@@ -44,6 +45,10 @@ const schema = z.object({
   [ENV.retentionDays]: fromText(settingSchemas.days, DEFAULTS.retentionDays),
   [ENV.disableAfterDays]: fromText(settingSchemas.days, DEFAULTS.disableAfterDays),
   [ENV.deliveryLog]: settingSchemas.deliveryLog.default(DEFAULTS.deliveryLog),
+  [ENV.maxSubscriptionsPerBrand]: fromText(
+    settingSchemas.maxSubscriptionsPerBrand,
+    DEFAULTS.maxSubscriptionsPerBrand,
+  ),
 });
 
 /** The handlers' settings, read once per container from the environment the stack (or `npm start`) sets. */
@@ -64,6 +69,8 @@ export interface Config {
   readonly disableAfterDays: number;
   /** `failures`: deliveries that succeed at the first attempt are not written to the log. */
   readonly deliveryLog: DeliveryLogMode;
+  /** A brand may have at most this many subscriptions. */
+  readonly maxSubscriptionsPerBrand: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -84,5 +91,6 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: values[ENV.retentionDays],
     disableAfterDays: values[ENV.disableAfterDays],
     deliveryLog: values[ENV.deliveryLog],
+    maxSubscriptionsPerBrand: values[ENV.maxSubscriptionsPerBrand],
   };
 }

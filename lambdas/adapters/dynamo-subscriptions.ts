@@ -24,11 +24,13 @@ import {
   lastEvaluatedId,
   toItem,
 } from './dynamo-common.js';
+import { countDownAction, countUpAction, readCount, seedCount } from './dynamo-subscription-count.js';
 
 /*
  * Subscriptions (docs/DATA-MODEL.md):
  *   subscription  pk BRAND#<brand>  sk SUB#<id>             every Subscription field
  *   name lock     pk BRAND#<brand>  sk NAME#<lowercased>    subscriptionId
+ *   count         pk BRAND#<brand>  sk COUNT                subscriptions (./dynamo-subscription-count.ts)
  * The name lock makes names unique per brand (ignoring case) inside the same transaction as the write.
  */
 
@@ -39,6 +41,8 @@ const fromSubscriptionItem = (item: Item) => fromItem<Subscription>(item, JSON_F
 const SUB_PREFIX = 'SUB#';
 const NAME_PREFIX = 'NAME#';
 const SUBSCRIPTION_ID = /^sub_[A-Za-z0-9_-]{16}$/;
+/** Attempts to create when the brand's count is missing or moves between the write and the read. */
+const CREATE_ATTEMPTS = 5;
 /** Attempts to delete when the subscription keeps changing between the read and the write. */
 const DELETE_ATTEMPTS = 3;
 
@@ -48,6 +52,13 @@ const nameKey = (brand: string, name: string) => ({
   pk: brandKey(brand),
   sk: `${NAME_PREFIX}${name.toLowerCase()}`,
 });
+
+function quotaReached(max: number): ClientError {
+  const message = `This brand has ${max} subscriptions, the most its quota allows; delete one first`;
+  return new ClientError(409, 'subscription_quota_exceeded', message, [
+    { field: '(body)', message: `at most ${max} subscriptions per brand (maxSubscriptionsPerBrand)` },
+  ]);
+}
 
 function nameTaken(name: string): ClientError {
   const message = `A subscription named "${name}" already exists`;
@@ -60,32 +71,40 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     private readonly tableName: string,
   ) {}
 
-  async create(subscription: Subscription): Promise<void> {
+  async create(subscription: Subscription, maxPerBrand: number): Promise<void> {
     const { brand, id, name } = subscription;
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...toItem(subscription, JSON_FIELDS), ...subKey(brand, id) },
-                ConditionExpression: 'attribute_not_exists(pk)',
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { ...toItem(subscription, JSON_FIELDS), ...subKey(brand, id) },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
               },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...nameKey(brand, name), subscriptionId: id },
-                ConditionExpression: 'attribute_not_exists(pk)',
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { ...nameKey(brand, name), subscriptionId: id },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
               },
-            },
-          ],
-        }),
-      );
-    } catch (error) {
-      if (conditionFailedAt(error, 1)) throw nameTaken(name);
-      throw error;
+              countUpAction(this.tableName, brand, maxPerBrand),
+            ],
+          }),
+        );
+        return;
+      } catch (error) {
+        if (conditionFailedAt(error, 1)) throw nameTaken(name);
+        if (!conditionFailedAt(error, 2)) throw error;
+        // The count was at the quota, or missing (seed it), or moved by a racing request (try again).
+        const count = await readCount(this.client, this.tableName, brand);
+        if (count === undefined) await seedCount(this.client, this.tableName, brand);
+        else if (count >= maxPerBrand || attempt >= CREATE_ATTEMPTS) throw quotaReached(maxPerBrand);
+      }
     }
   }
 
@@ -217,13 +236,17 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
                 },
               },
               { Delete: { TableName: this.tableName, Key: nameKey(brand, current.name) } },
+              countDownAction(this.tableName, brand),
             ],
           }),
         );
         return true;
       } catch (error) {
+        if (attempt >= DELETE_ATTEMPTS) throw error;
+        // A brand without a count yet (subscriptions older than it): seed it, then try again.
+        if (conditionFailedAt(error, 2)) await seedCount(this.client, this.tableName, brand);
         // Deleted or changed meanwhile: read again (a deleted one then returns false).
-        if (!conditionFailedAt(error, 0) || attempt >= DELETE_ATTEMPTS) throw error;
+        else if (!conditionFailedAt(error, 0)) throw error;
       }
     }
   }

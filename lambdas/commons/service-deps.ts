@@ -13,6 +13,7 @@ export function serviceDeps(config: Config): ServiceDeps {
       refusedLoopbackPorts: config.refusedListenerPorts,
     },
     resolve: defaultResolver,
+    maxSubscriptionsPerBrand: config.maxSubscriptionsPerBrand,
     now: () => new Date(),
   };
 }

@@ -23,6 +23,8 @@ export interface ServiceDeps {
   readonly policy: AddressPolicy;
   readonly resolve: Resolver;
   readonly now: () => Date;
+  /** A brand may have at most this many subscriptions (409 `subscription_quota_exceeded` beyond). */
+  readonly maxSubscriptionsPerBrand: number;
 }
 
 /** A rotated-out secret keeps signing this long beside the new one. */
@@ -70,7 +72,7 @@ export async function createSubscription(deps: ServiceDeps, brand: string, body:
     updatedAt: now,
     version: 1,
   };
-  await deps.subscriptions.create(subscription);
+  await deps.subscriptions.create(subscription, deps.maxSubscriptionsPerBrand);
   return { ...toSubscriptionView(subscription), secret };
 }
 

@@ -125,7 +125,7 @@ describe('custom headers named like Object members', () => {
     const { client, requests } = marshallingDocumentClient();
     const store = new DynamoSubscriptionStore(client, 'webhooks');
 
-    await store.create(aSubscription(headers));
+    await store.create(aSubscription(headers), 100);
     await store.replace(aSubscription(headers), 'Orders');
 
     for (const request of requests) {
