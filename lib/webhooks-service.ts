@@ -72,6 +72,12 @@ export interface WebhooksServiceProps {
    */
   readonly deliveryLog?: DeliveryLogMode;
   /**
+   * The most subscriptions one brand may have: one event fans out to each, so this bounds what one
+   * brand's event costs the others. One more is refused with 409 `subscription_quota_exceeded`.
+   * @default 100
+   */
+  readonly maxSubscriptionsPerBrand?: number;
+  /**
    * Throttling of the API's default stage, for all clients together.
    * @default - { rateLimit: 100, burstLimit: 200 }
    */
@@ -284,6 +290,9 @@ function deliverySettingsEnvironment(props: WebhooksServiceProps): Record<string
     [ENV.retentionDays]: String(props.retentionDays ?? DEFAULTS.retentionDays),
     [ENV.disableAfterDays]: String(props.disableAfterDays ?? DEFAULTS.disableAfterDays),
     [ENV.deliveryLog]: props.deliveryLog ?? DEFAULTS.deliveryLog,
+    [ENV.maxSubscriptionsPerBrand]: String(
+      props.maxSubscriptionsPerBrand ?? DEFAULTS.maxSubscriptionsPerBrand,
+    ),
   };
   if (props.retrySchedule) env[ENV.retrySchedule] = props.retrySchedule.join(',');
   return env;
@@ -320,4 +329,10 @@ function validateProps(props: WebhooksServiceProps): void {
   if (props.disableAfterDays !== undefined)
     check('disableAfterDays', settingSchemas.days, props.disableAfterDays);
   if (props.deliveryLog !== undefined) check('deliveryLog', settingSchemas.deliveryLog, props.deliveryLog);
+  if (props.maxSubscriptionsPerBrand !== undefined)
+    check(
+      'maxSubscriptionsPerBrand',
+      settingSchemas.maxSubscriptionsPerBrand,
+      props.maxSubscriptionsPerBrand,
+    );
 }

@@ -260,6 +260,7 @@ describe('WebhooksService functions', () => {
         [ENV.retentionDays]: '30',
         [ENV.disableAfterDays]: '5',
         [ENV.deliveryLog]: 'full',
+        [ENV.maxSubscriptionsPerBrand]: '100',
       });
       expect(environmentOf(fn)).not.toHaveProperty(ENV.retrySchedule);
       expect(environmentOf(fn)).not.toHaveProperty(ENV.allowLocalTargets);
@@ -421,6 +422,7 @@ describe('WebhooksService props', () => {
         retentionDays: 7,
         disableAfterDays: 2,
         deliveryLog: 'failures',
+        maxSubscriptionsPerBrand: 250,
         tableRemovalPolicy: RemovalPolicy.DESTROY,
       },
       (scope) => ({
@@ -434,6 +436,7 @@ describe('WebhooksService props', () => {
       [ENV.retentionDays]: '7',
       [ENV.disableAfterDays]: '2',
       [ENV.deliveryLog]: 'failures',
+      [ENV.maxSubscriptionsPerBrand]: '250',
       [ENV.eventBusName]: 'commbox-bus',
     });
     customTemplate.resourceCountIs('AWS::Events::EventBus', 0);
@@ -469,6 +472,7 @@ describe('WebhooksService props', () => {
       () => ({ deliveryLog: 'none' as unknown as WebhooksServiceProps['deliveryLog'] }),
       /deliveryLog/,
     ],
+    ['a subscription quota of zero', () => ({ maxSubscriptionsPerBrand: 0 }), /maxSubscriptionsPerBrand/],
   ])('rejects %s', (_name, props, message) => {
     const rejectStack = new Stack(new App(), 'Rejected');
     expect(() => new WebhooksService(rejectStack, 'Webhooks', props(rejectStack))).toThrow(message);
