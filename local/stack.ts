@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +24,7 @@ import {
   QUEUES,
   type QueueDefinition,
 } from '../lib/definitions.js';
-import { createLocalApiGateway } from './api-gateway.js';
+import { type BodyReader, createLocalApiGateway, readRequestBody } from './api-gateway.js';
 import { startDynamoServer } from './aws-emulators/dynamo-server.js';
 import { type Poller, startPoller } from './pollers.js';
 import {
@@ -77,6 +78,14 @@ const TABLE_NAME = 'commbox-webhooks';
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 /**
+ * The handlers' own credentials, fresh per process: only requests signed with them may put the service's
+ * operational events (source commbox.webhooks) on the local bus; producers sign with local/local.
+ */
+const SERVICE_CREDENTIALS = {
+  accessKeyId: 'commbox-webhooks-service',
+  secretAccessKey: randomBytes(32).toString('hex'),
+};
+/**
  * Batches in flight at once per function, as Lambda scales its event source mappings. A batch ends with
  * its slowest record, so deliver gets many: a listener that hangs until the timeout holds one of them.
  */
@@ -129,7 +138,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       body: '{"message":"starting"}',
     });
     const server = createServer((request, response) => {
-      handleRequest(request, response, (body) => respond(request, body)).catch((error: unknown) =>
+      handleRequest(request, response, (readBody) => respond(request, readBody)).catch((error: unknown) =>
         onError('local API', error),
       );
     });
@@ -138,8 +147,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     Object.assign(process.env, {
       AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: SERVICE_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SERVICE_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_SQS: fauxqs.address,
       AWS_ENDPOINT_URL_EVENTBRIDGE: url,
@@ -147,6 +156,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.deliveryQueueUrl]: delivery.url,
       [ENV.eventBusName]: 'commbox-webhooks-local',
       [ENV.allowLocalTargets]: 'true',
+      // A listener may not be the service itself: its API and its internal stores.
+      [ENV.refusedListenerPorts]: [
+        new URL(url).port,
+        new URL(dynamo.endpoint).port,
+        new URL(fauxqs.address).port,
+      ].join(','),
       ...(options.retrySchedule ? { [ENV.retrySchedule]: options.retrySchedule.join(',') } : {}),
       ...(options.timeoutMs ? { [ENV.deliveryTimeoutMs]: String(options.timeoutMs) } : {}),
     });
@@ -193,6 +208,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const gateway = createLocalApiGateway({ api: api.handler, authorizer: authorizer.handler });
     const putEvents = createPutEventsHandler({
       region: REGION,
+      credentials: [LOCAL_CREDENTIALS],
+      serviceCredentials: SERVICE_CREDENTIALS,
+      onError,
       rules: [
         { name: 'ingest', pattern: INGEST_RULE_PATTERN, send: sqsRuleTarget(sqs, ingest.url) },
         {
@@ -202,15 +220,23 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         },
       ],
     });
-    respond = async (request, body) => {
+    respond = async (request, readBody) => {
       if (isPutEventsRequest(request.method ?? '', request.url ?? '', request.headers)) {
-        const answer = await putEvents(body);
+        const body = await readBody();
+        if (body === undefined) return TOO_LARGE;
+        const answer = await putEvents({
+          method: request.method ?? 'POST',
+          path: request.url ?? '/',
+          headers: request.headers,
+          body,
+        });
         return { status: answer.status, headers: { 'content-type': answer.contentType }, body: answer.body };
       }
       if (request.method === 'GET' && request.url === '/health') {
         return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
       }
-      return gateway.handle(request.method ?? 'GET', request.url ?? '/', request.headers, body);
+      // The gateway reads the body only once the key was admitted.
+      return gateway.handle(request.method ?? 'GET', request.url ?? '/', request.headers, readBody);
     };
 
     return {
@@ -237,42 +263,41 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 type Responder = (
   request: IncomingMessage,
-  body: Buffer,
+  readBody: BodyReader,
 ) => Promise<{ status: number; headers: Record<string, string>; body: string }>;
+
+const TOO_LARGE = {
+  status: 413,
+  headers: { 'content-type': 'application/json', connection: 'close' },
+  body: '{"message":"Request Entity Too Large"}',
+};
 
 /** Operational events are kept on a queue of their own (for tools and tests) and printed. */
 function operationalTarget(sqs: SQSClient, queueUrl: string, log: (line: string) => void) {
   const queue = sqsRuleTarget(sqs, queueUrl);
   return async (envelopes: EventEnvelope[]) => {
     await queue(envelopes);
+    // Structured: a field can never forge a line of its own (a `\n` in a detail type).
     for (const envelope of envelopes)
-      log(`operational event ${envelope['detail-type']} ${JSON.stringify(envelope.detail)}`);
+      log(
+        `operational event ${JSON.stringify({ detailType: envelope['detail-type'], detail: envelope.detail })}`,
+      );
   };
 }
 
 async function handleRequest(
   request: IncomingMessage,
   response: ServerResponse,
-  answer: (body: Buffer) => Promise<{ status: number; headers: Record<string, string>; body: string }>,
+  answer: (
+    readBody: BodyReader,
+  ) => Promise<{ status: number; headers: Record<string, string>; body: string }>,
 ): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BYTES) {
-      response.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-      response.end('{"message":"Request Entity Too Large"}');
-      request.destroy();
-      return;
-    }
-    chunks.push(chunk as Buffer);
-  }
   try {
-    const result = await answer(Buffer.concat(chunks));
+    const result = await answer(() => readRequestBody(request, MAX_REQUEST_BYTES));
     response.writeHead(result.status, result.headers);
     response.end(result.body);
   } catch (error) {
-    response.writeHead(500, { 'content-type': 'application/json' });
+    response.writeHead(500, { 'content-type': 'application/json', connection: 'close' });
     response.end('{"message":"Internal Server Error"}');
     throw error;
   }

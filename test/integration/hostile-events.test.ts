@@ -1,3 +1,4 @@
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { commboxEvent, putEvents } from './support/events.js';
@@ -10,7 +11,7 @@ import {
 } from './support/fixtures.js';
 import type { Listener } from './support/listener.js';
 import { useLocalStack } from './support/local-stack.js';
-import { sleep } from './support/wait.js';
+import { sleep, waitUntil } from './support/wait.js';
 
 /*
  * Hostile event data, end to end through the local process: keys named like Object's members
@@ -115,6 +116,79 @@ describe('text SQS refuses in a message body', { timeout: 30_000 }, () => {
     expect(objectOf(request?.body ?? '{}')).toEqual(data);
     expect(target.requests).toHaveLength(1);
     await expectDeliveredOnce(subscription.id, 1);
+  });
+});
+
+describe('who may put which events', { timeout: 30_000 }, () => {
+  it("refuses a producer's operational event (source commbox.webhooks) and a DetailType holding a line break", async () => {
+    const output = await local.producer.send(
+      new PutEventsCommand({
+        Entries: [
+          { Source: 'commbox.webhooks', DetailType: 'Subscription.Recovered', Detail: '{"brand":"acme"}' },
+          commboxEvent('acme', 'Object.OnNew\noperational event Subscription.Recovered {}', { Id: 1 }),
+        ],
+      }),
+    );
+
+    expect(output.Entries?.map((entry) => entry.ErrorCode)).toEqual([
+      'NotAuthorizedForSourceException',
+      'InvalidArgument',
+    ]);
+  });
+
+  it('refuses an unsigned PutEvents request', async () => {
+    const response = await fetch(local.stack.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' },
+      body: JSON.stringify({ Entries: [commboxEvent('acme', 'Object.OnNew', { Id: 1 })] }),
+    });
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ __type: 'MissingAuthenticationTokenException' });
+  });
+
+  it("still puts the service's own operational events: a listener answering 410 disables its subscription", async () => {
+    const gone = await local.listener({ defaultStatus: 410 });
+    const subscription = await subscribe(gone);
+
+    await putEvents(local.producer, [commboxEvent('acme', 'Object.OnNew', { Id: 3 })]);
+    await gone.waitFor(1);
+
+    await waitUntil(
+      () =>
+        local.stack.logs.find(
+          (line) =>
+            line.includes('operational event') &&
+            line.includes(subscription.id) &&
+            line.includes('Subscription.Disabled'),
+        ),
+      { timeoutMs: 10_000, what: () => 'the Subscription.Disabled operational event in the log' },
+    );
+    expect(local.stack.logs.some((line) => line.includes('NotAuthorizedForSource'))).toBe(false);
+  });
+});
+
+describe('requests aimed at the service itself', { timeout: 30_000 }, () => {
+  it('answers broken percent-encoding 400 before asking for a key', async () => {
+    const response = await fetch(`${local.stack.url}/subscriptions/%E0%A4%A`);
+
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: { code: 'invalid_path', details: [{ field: 'id' }] },
+    });
+  });
+
+  it("refuses a listener on the service's own API port, by any loopback name", async () => {
+    const port = new URL(local.stack.url).port;
+    for (const url of [
+      `http://127.0.0.1:${port}/subscriptions`,
+      `http://localhost:${port}/`,
+      `http://[::1]:${port}/`,
+    ]) {
+      const response = await local.acme.post('/subscriptions', subscriptionSpec(uniqueMarker('self'), url));
+      expect(response.status, url).toBe(422);
+      expect(JSON.stringify(response.body)).toContain("is this service's own");
+    }
   });
 });
 
