@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, type HttpStage, type ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
@@ -14,6 +15,7 @@ import type * as z from 'zod';
 import { TABLE } from '../lambdas/adapters/dynamo-table.js';
 import { API_ROUTES } from '../lambdas/api/routes.js';
 import { settingSchemas } from '../lambdas/config.js';
+import { OPERATIONAL_EVENT_SOURCE } from '../lambdas/core/event-sources.js';
 import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
 import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
 import { createWebhooksAlarms, type WebhooksAlarms } from './webhooks-alarms.js';
@@ -173,6 +175,7 @@ export class WebhooksService extends Construct {
     });
 
     this.grantLeastPrivilege();
+    this.reserveOperationalSource();
     this.connectQueues();
     ({ httpApi: this.httpApi, stage: this.apiStage } = this.createHttpApi(
       props.apiThrottle ?? DEFAULT_API_THROTTLE,
@@ -228,6 +231,35 @@ export class WebhooksService extends Construct {
       deadLetterQueue: { queue: dlq, maxReceiveCount: definition.maxReceiveCount },
     });
     return { queue, dlq };
+  }
+
+  /**
+   * Only the deliver function may put events with the service's own source (its operational events) on
+   * the bus: any other principal allowed to put events could otherwise forge `Subscription.Recovered` and
+   * the like. A bus this construct did not create has no policy it can change: its owner must add this
+   * statement (docs/RELIABILITY.md), and synthesis warns.
+   */
+  private reserveOperationalSource(): void {
+    const role = this.deliverFunction.role;
+    if (!role) throw new Error('WebhooksService: the deliver function has no role');
+    const statement = new PolicyStatement({
+      sid: 'OnlyTheServicePutsItsOperationalEvents',
+      effect: Effect.DENY,
+      principals: [new AnyPrincipal()],
+      actions: ['events:PutEvents'],
+      resources: [this.eventBus.eventBusArn],
+      conditions: {
+        StringEquals: { 'events:source': OPERATIONAL_EVENT_SOURCE },
+        ArnNotEquals: { 'aws:PrincipalArn': role.roleArn },
+      },
+    });
+    const added =
+      this.eventBus instanceof EventBus && this.eventBus.addToResourcePolicy(statement).statementAdded;
+    if (!added)
+      Annotations.of(this).addWarningV2(
+        'commbox-webhooks:operational-source',
+        `The imported bus needs a policy that denies events:PutEvents with source ${OPERATIONAL_EVENT_SOURCE} to every principal but the deliver function's role (docs/RELIABILITY.md)`,
+      );
   }
 
   private grantLeastPrivilege(): void {

@@ -327,6 +327,27 @@ describe('WebhooksService permissions', () => {
     );
     expect(statements.flatMap(actionsOf)).not.toContain('sqs:SendMessage');
   });
+
+  it("denies every principal but the deliver function's role putting events with the service's own source", () => {
+    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      EventBusName: { Ref: logicalId(service.eventBus) },
+      Statement: {
+        Sid: 'cdk-OnlyTheServicePutsItsOperationalEvents',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'events:PutEvents',
+        Resource: getAtt(logicalId(service.eventBus)),
+        Condition: {
+          StringEquals: { 'events:source': 'commbox.webhooks' },
+          ArnNotEquals: {
+            'aws:PrincipalArn': {
+              'Fn::GetAtt': [Match.stringLikeRegexp('^WebhooksDeliverServiceRole'), 'Arn'],
+            },
+          },
+        },
+      },
+    });
+  });
 });
 
 describe('WebhooksService HTTP API', () => {
