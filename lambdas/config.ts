@@ -11,6 +11,7 @@ export const settingSchemas = {
   days: z.number().int().min(1),
   deliveryLog: z.enum(DELIVERY_LOG_MODES),
   retrySchedule: retryScheduleSchema,
+  maxSubscriptionsPerBrand: z.number().int().min(1).max(10_000),
 } as const;
 
 /** A retry schedule written as comma-separated seconds (`0,5,300`), as environment variables carry it. */
@@ -19,6 +20,13 @@ export const retryScheduleText = z
   .optional()
   .transform((value) => (value ? value.split(',').map((delay) => Number(delay.trim())) : undefined))
   .pipe(retryScheduleSchema.optional());
+
+/** Ports written as comma-separated numbers (`3000,4566`), as environment variables carry them. */
+const portsText = z
+  .string()
+  .optional()
+  .transform((value) => (value ? value.split(',').map((port) => Number(port.trim())) : []))
+  .pipe(z.array(z.number().int().min(1).max(65_535)));
 
 const flag = z
   .enum(['true', 'false'])
@@ -31,6 +39,7 @@ const schema = z.object({
   [ENV.deliveryQueueUrl]: z.string().min(1).optional(),
   [ENV.eventBusName]: z.string().min(1).optional(),
   [ENV.allowLocalTargets]: flag,
+  [ENV.refusedListenerPorts]: portsText,
   [ENV.deliveryTimeoutMs]: fromText(settingSchemas.deliveryTimeoutMs, DEFAULTS.deliveryTimeoutMs),
   [ENV.retrySchedule]: retryScheduleText,
   [ENV.retentionDays]: fromText(settingSchemas.days, DEFAULTS.retentionDays),
@@ -38,6 +47,10 @@ const schema = z.object({
   [ENV.deliveryLog]: settingSchemas.deliveryLog.default(DEFAULTS.deliveryLog),
   [ENV.secretsKmsKeyId]: z.string().min(1).optional(),
   [ENV.secretsKeyFile]: z.string().min(1).optional(),
+  [ENV.maxSubscriptionsPerBrand]: fromText(
+    settingSchemas.maxSubscriptionsPerBrand,
+    DEFAULTS.maxSubscriptionsPerBrand,
+  ),
 });
 
 /** The handlers' settings, read once per container from the environment the stack (or `npm start`) sets. */
@@ -47,6 +60,8 @@ export interface Config {
   readonly eventBusName?: string;
   /** Local runtime only: loopback listeners and plain http are allowed. */
   readonly allowLocalTargets: boolean;
+  /** Local runtime: the service's own loopback ports (API, internal stores), refused as listeners. */
+  readonly refusedListenerPorts: readonly number[];
   readonly deliveryTimeoutMs: number;
   /** The schedule for subscriptions that set none. */
   readonly retrySchedule: readonly number[];
@@ -61,6 +76,8 @@ export interface Config {
    * file locally; neither (unit tests) stores them as given.
    */
   readonly secretsKey?: { readonly kmsKeyId: string } | { readonly keyFile: string };
+  /** A brand may have at most this many subscriptions. */
+  readonly maxSubscriptionsPerBrand: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -80,11 +97,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryQueueUrl: values[ENV.deliveryQueueUrl],
     eventBusName: values[ENV.eventBusName],
     allowLocalTargets: values[ENV.allowLocalTargets],
+    refusedListenerPorts: values[ENV.refusedListenerPorts],
     deliveryTimeoutMs: values[ENV.deliveryTimeoutMs],
     retrySchedule: values[ENV.retrySchedule] ?? DEFAULT_RETRY_SCHEDULE,
     retentionDays: values[ENV.retentionDays],
     disableAfterDays: values[ENV.disableAfterDays],
     deliveryLog: values[ENV.deliveryLog],
     ...(kmsKeyId ? { secretsKey: { kmsKeyId } } : keyFile ? { secretsKey: { keyFile } } : {}),
+    maxSubscriptionsPerBrand: values[ENV.maxSubscriptionsPerBrand],
   };
 }

@@ -67,11 +67,12 @@ export function grantLeastPrivilege(targets: PermissionTargets): void {
   );
   eventBus.grantPutEventsTo(deliver);
 
-  // Subscriptions and name locks (create, replace, delete in transactions), the delivery log, resends.
+  // Subscriptions, name locks and the brand's subscription count (create, replace, delete in transactions),
+  // the delivery log, resends.
   api.addToRolePolicy(onItems(table, ['GetItem'], [brand, delivery, event]));
   api.addToRolePolicy(onItems(table, ['Query'], [brand, delivery]));
   api.addToRolePolicy(onItems(table, ['PutItem', 'DeleteItem'], [brand]));
-  api.addToRolePolicy(onItems(table, ['UpdateItem'], [delivery]));
+  api.addToRolePolicy(onItems(table, ['UpdateItem'], [brand, delivery]));
   // The index's partition key is `gsi1pk`, not a table key: no LeadingKeys condition on it.
   api.addToRolePolicy(
     new PolicyStatement({

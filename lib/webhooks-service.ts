@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -12,6 +12,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Archive, EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { AnyPrincipal, Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -24,6 +25,7 @@ import { TABLE } from '../lambdas/adapters/dynamo-table.js';
 import { API_ROUTES } from '../lambdas/api/routes.js';
 import { MAX_RECEIVE_COUNT_ENV } from '../lambdas/commons/failed-records.js';
 import { settingSchemas } from '../lambdas/config.js';
+import { OPERATIONAL_EVENT_SOURCE } from '../lambdas/core/event-sources.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
 import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
@@ -115,6 +117,12 @@ export interface WebhooksServiceProps {
    * @default 50
    */
   readonly deliveryMaxConcurrency?: number;
+  /**
+   * The most subscriptions one brand may have: one event fans out to each, so this bounds what one
+   * brand's event costs the others. One more is refused with 409 `subscription_quota_exceeded`.
+   * @default 100
+   */
+  readonly maxSubscriptionsPerBrand?: number;
   /**
    * Throttling of the API's default stage, for all clients together.
    * @default - { rateLimit: 100, burstLimit: 200 }
@@ -292,6 +300,7 @@ export class WebhooksService extends Construct {
         deliver: this.deliverFunction,
       },
     });
+    this.reserveOperationalSource();
     this.secretsKey = encryptSecretsAtRest(this, {
       ...(props.secretsKey ? { key: props.secretsKey } : {}),
       removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
@@ -375,6 +384,35 @@ export class WebhooksService extends Construct {
     return { queue, dlq };
   }
 
+  /**
+   * Only the deliver function may put events with the service's own source (its operational events) on
+   * the bus: any other principal allowed to put events could otherwise forge `Subscription.Recovered` and
+   * the like. A bus this construct did not create has no policy it can change: its owner must add this
+   * statement (docs/RELIABILITY.md), and synthesis warns.
+   */
+  private reserveOperationalSource(): void {
+    const role = this.deliverFunction.role;
+    if (!role) throw new Error('WebhooksService: the deliver function has no role');
+    const statement = new PolicyStatement({
+      sid: 'OnlyTheServicePutsItsOperationalEvents',
+      effect: Effect.DENY,
+      principals: [new AnyPrincipal()],
+      actions: ['events:PutEvents'],
+      resources: [this.eventBus.eventBusArn],
+      conditions: {
+        StringEquals: { 'events:source': OPERATIONAL_EVENT_SOURCE },
+        ArnNotEquals: { 'aws:PrincipalArn': role.roleArn },
+      },
+    });
+    const added =
+      this.eventBus instanceof EventBus && this.eventBus.addToResourcePolicy(statement).statementAdded;
+    if (!added)
+      Annotations.of(this).addWarningV2(
+        'commbox-webhooks:operational-source',
+        `The imported bus needs a policy that denies events:PutEvents with source ${OPERATIONAL_EVENT_SOURCE} to every principal but the deliver function's role (docs/RELIABILITY.md)`,
+      );
+  }
+
   private connectQueues(ingestMaxConcurrency: number, deliveryMaxConcurrency: number): void {
     // MaximumConcurrency bounds each mapping (without it one scales to ~1,250 invocations), so a delivery
     // backlog cannot take the concurrency the authorizer and the API need to answer people.
@@ -439,6 +477,9 @@ function deliverySettingsEnvironment(props: WebhooksServiceProps): Record<string
     [ENV.retentionDays]: String(props.retentionDays ?? DEFAULTS.retentionDays),
     [ENV.disableAfterDays]: String(props.disableAfterDays ?? DEFAULTS.disableAfterDays),
     [ENV.deliveryLog]: props.deliveryLog ?? DEFAULTS.deliveryLog,
+    [ENV.maxSubscriptionsPerBrand]: String(
+      props.maxSubscriptionsPerBrand ?? DEFAULTS.maxSubscriptionsPerBrand,
+    ),
   };
   if (props.retrySchedule) env[ENV.retrySchedule] = props.retrySchedule.join(',');
   return env;
@@ -485,4 +526,10 @@ function validateProps(props: WebhooksServiceProps): void {
   if (props.disableAfterDays !== undefined)
     check('disableAfterDays', settingSchemas.days, props.disableAfterDays);
   if (props.deliveryLog !== undefined) check('deliveryLog', settingSchemas.deliveryLog, props.deliveryLog);
+  if (props.maxSubscriptionsPerBrand !== undefined)
+    check(
+      'maxSubscriptionsPerBrand',
+      settingSchemas.maxSubscriptionsPerBrand,
+      props.maxSubscriptionsPerBrand,
+    );
 }

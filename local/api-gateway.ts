@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -7,6 +7,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { matchRoute } from '../lambdas/api/routes.js';
+import { ClientError } from '../lambdas/core/errors.js';
 import { localLambdaContext } from './lambda-context.js';
 
 export interface LocalResponse {
@@ -23,8 +24,20 @@ type AuthorizerHandler = (
   event: APIGatewayRequestAuthorizerEventV2,
 ) => Promise<{ isAuthorized: boolean; context?: Record<string, unknown> }>;
 
+/** Reads the request body when asked; resolves undefined when it is over the size limit. */
+export type BodyReader = () => Promise<Buffer | undefined>;
+
 export interface LocalApiGateway {
-  handle(method: string, rawUrl: string, headers: IncomingHttpHeaders, body: Buffer): Promise<LocalResponse>;
+  /**
+   * Answers one request. Given a BodyReader, the body is read only once the route matched and the
+   * authorizer admitted the key: a caller without one cannot make the service read megabytes.
+   */
+  handle(
+    method: string,
+    rawUrl: string,
+    headers: IncomingHttpHeaders,
+    body: Buffer | BodyReader,
+  ): Promise<LocalResponse>;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -41,19 +54,34 @@ export function createLocalApiGateway(handlers: {
 }): LocalApiGateway {
   return {
     async handle(method, rawUrl, rawHeaders, body) {
-      const url = new URL(rawUrl, 'http://127.0.0.1');
-      const matched = matchRoute(method, url.pathname);
-      if (!matched) return jsonResponse(404, { message: 'Not Found' });
+      const unread = typeof body === 'function';
+      // An answer given before the body was read closes the connection: the body is never read at all.
+      const early = (response: LocalResponse): LocalResponse =>
+        unread ? { ...response, headers: { ...response.headers, connection: 'close' } } : response;
+      // Before any authentication, as API Gateway: a target that is not a path, or a path whose
+      // percent-encoding is broken, is the client's mistake (400), never a 500.
+      if (!rawUrl.startsWith('/')) return early(clientError(badRequest('The request target must be a path')));
+      const url = new URL(`http://127.0.0.1${rawUrl}`);
+      let matched: ReturnType<typeof matchRoute>;
+      try {
+        matched = matchRoute(method, url.pathname);
+      } catch (error) {
+        if (error instanceof ClientError) return early(clientError(error));
+        throw error;
+      }
+      if (!matched) return early(jsonResponse(404, { message: 'Not Found' }));
       const headers = flattenHeaders(rawHeaders);
       const requestId = randomUUID();
       const routeKey = `${matched.route.method} ${matched.route.path}`;
       let authorizer: Record<string, unknown> | undefined;
       if (matched.route.authorized) {
-        if (!headers.authorization) return jsonResponse(401, { message: 'Unauthorized' });
+        if (!headers.authorization) return early(jsonResponse(401, { message: 'Unauthorized' }));
         const verdict = await handlers.authorizer(authorizerEvent(routeKey, url, headers));
-        if (!verdict.isAuthorized) return jsonResponse(403, { message: 'Forbidden' });
+        if (!verdict.isAuthorized) return early(jsonResponse(403, { message: 'Forbidden' }));
         authorizer = verdict.context ?? {};
       }
+      const bytes = typeof body === 'function' ? await body() : body;
+      if (bytes === undefined) return early(jsonResponse(413, { message: 'Request Entity Too Large' }));
       const query = queryParameters(url);
       const event: APIGatewayProxyEventV2 = {
         version: '2.0',
@@ -63,8 +91,8 @@ export function createLocalApiGateway(handlers: {
         headers,
         ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
         ...(Object.keys(matched.pathParameters).length > 0 ? { pathParameters: matched.pathParameters } : {}),
-        ...(body.length > 0
-          ? { body: body.toString('base64'), isBase64Encoded: true }
+        ...(bytes.length > 0
+          ? { body: bytes.toString('base64'), isBase64Encoded: true }
           : { isBase64Encoded: false }),
         requestContext: {
           accountId: '000000000000',
@@ -98,6 +126,40 @@ export function createLocalApiGateway(handlers: {
       };
     },
   };
+}
+
+/**
+ * The body of `request`, or undefined as soon as it passes `maxBytes` (reading then stops: answer 413
+ * with `connection: close`).
+ */
+export function readRequestBody(request: IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      request.off('data', onData);
+      request.pause();
+      resolve(undefined);
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve(Buffer.concat(chunks)));
+    request.once('error', reject);
+  });
+}
+
+function badRequest(message: string): ClientError {
+  return new ClientError(400, 'invalid_path', message, [{ field: '(path)', message }]);
+}
+
+function clientError(error: ClientError): LocalResponse {
+  return jsonResponse(error.status, {
+    error: { code: error.code, message: error.message, details: error.details },
+  });
 }
 
 function jsonResponse(status: number, body: unknown): LocalResponse {

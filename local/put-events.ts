@@ -5,7 +5,10 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { OPERATIONAL_EVENT_SOURCE } from '../lambdas/core/event-sources.js';
+import { sqsSafeJson } from '../lambdas/core/sqs-text.js';
 import { type EventPattern, matchesEventPattern, validateEventPattern } from './event-pattern.js';
+import { type LocalCredentials, type SignedRequest, verifySigV4 } from './sigv4-check.js';
 
 /*
  * The local EventBridge PutEvents endpoint (AWS JSON 1.1), a pure function of the request body so the
@@ -45,6 +48,19 @@ export interface PutEventsRule {
 
 export interface PutEventsOptions {
   readonly rules: readonly PutEventsRule[];
+  /**
+   * Producers' credentials: every request must carry a valid SigV4 signature by one of them, as AWS
+   * checks (./sigv4-check.ts). Default: access key id `local`, secret `local`.
+   */
+  readonly credentials?: readonly LocalCredentials[];
+  /**
+   * The service's own credentials, the only ones that may put events of its own source
+   * (`commbox.webhooks`, its operational events); producers' entries with that source are refused with
+   * `NotAuthorizedForSourceException`. Default: none, so nobody may.
+   */
+  readonly serviceCredentials?: LocalCredentials;
+  /** Told why a request failed inside (never shown to the caller). */
+  readonly onError?: (message: string, error: unknown) => void;
   /** Default `000000000000`. */
   readonly account?: string;
   /** Default `us-east-1`. */
@@ -57,6 +73,14 @@ export interface PutEventsHttpResponse {
   readonly body: string;
   readonly contentType: string;
 }
+
+export const DEFAULT_LOCAL_CREDENTIALS: LocalCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** Sources only the service itself may put. */
+const RESERVED_SOURCES: ReadonlySet<string> = new Set([OPERATIONAL_EVENT_SOURCE]);
+/** EventBridge's DetailType is at most 128 characters. */
+const MAX_DETAIL_TYPE_LENGTH = 128;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const CONTROL_CHARACTERS = /[\u0000-\u001F\u007F-\u009F\u2028\u2029]/;
 
 export const PUT_EVENTS_TARGET = 'AWSEvents.PutEvents';
 export const AMZ_JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -100,8 +124,17 @@ export function isPutEventsRequest(method: string, path: string, headers: Incomi
  */
 export function createPutEventsHandler(
   options: PutEventsOptions,
-): (body: Buffer) => Promise<PutEventsHttpResponse> {
-  const { rules, account = '000000000000', region = 'us-east-1', now = () => new Date() } = options;
+): (request: SignedRequest) => Promise<PutEventsHttpResponse> {
+  const {
+    rules,
+    account = '000000000000',
+    region = 'us-east-1',
+    now = () => new Date(),
+    credentials = [DEFAULT_LOCAL_CREDENTIALS],
+    serviceCredentials,
+    onError = () => undefined,
+  } = options;
+  const accepted = serviceCredentials ? [...credentials, serviceCredentials] : credentials;
   const names = new Set<string>();
   for (const rule of rules) {
     if (names.has(rule.name)) throw new Error(`Two rules are named "${rule.name}"`);
@@ -113,27 +146,34 @@ export function createPutEventsHandler(
     }
   }
 
-  return async (body) => {
+  return async (request) => {
+    // The wall clock, as AWS checks it: `now` dates the envelopes (tests fix it).
+    const signature = await verifySigV4(request, accepted, new Date());
+    if (!signature.valid) return answer(400, { __type: signature.type, message: signature.message });
+    const fromService = signature.accessKeyId === serviceCredentials?.accessKeyId;
     let entries: WireEntry[];
     try {
-      entries = parseRequest(body);
+      entries = parseRequest(request.body);
     } catch (error) {
       if (error instanceof RequestError) return answer(400, { __type: error.type, message: error.message });
-      throw error;
+      onError('PutEvents request', error);
+      return answer(500, INTERNAL_ERROR);
     }
     try {
-      return answer(200, await putEntries(entries));
+      return answer(200, await putEntries(entries, fromService));
     } catch (error) {
-      return answer(500, { __type: 'InternalException', message: (error as Error).message });
+      // The reason goes to the log; the caller learns only that it was not its fault.
+      onError('PutEvents', error);
+      return answer(500, INTERNAL_ERROR);
     }
   };
 
-  async function putEntries(entries: WireEntry[]) {
+  async function putEntries(entries: WireEntry[], fromService: boolean) {
     const receivedAt = now();
     const results: EntryResult[] = [];
     const batches = new Map<PutEventsRule, { indexes: number[]; envelopes: EventEnvelope[] }>();
     for (const [index, entry] of entries.entries()) {
-      const checked = checkEntry(entry);
+      const checked = checkEntry(entry, fromService);
       if ('ErrorCode' in checked) {
         results.push(checked);
         continue;
@@ -163,13 +203,13 @@ export function createPutEventsHandler(
       try {
         await rule.send(batch.envelopes);
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
+        onError(`PutEvents rule ${rule.name}`, error);
         for (const index of batch.indexes) {
           const earlier = results[index];
           if (earlier && 'ErrorCode' in earlier) continue; // another rule's failure already told
           results[index] = {
             ErrorCode: 'InternalFailure',
-            ErrorMessage: `The event could not be queued for rule ${rule.name}: ${reason.slice(0, 200)}`,
+            ErrorMessage: `The event could not be queued for rule ${rule.name}.`,
           };
         }
       }
@@ -212,28 +252,6 @@ export function sqsRuleTarget(
       }),
     );
   };
-}
-
-/** UTF-16 code units outside what SQS takes in a body (#x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD, per unit). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: the allowed set, as SQS documents it
-const SQS_REFUSED_UNIT = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/g;
-
-/**
- * The envelope as JSON, with every code unit SQS would refuse written as a `\uXXXX` escape: the same
- * JSON value for any consumer. Real SQS takes characters above U+FFFF, but fauxqs tests UTF-16 code
- * units and refuses their surrogates (an emoji in `detail` would fail the put); U+FFFE and U+FFFF are
- * refused by both. Control characters are already escaped by JSON.stringify.
- */
-export function sqsSafeJson(value: unknown): string {
-  return escapeUnitsSqsRefuses(JSON.stringify(value));
-}
-
-/**
- * JSON text (as JSON.stringify writes it) with every code unit of {@link SQS_REFUSED_UNIT} written as a
- * `\\uXXXX` escape: JSON.stringify leaves such units only inside strings, so the value is unchanged.
- */
-export function escapeUnitsSqsRefuses(json: string): string {
-  return json.replace(SQS_REFUSED_UNIT, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const SQS_BATCH_ENTRIES = 10;
@@ -336,12 +354,17 @@ function entrySize(entry: WireEntry): number {
 
 function checkEntry(
   entry: WireEntry,
+  fromService: boolean,
 ):
   | { readonly source: string; readonly detailType: string; readonly detail: Record<string, unknown> }
   | { readonly ErrorCode: string; readonly ErrorMessage: string } {
   if (!entry.Source) return required('Source');
   if (!entry.DetailType) return required('DetailType');
   if (!entry.Detail) return required('Detail');
+  if (RESERVED_SOURCES.has(entry.Source) && !fromService)
+    return { ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: 'Not authorized for the source.' };
+  if (entry.DetailType.length > MAX_DETAIL_TYPE_LENGTH || CONTROL_CHARACTERS.test(entry.DetailType))
+    return invalid('DetailType', `at most ${MAX_DETAIL_TYPE_LENGTH} characters, no control characters`);
   let detail: unknown;
   try {
     detail = JSON.parse(entry.Detail);
@@ -350,6 +373,13 @@ function checkEntry(
   }
   if (!isPlainObject(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
   return { source: entry.Source, detailType: entry.DetailType, detail };
+}
+
+function invalid(parameter: string, reason: string) {
+  return {
+    ErrorCode: 'InvalidArgument',
+    ErrorMessage: `Parameter ${parameter} is not valid. Reason: ${reason}.`,
+  };
 }
 
 function required(parameter: string): { readonly ErrorCode: string; readonly ErrorMessage: string } {
@@ -363,6 +393,8 @@ function required(parameter: string): { readonly ErrorCode: string; readonly Err
 function wholeSeconds(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+const INTERNAL_ERROR = { __type: 'InternalException', message: 'An internal error occurred.' };
 
 function answer(status: number, payload: unknown): PutEventsHttpResponse {
   return { status, body: JSON.stringify(payload), contentType: AMZ_JSON_CONTENT_TYPE };

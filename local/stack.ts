@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -5,7 +6,7 @@ import { hashApiKey } from '../lambdas/core/api-keys.js';
 import type { ApiKeyStore } from '../lambdas/core/ports.js';
 import { ENV } from '../lambdas/environment.js';
 import { INGEST_RULE_PATTERN, OPERATIONAL_RULE_PATTERN } from '../lib/definitions.js';
-import { createLocalApiGateway } from './api-gateway.js';
+import { type BodyReader, createLocalApiGateway, readRequestBody } from './api-gateway.js';
 import {
   type Backend,
   type BackendServices,
@@ -65,6 +66,14 @@ export interface LocalStack {
 /** Largest request body the local API reads, as API Gateway's 10 MB payload limit. */
 const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 const LOOPBACK = '127.0.0.1';
+/**
+ * The handlers' own credentials, fresh per process: only requests signed with them may put the service's
+ * operational events (source commbox.webhooks) on the local bus; producers sign with local/local.
+ */
+const SERVICE_CREDENTIALS = {
+  accessKeyId: 'commbox-webhooks-service',
+  secretAccessKey: randomBytes(32).toString('hex'),
+};
 
 /**
  * The whole service in this process: the store and the queues (SQLite by default, or the AWS emulators),
@@ -105,7 +114,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       body: '{"message":"starting"}',
     });
     const server = createServer((request, response) => {
-      handleRequest(request, response, (body) => respond(request, body)).catch((error: unknown) =>
+      handleRequest(request, response, (readBody) => respond(request, readBody)).catch((error: unknown) =>
         onError('local API', error),
       );
     });
@@ -114,8 +123,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     Object.assign(process.env, {
       AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: SERVICE_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: SERVICE_CREDENTIALS.secretAccessKey,
       // The handlers publish operational events to this process's PutEvents endpoint, over loopback.
       AWS_ENDPOINT_URL_EVENTBRIDGE: `http://${LOOPBACK}:${new URL(url).port}`,
       ...backend.env,
@@ -123,6 +132,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...localSecretsEnvironment(options.dataDir),
       [ENV.eventBusName]: 'commbox-webhooks-local',
       [ENV.allowLocalTargets]: String(allowLocalTargets),
+      // A listener may not be the service itself: its API and its internal stores.
+      [ENV.refusedListenerPorts]: ownPorts(url, backend.services).join(','),
       ...(options.retrySchedule ? { [ENV.retrySchedule]: options.retrySchedule.join(',') } : {}),
       ...(options.timeoutMs ? { [ENV.deliveryTimeoutMs]: String(options.timeoutMs) } : {}),
     });
@@ -145,6 +156,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const gateway = createLocalApiGateway({ api: api.handler, authorizer: authorizer.handler });
     const putEvents = createPutEventsHandler({
       region: REGION,
+      credentials: [LOCAL_CREDENTIALS],
+      serviceCredentials: SERVICE_CREDENTIALS,
+      onError,
       rules: [
         { name: 'ingest', pattern: INGEST_RULE_PATTERN, send: backend.ingestTarget },
         {
@@ -153,21 +167,32 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           send: async (envelopes: EventEnvelope[]) => {
             // Kept on a queue of their own (for tools and tests) and printed.
             await backend.operationalTarget(envelopes);
+            // Structured: a field can never forge a line of its own (a `\n` in a detail type).
             for (const envelope of envelopes)
-              log(`operational event ${envelope['detail-type']} ${JSON.stringify(envelope.detail)}`);
+              log(
+                `operational event ${JSON.stringify({ detailType: envelope['detail-type'], detail: envelope.detail })}`,
+              );
           },
         },
       ],
     });
-    respond = async (request, body) => {
+    respond = async (request, readBody) => {
       if (isPutEventsRequest(request.method ?? '', request.url ?? '', request.headers)) {
-        const answer = await putEvents(body);
+        const body = await readBody();
+        if (body === undefined) return TOO_LARGE;
+        const answer = await putEvents({
+          method: request.method ?? 'POST',
+          path: request.url ?? '/',
+          headers: request.headers,
+          body,
+        });
         return { status: answer.status, headers: { 'content-type': answer.contentType }, body: answer.body };
       }
       if (request.method === 'GET' && request.url === '/health') {
         return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}' };
       }
-      return gateway.handle(request.method ?? 'GET', request.url ?? '/', request.headers, body);
+      // The gateway reads the body only once the key was admitted.
+      return gateway.handle(request.method ?? 'GET', request.url ?? '/', request.headers, readBody);
     };
 
     return {
@@ -192,32 +217,35 @@ export function isLoopback(host: string): boolean {
 
 type Responder = (
   request: IncomingMessage,
-  body: Buffer,
+  readBody: BodyReader,
 ) => Promise<{ status: number; headers: Record<string, string>; body: string }>;
+
+const TOO_LARGE = {
+  status: 413,
+  headers: { 'content-type': 'application/json', connection: 'close' },
+  body: '{"message":"Request Entity Too Large"}',
+};
+
+/** The ports this process listens on: its API, and in emulator mode the emulators'. */
+function ownPorts(url: string, services: BackendServices): string[] {
+  const endpoints =
+    services.backend === 'aws-emulators' ? [services.dynamoEndpoint, services.sqsEndpoint] : [];
+  return [url, ...endpoints].map((endpoint) => new URL(endpoint).port);
+}
 
 async function handleRequest(
   request: IncomingMessage,
   response: ServerResponse,
-  answer: (body: Buffer) => Promise<{ status: number; headers: Record<string, string>; body: string }>,
+  answer: (
+    readBody: BodyReader,
+  ) => Promise<{ status: number; headers: Record<string, string>; body: string }>,
 ): Promise<void> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BYTES) {
-      response.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-      response.end('{"message":"Request Entity Too Large"}');
-      request.destroy();
-      return;
-    }
-    chunks.push(chunk as Buffer);
-  }
   try {
-    const result = await answer(Buffer.concat(chunks));
+    const result = await answer(() => readRequestBody(request, MAX_REQUEST_BYTES));
     response.writeHead(result.status, result.headers);
     response.end(result.body);
   } catch (error) {
-    response.writeHead(500, { 'content-type': 'application/json' });
+    response.writeHead(500, { 'content-type': 'application/json', connection: 'close' });
     response.end('{"message":"Internal Server Error"}');
     throw error;
   }

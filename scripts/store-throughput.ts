@@ -41,7 +41,7 @@ for (let i = 0; i < FAN_OUT; i++) {
     updatedAt: new Date().toISOString(),
     version: 1,
   } as Subscription;
-  await stores.subscriptions.create(subscription);
+  await stores.subscriptions.create(subscription, 1_000_000);
   subscriptions.push(subscription);
 }
 /** About the size of a catalogue example event (~1 KB of JSON). */

@@ -25,13 +25,38 @@ export const TABLE_ATTRIBUTES = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'expiresAt'] as
 export type Item = Record<string, unknown>;
 
 /**
- * The domain object stored in `item`: the item without its key, index and TTL attributes. Reads trust
- * what the adapters wrote (no validation); `T` names the stored shape.
+ * Domain fields whose keys a client or producer chose (event data, custom headers) are stored as JSON
+ * text, never as DynamoDB maps: the document client's marshaller reads an own `constructor` key as the
+ * object's class (a `{"constructor": "x"}` fails the write, `{"constructor": {"name": "String"}}` is
+ * stored as "[object Object]") and loses a `__proto__` key. Text keeps every key and any nesting.
+ * docs/DATA-MODEL.md.
  */
-export function fromItem<T>(item: Item): T {
+export type JsonFields = readonly string[];
+
+/** The item of a domain object: `jsonFields` become JSON text; the caller adds the key attributes. */
+export function toItem(domain: object, jsonFields: JsonFields = []): Item {
+  const item: Item = { ...domain };
+  for (const field of jsonFields) {
+    const value = item[field];
+    if (value !== undefined) item[field] = JSON.stringify(value);
+  }
+  return item;
+}
+
+/** A stored JSON field's value: text is parsed; a map (written by builds before JSON fields) is kept. */
+export function fromJsonAttribute(value: unknown): unknown {
+  return typeof value === 'string' ? JSON.parse(value) : value;
+}
+
+/**
+ * The domain object stored in `item`: the item without its key, index and TTL attributes, `jsonFields`
+ * parsed back. Reads trust what the adapters wrote (no validation); `T` names the stored shape.
+ */
+export function fromItem<T>(item: Item, jsonFields: JsonFields = []): T {
   const domain: Item = {};
   for (const [name, value] of Object.entries(item)) {
-    if (!(TABLE_ATTRIBUTES as readonly string[]).includes(name)) domain[name] = value;
+    if ((TABLE_ATTRIBUTES as readonly string[]).includes(name)) continue;
+    domain[name] = jsonFields.includes(name) ? fromJsonAttribute(value) : value;
   }
   return domain as T;
 }

@@ -10,7 +10,9 @@ import {
   fromItem,
   type Item,
   isConditionalCheckFailed,
+  type JsonFields,
   lastEvaluatedId,
+  toItem,
 } from './dynamo-common.js';
 
 /*
@@ -31,6 +33,10 @@ const deliveryKey = (subscriptionId: string, deliveryId: string) => ({
   sk: `${DLV_PREFIX}${deliveryId}`,
 });
 const statusKey = (subscriptionId: string, status: DeliveryStatus) => `DLV#${subscriptionId}#${status}`;
+
+/** The event's data has the producer's keys: stored as JSON text (toItem). */
+const JSON_FIELDS: JsonFields = ['data'];
+const fromDeliveryItem = (item: Item) => fromItem<StoredDelivery>(item, JSON_FIELDS);
 
 /** Delivery fields a recorded attempt sets, besides those with special handling. */
 const SET_FIELDS = [
@@ -74,7 +80,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
     // The common case, a success at the first attempt, has no item to update yet: write it whole.
     if (attempt.attempt === 1 && delivery.status === 'succeeded') {
       await this.putWhole({
-        ...delivery,
+        ...toItem(delivery, JSON_FIELDS),
         attempts: [attempt],
         updatedAt: attempt.at,
         ...deliveryKey(delivery.subscriptionId, delivery.id),
@@ -97,7 +103,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
       set.push(`#${field} = ${expression}`);
     };
 
-    for (const field of SET_FIELDS) assign(field, delivery[field]);
+    const fields = toItem(delivery, JSON_FIELDS);
+    for (const field of SET_FIELDS) assign(field, fields[field]);
     assign('status', delivery.status);
     assign('createdAt', delivery.createdAt, `if_not_exists(#createdAt, :createdAt)`);
     names['#attempts'] = 'attempts';
@@ -175,7 +182,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
         ConsistentRead: true,
       }),
     );
-    return item ? fromItem<StoredDelivery>(item) : undefined;
+    return item ? fromDeliveryItem(item) : undefined;
   }
 
   async list(
@@ -214,7 +221,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
           ...(startKey && { ExclusiveStartKey: startKey }),
         }),
       );
-      for (const item of output.Items ?? []) items.push(fromItem<StoredDelivery>(item));
+      for (const item of output.Items ?? []) items.push(fromDeliveryItem(item));
       const last = lastEvaluatedId(output.LastEvaluatedKey, DLV_PREFIX);
       if (last === undefined) return { items };
       // A full page read only matching items (the query reads at most what the page still takes).
@@ -246,7 +253,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
         }),
       }),
     );
-    const items = (output.Items ?? []).map((item) => fromItem<StoredDelivery>(item));
+    const items = (output.Items ?? []).map((item) => fromDeliveryItem(item));
     const last = lastEvaluatedId(output.LastEvaluatedKey, DLV_PREFIX);
     return last === undefined ? { items } : { items, cursor: encodeCursor(last) };
   }
@@ -273,7 +280,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
           ...(startKey && { ExclusiveStartKey: startKey }),
         }),
       );
-      for (const item of output.Items ?? []) deliveries.push(fromItem<StoredDelivery>(item));
+      for (const item of output.Items ?? []) deliveries.push(fromDeliveryItem(item));
       startKey = output.LastEvaluatedKey;
       if (!startKey) break;
     }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeliveryEvent, EventClaim } from '../core/model.js';
 import type { EventStore, RejectedEvent, RejectedEventStore } from '../core/ports.js';
-import { isConditionalCheckFailed } from './dynamo-common.js';
+import { fromJsonAttribute, isConditionalCheckFailed } from './dynamo-common.js';
 
 /*
  * Events (docs/DATA-MODEL.md):
@@ -54,12 +54,13 @@ export class DynamoEventStore implements EventStore, RejectedEventStore {
     const { Item: item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: eventKey(key), ConsistentRead: true }),
     );
-    if (!item || typeof item.data !== 'object' || item.data === null) return undefined;
+    const data = item ? fromJsonAttribute(item.data) : undefined;
+    if (!item || typeof data !== 'object' || data === null) return undefined;
     return {
       entity: item.entity,
       event: String(item.event),
       receivedAt: String(item.receivedAt),
-      data: item.data as Record<string, unknown>,
+      data: data as Record<string, unknown>,
     };
   }
 

@@ -7,7 +7,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { EntityName } from '../core/catalogue.js';
-import { ClientError } from '../core/errors.js';
+import { ClientError, subscriptionNameTaken, subscriptionQuotaReached } from '../core/errors.js';
 import type { Subscription } from '../core/model.js';
 import type { Page, PageRequest, SubscriptionStore } from '../core/ports.js';
 import { coalesce } from './coalescer.js';
@@ -20,19 +20,29 @@ import {
   fromItem,
   type Item,
   isConditionalCheckFailed,
+  type JsonFields,
   lastEvaluatedId,
+  toItem,
 } from './dynamo-common.js';
+import { countDownAction, countUpAction, readCount, seedCount } from './dynamo-subscription-count.js';
 
 /*
  * Subscriptions (docs/DATA-MODEL.md):
  *   subscription  pk BRAND#<brand>  sk SUB#<id>             every Subscription field
  *   name lock     pk BRAND#<brand>  sk NAME#<lowercased>    subscriptionId
+ *   count         pk BRAND#<brand>  sk COUNT                subscriptions (./dynamo-subscription-count.ts)
  * The name lock makes names unique per brand (ignoring case) inside the same transaction as the write.
  */
+
+/** Custom headers have the client's names as keys: stored as JSON text (toItem). */
+const JSON_FIELDS: JsonFields = ['headers'];
+const fromSubscriptionItem = (item: Item) => fromItem<Subscription>(item, JSON_FIELDS);
 
 const SUB_PREFIX = 'SUB#';
 const NAME_PREFIX = 'NAME#';
 const SUBSCRIPTION_ID = /^sub_[A-Za-z0-9_-]{16}$/;
+/** Attempts to create when the brand's count is missing or moves between the write and the read. */
+const CREATE_ATTEMPTS = 5;
 /** Attempts to delete when the subscription keeps changing between the read and the write. */
 const DELETE_ATTEMPTS = 3;
 
@@ -43,43 +53,47 @@ const nameKey = (brand: string, name: string) => ({
   sk: `${NAME_PREFIX}${name.toLowerCase()}`,
 });
 
-function nameTaken(name: string): ClientError {
-  const message = `A subscription named "${name}" already exists`;
-  return new ClientError(409, 'name_taken', message, [{ field: 'name', message }]);
-}
-
 export class DynamoSubscriptionStore implements SubscriptionStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async create(subscription: Subscription): Promise<void> {
+  async create(subscription: Subscription, maxPerBrand: number): Promise<void> {
     const { brand, id, name } = subscription;
-    try {
-      await this.client.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...subscription, ...subKey(brand, id) },
-                ConditionExpression: 'attribute_not_exists(pk)',
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { ...toItem(subscription, JSON_FIELDS), ...subKey(brand, id) },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
               },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...nameKey(brand, name), subscriptionId: id },
-                ConditionExpression: 'attribute_not_exists(pk)',
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { ...nameKey(brand, name), subscriptionId: id },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
               },
-            },
-          ],
-        }),
-      );
-    } catch (error) {
-      if (conditionFailedAt(error, 1)) throw nameTaken(name);
-      throw error;
+              countUpAction(this.tableName, brand, maxPerBrand),
+            ],
+          }),
+        );
+        return;
+      } catch (error) {
+        if (conditionFailedAt(error, 1)) throw subscriptionNameTaken(name);
+        if (!conditionFailedAt(error, 2)) throw error;
+        // The count was at the quota, or missing (seed it), or moved by a racing request (try again).
+        const count = await readCount(this.client, this.tableName, brand);
+        if (count === undefined) await seedCount(this.client, this.tableName, brand);
+        else if (count >= maxPerBrand || attempt >= CREATE_ATTEMPTS)
+          throw subscriptionQuotaReached(maxPerBrand);
+      }
     }
   }
 
@@ -94,7 +108,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
 
   async get(brand: string, id: string): Promise<Subscription | undefined> {
     const item = await this.read(subKey(brand, id));
-    return item ? fromItem<Subscription>(item) : undefined;
+    return item ? fromSubscriptionItem(item) : undefined;
   }
 
   async list(brand: string, page: PageRequest): Promise<Page<Subscription>> {
@@ -109,7 +123,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
         ...(after !== undefined && { ExclusiveStartKey: subKey(brand, after) }),
       }),
     );
-    const items = (output.Items ?? []).map((item) => fromItem<Subscription>(item));
+    const items = (output.Items ?? []).map((item) => fromSubscriptionItem(item));
     const last = lastEvaluatedId(output.LastEvaluatedKey, SUB_PREFIX);
     return last === undefined ? { items } : { items, cursor: encodeCursor(last) };
   }
@@ -148,7 +162,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
           ...(startKey && { ExclusiveStartKey: startKey }),
         }),
       );
-      for (const item of output.Items ?? []) subscriptions.push(fromItem<Subscription>(item));
+      for (const item of output.Items ?? []) subscriptions.push(fromSubscriptionItem(item));
       startKey = output.LastEvaluatedKey;
     } while (startKey);
     return subscriptions;
@@ -161,7 +175,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
       {
         Put: {
           TableName: this.tableName,
-          Item: { ...next, ...subKey(brand, id) },
+          Item: { ...toItem(next, JSON_FIELDS), ...subKey(brand, id) },
           ConditionExpression: 'attribute_exists(pk) AND #version = :previousVersion',
           ExpressionAttributeNames: { '#version': 'version' },
           ExpressionAttributeValues: { ':previousVersion': next.version - 1 },
@@ -187,7 +201,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
       if (conditionFailedAt(error, 0) || cancellationCodes(error)?.includes('TransactionConflict')) {
         throw new ClientError(409, 'conflict', 'The subscription was changed meanwhile; read it again');
       }
-      if (renamed && conditionFailedAt(error, 2)) throw nameTaken(name);
+      if (renamed && conditionFailedAt(error, 2)) throw subscriptionNameTaken(name);
       throw error;
     }
   }
@@ -211,13 +225,17 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
                 },
               },
               { Delete: { TableName: this.tableName, Key: nameKey(brand, current.name) } },
+              countDownAction(this.tableName, brand),
             ],
           }),
         );
         return true;
       } catch (error) {
+        if (attempt >= DELETE_ATTEMPTS) throw error;
+        // A brand without a count yet (subscriptions older than it): seed it, then try again.
+        if (conditionFailedAt(error, 2)) await seedCount(this.client, this.tableName, brand);
         // Deleted or changed meanwhile: read again (a deleted one then returns false).
-        if (!conditionFailedAt(error, 0) || attempt >= DELETE_ATTEMPTS) throw error;
+        else if (!conditionFailedAt(error, 0)) throw error;
       }
     }
   }

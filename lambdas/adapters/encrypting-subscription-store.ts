@@ -19,8 +19,8 @@ export class EncryptingSubscriptionStore implements SubscriptionStore {
     private readonly secretFields: readonly string[] = SUBSCRIPTION_SECRET_FIELDS,
   ) {}
 
-  async create(subscription: Subscription): Promise<void> {
-    await this.inner.create(await this.encrypt(subscription));
+  async create(subscription: Subscription, maxPerBrand: number): Promise<void> {
+    await this.inner.create(await this.encrypt(subscription), maxPerBrand);
   }
 
   async get(brand: string, id: string): Promise<Subscription | undefined> {

@@ -41,6 +41,8 @@ const STALE_SOCKET_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE'])
 export interface ListenerClientOptions {
   /** Allow loopback listeners and plain http (local development and tests only). */
   readonly allowLocalTargets: boolean;
+  /** The service's own loopback ports, refused as listeners (AddressPolicy.refusedLoopbackPorts). */
+  readonly refusedLoopbackPorts?: readonly number[];
   /** Host name resolver; default `defaultResolver` (getaddrinfo). Tests inject canned answers. */
   readonly resolve?: Resolver;
   /** Upper bound on the whole attempt, DNS to end of the capped body. */
@@ -105,6 +107,7 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TI
 export function createListenerClient(options: ListenerClientOptions): ListenerClient {
   const {
     allowLocalTargets,
+    refusedLoopbackPorts = [],
     resolve = defaultResolver,
     timeoutMs,
     maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
@@ -230,7 +233,10 @@ export function createListenerClient(options: ListenerClientOptions): ListenerCl
 
       let target: ResolvedListener | typeof TIMED_OUT;
       try {
-        target = await within(resolveListener(request.url, { allowLocalTargets, resolve }), timeoutMs);
+        target = await within(
+          resolveListener(request.url, { allowLocalTargets, refusedLoopbackPorts, resolve }),
+          timeoutMs,
+        );
       } catch (error) {
         if (error instanceof ClientError) return result({ kind: 'refused', reason: error.message });
         throw error;

@@ -1,6 +1,7 @@
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DeliveryMessage } from '../core/model.js';
 import type { DeliveryQueue } from '../core/ports.js';
+import { sqsSafeJson } from '../core/sqs-text.js';
 
 /** SQS takes at most ten messages per SendMessageBatch. */
 const BATCH = 10;
@@ -69,7 +70,8 @@ function chunked(messages: readonly DeliveryMessage[]): Outgoing[][] {
   let current: Outgoing[] = [];
   let bytes = 0;
   for (const message of messages) {
-    const body = JSON.stringify(message);
+    // Never a character SQS refuses (U+FFFE in event data would fail the send on every retry).
+    const body = sqsSafeJson(message);
     const size = Buffer.byteLength(body);
     if (current.length === BATCH || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
       chunks.push(current);

@@ -1,3 +1,4 @@
+import { ClientError } from '../core/errors.js';
 /*
  * Every API route, once. The CDK stack creates an HTTP API route for each (with the authorizer where
  * `authorized`), the local server matches requests against them, the OpenAPI document lists them, and
@@ -123,7 +124,10 @@ const matchers = API_ROUTES.map((route) => ({
   pattern: new RegExp(`^${route.path.replace(/\{\w+\}/g, '([^/]+)')}$`),
 }));
 
-/** The route a request matches, as API Gateway matches it, with its decoded path parameters. */
+/**
+ * The route a request matches, as API Gateway matches it, with its decoded path parameters. Throws
+ * ClientError 400 `invalid_path` when a parameter's percent-encoding is broken (`%E0%A4%A`).
+ */
 export function matchRoute(
   method: string,
   path: string,
@@ -134,9 +138,18 @@ export function matchRoute(
     if (!values) continue;
     const pathParameters: Record<string, string> = {};
     names.forEach((name, index) => {
-      pathParameters[name] = decodeURIComponent(values[index] ?? '');
+      pathParameters[name] = decodePathSegment(values[index] ?? '', name);
     });
     return { route, pathParameters };
   }
   return undefined;
+}
+
+function decodePathSegment(segment: string, name: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    const message = 'is not valid percent-encoded UTF-8';
+    throw new ClientError(400, 'invalid_path', `The path's ${name} ${message}`, [{ field: name, message }]);
+  }
 }

@@ -22,6 +22,7 @@ const logOnly: OperationalEvents = {
 export function deliveryDeps(config: Config): DeliveryDeps {
   listener ??= createListenerClient({
     allowLocalTargets: config.allowLocalTargets,
+    refusedLoopbackPorts: config.refusedListenerPorts,
     timeoutMs: config.deliveryTimeoutMs,
   });
   return {

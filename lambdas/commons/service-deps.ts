@@ -9,8 +9,12 @@ export function serviceDeps(config: Config): ServiceDeps {
   return {
     ...storesWithSecretsFor(config),
     queue: deliveryQueueFor(config),
-    policy: { allowLocalTargets: config.allowLocalTargets },
+    policy: {
+      allowLocalTargets: config.allowLocalTargets,
+      refusedLoopbackPorts: config.refusedListenerPorts,
+    },
     resolve: defaultResolver,
+    maxSubscriptionsPerBrand: config.maxSubscriptionsPerBrand,
     now: () => new Date(),
   };
 }

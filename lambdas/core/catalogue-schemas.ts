@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { jsonObjectSchema } from './json-object.js';
 
 /*
  * The data shapes CommBox producers put in `Detail.data` (COMMBOX.md, "The data shapes we accept"): the
@@ -59,7 +60,7 @@ export const activity = () =>
     CreateDate: z.string().optional(),
     User: user.optional(),
     /** Published as a JSON string (`{"statusId": 8}`); producers may also send the object. */
-    Data: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
+    Data: z.union([z.string(), jsonObjectSchema]).optional(),
   });
 
 export const objectOnNewActivity = () =>
@@ -80,7 +81,7 @@ export const userOnChange = () =>
   z.object({
     Id: commboxId,
     Identity: identity.optional(),
-    Content: z.record(z.string(), z.unknown()).optional(),
+    Content: jsonObjectSchema.optional(),
   });
 
 export const userOnUpdateTag = () => z.object({ Id: commboxId, Action: tagAction, Tag: tagRef });

@@ -27,3 +27,17 @@ export class ValidationError extends ClientError {
     this.name = 'ValidationError';
   }
 }
+
+/** Another subscription of the brand has this name (names are unique per brand, ignoring case). */
+export function subscriptionNameTaken(name: string): ClientError {
+  const message = `A subscription named "${name}" already exists`;
+  return new ClientError(409, 'name_taken', message, [{ field: 'name', message }]);
+}
+
+/** The brand has as many subscriptions as its quota (`maxSubscriptionsPerBrand`) allows. */
+export function subscriptionQuotaReached(max: number): ClientError {
+  const message = `This brand has ${max} subscriptions, the most its quota allows; delete one first`;
+  return new ClientError(409, 'subscription_quota_exceeded', message, [
+    { field: '(body)', message: `at most ${max} subscriptions per brand (maxSubscriptionsPerBrand)` },
+  ]);
+}

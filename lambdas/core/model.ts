@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ENTITY_NAMES, type EntityName } from './catalogue.js';
+import { jsonObjectSchema } from './json-object.js';
 import type { SubscriptionSpec, SubscriptionStatus } from './subscription.js';
 
 /** A signing secret. A rotated-out secret keeps signing until `expiresAt` (24 h), beside its successor. */
@@ -85,7 +86,7 @@ export const deliveryEventSchema = z.object({
   entity: z.enum(ENTITY_NAMES),
   event: z.string(),
   receivedAt: z.string(),
-  data: z.record(z.string(), z.unknown()),
+  data: jsonObjectSchema,
 });
 export type DeliveryEvent = z.infer<typeof deliveryEventSchema>;
 

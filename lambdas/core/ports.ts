@@ -28,8 +28,11 @@ export interface PageRequest {
 }
 
 export interface SubscriptionStore {
-  /** Stores a new subscription; throws ClientError 409 (`name_taken`) when the brand already has the name. */
-  create(subscription: Subscription): Promise<void>;
+  /**
+   * Stores a new subscription; throws ClientError 409 (`name_taken`) when the brand already has the name,
+   * and 409 (`subscription_quota_exceeded`) when it already has `maxPerBrand` subscriptions.
+   */
+  create(subscription: Subscription, maxPerBrand: number): Promise<void>;
   get(brand: string, id: string): Promise<Subscription | undefined>;
   list(brand: string, page: PageRequest): Promise<Page<Subscription>>;
   /** The brand's active subscriptions of one entity, read strongly consistent: no change is missed. */

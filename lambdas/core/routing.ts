@@ -2,11 +2,18 @@ import * as z from 'zod';
 import { type EventDefinition, findEventByDetailType } from './catalogue.js';
 import { EVENT_SOURCE } from './event-sources.js';
 import { deliveryIdFor } from './ids.js';
+import { jsonObjectSchema } from './json-object.js';
 import { matchSubscriptions } from './matching.js';
 import { type DeliveryMessage, expiresAtEpoch } from './model.js';
 import type { DeliveryQueue, EventStore, RejectedEventStore, SubscriptionStore } from './ports.js';
+import { sqsSafeJson } from './sqs-text.js';
 
-/** Serialized `data` above this is refused: a delivery record, which keeps it, must fit a DynamoDB item (400 KB). */
+/**
+ * `data` is refused when longer than this in the form it travels in (JSON with every character SQS
+ * refuses escaped, ./sqs-text.ts): its delivery message must fit SQS's 256 KiB message limit
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html) and
+ * its delivery record a DynamoDB item (400 KB).
+ */
 export const MAX_EVENT_DATA_BYTES = 200_000;
 /** Nesting deeper than this is refused: no CommBox shape comes close, and renderers recurse. */
 export const MAX_EVENT_DATA_DEPTH = 32;
@@ -42,7 +49,7 @@ export const detailSchema = z.object({
     .max(200)
     .regex(/^[\x21-\x7e]+$/, { error: 'must be visible ASCII' })
     .optional(),
-  data: z.record(z.string(), z.unknown()),
+  data: jsonObjectSchema,
 });
 
 export interface RoutingDeps {
@@ -102,9 +109,9 @@ export function acceptEvent(
   // would fail its writes on every retry.
   if (!isWellFormedText(data))
     return { reason: 'data holds text that is not valid Unicode (an unpaired surrogate)' };
-  const size = Buffer.byteLength(JSON.stringify(data));
+  const size = Buffer.byteLength(sqsSafeJson(data));
   if (size > MAX_EVENT_DATA_BYTES)
-    return { reason: `data is ${size} bytes; the limit is ${MAX_EVENT_DATA_BYTES}` };
+    return { reason: `data is ${size} bytes as queued; the limit is ${MAX_EVENT_DATA_BYTES}` };
   const valid = definition.schema.safeParse(data);
   if (!valid.success)
     return { reason: `data does not fit ${definition.detailType}: ${describeIssues(valid.error)}` };

@@ -9,6 +9,12 @@ import ipaddr from 'ipaddr.js';
 export interface AddressPolicy {
   /** Allow loopback (127.0.0.0/8, ::1); for local development and tests only. */
   readonly allowLocalTargets: boolean;
+  /**
+   * Ports of the service itself on loopback (its API, its internal stores): a loopback listener on one of
+   * them would be the service calling itself, its answer shown to the tenant. Refused on any loopback
+   * address or name (./ssrf.ts).
+   */
+  readonly refusedLoopbackPorts?: readonly number[];
 }
 
 /** The ipaddr.js range name (`private`, `linkLocal`, ...) plus a reason for refusals. */

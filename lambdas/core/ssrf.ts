@@ -97,18 +97,36 @@ export function checkListenerUrl(raw: string, opts: ListenerUrlOptions): URL {
   if (literal !== undefined) {
     const verdict = classifyAddress(literal.address, opts);
     if (!verdict.allowed) throw refuse(`URL host ${host} is ${verdict.reason}`, field);
+    if (verdict.range === 'loopback') refuseServicePort(url, opts, field);
     return url;
   }
   const name = bareName(host);
   if (isLocalhostName(name)) {
     if (!opts.allowLocalTargets)
       throw refuse(`URL host ${host} is a loopback name (local targets are disabled)`, field);
+    refuseServicePort(url, opts, field);
     return url;
   }
   if (!name.includes('.')) {
     throw refuse(`URL host ${host} is a single-label name; use a fully-qualified domain name`, field);
   }
   return url;
+}
+
+/** The port a URL connects to: its own, or its scheme's. */
+function portOf(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
+}
+
+/** Refuses a loopback listener on one of the service's own ports (AddressPolicy.refusedLoopbackPorts). */
+function refuseServicePort(url: URL, opts: ListenerUrlOptions, field: string): void {
+  const port = portOf(url);
+  if (opts.refusedLoopbackPorts?.includes(port))
+    throw refuse(
+      `URL port ${port} of ${url.hostname} is this service's own; a listener cannot be the service`,
+      field,
+    );
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -152,6 +170,7 @@ export async function resolveListener(raw: string, opts: ResolveListenerOptions)
     }
     const verdict = classifyAddress(answer.address, opts);
     if (!verdict.allowed) throw refuse(`URL host ${host} resolves to ${verdict.reason}`, field);
+    if (verdict.range === 'loopback') refuseServicePort(url, opts, field);
     addresses.push({ address: answer.address, family: answer.family });
   }
   return { url, addresses };

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { ACTIVITY_TYPES, COMPONENT_NAMES, ENTITY_NAMES, type EntityName, findEvent } from './catalogue.js';
 import { commboxId } from './catalogue-schemas.js';
 import { ClientError, type FieldIssue, ValidationError } from './errors.js';
+import { isJsonObject } from './json-object.js';
 import { retryScheduleSchema } from './retry.js';
 import { type AddressPolicy, checkListenerUrl } from './ssrf.js';
 
@@ -57,16 +58,33 @@ export interface EventSelection {
   readonly channels?: (number | string)[];
 }
 
+/** Header names to values; the object is kept as given, so a header may have any token as its name. */
 const headersSchema = z
-  .record(
-    z.string().regex(HEADER_NAME, { error: 'must be a valid HTTP header name' }),
-    z
-      .string()
-      .regex(HEADER_VALUE, { error: 'must be printable ASCII, at most 1024 characters, no line breaks' }),
-  )
-  .refine((headers) => Object.keys(headers).length <= MAX_CUSTOM_HEADERS, {
-    error: `at most ${MAX_CUSTOM_HEADERS} headers`,
-  });
+  .unknown()
+  .refine(isJsonObject, { error: 'must be an object of header names to values' })
+  .superRefine((value, context) => {
+    const headers = value as Record<string, unknown>;
+    const names = Object.keys(headers);
+    if (names.length > MAX_CUSTOM_HEADERS)
+      context.addIssue({ code: 'custom', message: `at most ${MAX_CUSTOM_HEADERS} headers` });
+    for (const name of names) {
+      const header = headers[name];
+      if (!HEADER_NAME.test(name))
+        context.addIssue({ code: 'custom', path: [name], message: 'must be a valid HTTP header name' });
+      else if (typeof header !== 'string' || !HEADER_VALUE.test(header))
+        context.addIssue({
+          code: 'custom',
+          path: [name],
+          message: 'must be printable ASCII, at most 1024 characters, no line breaks',
+        });
+    }
+  })
+  .meta({
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    description:
+      'Sent with every delivery. Views show each value as "[redacted]" unless its name is in publicHeaders.',
+  }) as z.ZodType<Record<string, string>, Record<string, string>>;
 
 /**
  * Text the table can store: DynamoDB refuses a string that is not valid UTF-8, which an unpaired UTF-16
@@ -90,6 +108,10 @@ const fields = {
   format: z.enum(['json', 'soap']),
   includeCompleteData: z.boolean(),
   headers: headersSchema,
+  publicHeaders: z
+    .array(z.string().regex(HEADER_NAME, { error: 'must be a valid HTTP header name' }))
+    .max(MAX_CUSTOM_HEADERS)
+    .meta({ description: 'Names of custom headers whose values views may show (they are not credentials)' }),
   retrySchedule: retryScheduleSchema,
   /** Clients may pause and resume; only the platform disables (with a reason). */
   status: z.enum(['active', 'paused']),
@@ -107,6 +129,7 @@ export const subscriptionCreateSchema = z.strictObject({
   format: fields.format.default('json'),
   includeCompleteData: fields.includeCompleteData.default(false),
   headers: fields.headers.optional(),
+  publicHeaders: fields.publicHeaders.optional(),
   retrySchedule: fields.retrySchedule.optional(),
   status: fields.status.default('active'),
   description: fields.description.optional(),
@@ -121,6 +144,7 @@ export const subscriptionUpdateSchema = z
     format: fields.format.optional(),
     includeCompleteData: fields.includeCompleteData.optional(),
     headers: fields.headers.nullable().optional(),
+    publicHeaders: fields.publicHeaders.nullable().optional(),
     retrySchedule: fields.retrySchedule.nullable().optional(),
     status: fields.status.optional(),
     description: fields.description.nullable().optional(),
@@ -136,6 +160,8 @@ export interface SubscriptionSpec {
   readonly format: 'json' | 'soap';
   readonly includeCompleteData: boolean;
   readonly headers?: Record<string, string>;
+  /** Custom header names (any case) whose values views show; every other value is redacted. */
+  readonly publicHeaders?: string[];
   readonly retrySchedule?: number[];
   readonly status: 'active' | 'paused';
   readonly description?: string;
@@ -162,14 +188,16 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
 export function parseSubscriptionCreate(body: unknown, policy: AddressPolicy): SubscriptionSpec {
   const result = subscriptionCreateSchema.safeParse(body);
   if (!result.success) throw new ValidationError(toFieldIssues(result.error));
-  const { events, headers, ...rest } = result.data;
+  const { events, headers, publicHeaders, ...rest } = result.data;
   const spec: SubscriptionSpec = {
     ...rest,
     events: events.map(expandSelection),
     ...(headers ? { headers } : {}),
+    ...(publicHeaders ? { publicHeaders } : {}),
   };
   assertValid(spec, policy);
-  return spec;
+  // Stored as the guard saw it: the normalised URL, never a raw spelling it would read differently.
+  return { ...spec, url: new URL(spec.url).href };
 }
 
 /** Parses an update request and applies it to the current spec; the result is validated whole. */
@@ -182,7 +210,7 @@ export function applySubscriptionUpdate(
   if (!result.success) throw new ValidationError(toFieldIssues(result.error));
   const merged: Record<string, unknown> = { ...current };
   for (const [key, value] of Object.entries(result.data)) {
-    // null removes an optional field (headers, retrySchedule, description); undefined leaves it.
+    // null removes an optional field (headers, publicHeaders, retrySchedule, description); undefined leaves it.
     if (value === null) delete merged[key];
     else if (value !== undefined) merged[key] = value;
   }
@@ -198,6 +226,7 @@ function assertValid(spec: SubscriptionSpec, policy: AddressPolicy): void {
     ...urlIssues(spec.url, policy),
     ...selectionIssues(spec.entity, spec.events),
     ...headerIssues(spec.headers ?? {}),
+    ...publicHeaderIssues(spec.headers ?? {}, spec.publicHeaders ?? []),
   ];
   if (issues.length > 0) throw new ValidationError(issues);
 }
@@ -263,4 +292,13 @@ function headerIssues(headers: Record<string, string>): FieldIssue[] {
     seen.add(lower);
   }
   return issues;
+}
+
+function publicHeaderIssues(headers: Record<string, string>, publicHeaders: readonly string[]): FieldIssue[] {
+  const names = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
+  return publicHeaders.flatMap((name, index) =>
+    names.has(name.toLowerCase())
+      ? []
+      : [{ field: `publicHeaders.${index}`, message: `"${name}" is not one of the custom headers` }],
+  );
 }

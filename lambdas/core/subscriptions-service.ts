@@ -23,17 +23,23 @@ export interface ServiceDeps {
   readonly policy: AddressPolicy;
   readonly resolve: Resolver;
   readonly now: () => Date;
+  /** A brand may have at most this many subscriptions (409 `subscription_quota_exceeded` beyond). */
+  readonly maxSubscriptionsPerBrand: number;
 }
 
 /** A rotated-out secret keeps signing this long beside the new one. */
 export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
 
-/** Header names whose values are credentials for the listener: shown redacted. */
-const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password|signature/i;
+/** What views show instead of a custom header's value. */
+export const REDACTED = '[redacted]';
 
-/** A subscription as the API shows it: never its secrets, and credential-like header values redacted. */
+/**
+ * A subscription as the API shows it: never its secrets, and every custom header value redacted unless
+ * the client named the header in `publicHeaders`: any header may carry a credential, whatever its name.
+ */
 export function toSubscriptionView(subscription: Subscription) {
   const { secrets: _secrets, version: _version, failingSince, headers, ...view } = subscription;
+  const shown = new Set((subscription.publicHeaders ?? []).map((name) => name.toLowerCase()));
   return {
     ...view,
     ...(headers
@@ -41,7 +47,7 @@ export function toSubscriptionView(subscription: Subscription) {
           headers: Object.fromEntries(
             Object.entries(headers).map(([name, value]) => [
               name,
-              SENSITIVE_HEADER.test(name) ? '[redacted]' : value,
+              shown.has(name.toLowerCase()) ? value : REDACTED,
             ]),
           ),
         }
@@ -66,7 +72,7 @@ export async function createSubscription(deps: ServiceDeps, brand: string, body:
     updatedAt: now,
     version: 1,
   };
-  await deps.subscriptions.create(subscription);
+  await deps.subscriptions.create(subscription, deps.maxSubscriptionsPerBrand);
   return { ...toSubscriptionView(subscription), secret };
 }
 
@@ -138,8 +144,18 @@ export async function rotateSecret(deps: ServiceDeps, brand: string, id: string)
 }
 
 function specOf(subscription: Subscription): SubscriptionSpec {
-  const { name, entity, events, url, format, includeCompleteData, headers, retrySchedule, description } =
-    subscription;
+  const {
+    name,
+    entity,
+    events,
+    url,
+    format,
+    includeCompleteData,
+    headers,
+    publicHeaders,
+    retrySchedule,
+    description,
+  } = subscription;
   return {
     name,
     entity,
@@ -149,6 +165,7 @@ function specOf(subscription: Subscription): SubscriptionSpec {
     includeCompleteData,
     status: subscription.status === 'paused' ? 'paused' : 'active',
     ...(headers ? { headers } : {}),
+    ...(publicHeaders ? { publicHeaders } : {}),
     ...(retrySchedule ? { retrySchedule } : {}),
     ...(description ? { description } : {}),
   };

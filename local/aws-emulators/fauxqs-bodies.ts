@@ -1,5 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { escapeUnitsSqsRefuses } from '../put-events.js';
+import { escapeUnitsSqsRefuses } from '../../lambdas/core/sqs-text.js';
 
 /*
  * fauxqs tests a body's UTF-16 code units, not its characters, so it refuses the surrogates of any

@@ -323,6 +323,7 @@ describe('WebhooksService functions', () => {
         [ENV.retentionDays]: '30',
         [ENV.disableAfterDays]: '5',
         [ENV.deliveryLog]: 'full',
+        [ENV.maxSubscriptionsPerBrand]: '100',
       });
       expect(environmentOf(fn)).not.toHaveProperty(ENV.retrySchedule);
       expect(environmentOf(fn)).not.toHaveProperty(ENV.allowLocalTargets);
@@ -471,6 +472,27 @@ describe('WebhooksService IAM contract', () => {
       const roleId = functionProperties(fn).Role['Fn::GetAtt'][0];
       expect(resources('AWS::IAM::Role')[roleId]?.Properties.ManagedPolicyArns, name).toBeUndefined();
     }
+  });
+
+  it("denies every principal but the deliver function's role putting events with the service's own source", () => {
+    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      EventBusName: { Ref: logicalId(service.eventBus) },
+      Statement: {
+        Sid: 'cdk-OnlyTheServicePutsItsOperationalEvents',
+        Effect: 'Deny',
+        Principal: { AWS: '*' },
+        Action: 'events:PutEvents',
+        Resource: getAtt(logicalId(service.eventBus)),
+        Condition: {
+          StringEquals: { 'events:source': 'commbox.webhooks' },
+          ArnNotEquals: {
+            'aws:PrincipalArn': {
+              'Fn::GetAtt': [Match.stringLikeRegexp('^WebhooksDeliverRole'), 'Arn'],
+            },
+          },
+        },
+      },
+    });
   });
 });
 
@@ -659,6 +681,7 @@ describe('WebhooksService props', () => {
         retentionDays: 7,
         disableAfterDays: 2,
         deliveryLog: 'failures',
+        maxSubscriptionsPerBrand: 250,
         tableRemovalPolicy: RemovalPolicy.DESTROY,
         archiveRetention: Duration.days(7),
       },
@@ -675,6 +698,7 @@ describe('WebhooksService props', () => {
       [ENV.retentionDays]: '7',
       [ENV.disableAfterDays]: '2',
       [ENV.deliveryLog]: 'failures',
+      [ENV.maxSubscriptionsPerBrand]: '250',
       [ENV.eventBusName]: 'commbox-bus',
     });
     customTemplate.resourceCountIs('AWS::Events::EventBus', 0);
@@ -733,6 +757,7 @@ describe('WebhooksService props', () => {
       () => ({ deliveryLog: 'none' as unknown as WebhooksServiceProps['deliveryLog'] }),
       /deliveryLog/,
     ],
+    ['a subscription quota of zero', () => ({ maxSubscriptionsPerBrand: 0 }), /maxSubscriptionsPerBrand/],
   ])('rejects %s', (_name, props, message) => {
     const rejectStack = new Stack(new App(), 'Rejected');
     expect(() => new WebhooksService(rejectStack, 'Webhooks', props(rejectStack))).toThrow(message);

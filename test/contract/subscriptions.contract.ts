@@ -30,14 +30,14 @@ export function subscriptionContract(stores: StoresUnderTest): void {
   describe('subscriptions', () => {
     it('stores a subscription and reads it back exactly, with fields the store does not know and hard text', async () => {
       const subscription = withFutureFields({ name: HARD_TEXT });
-      await stores().subscriptions.create(subscription);
+      await stores().subscriptions.create(subscription, 100);
 
       expect(await stores().subscriptions.get(subscription.brand, subscription.id)).toEqual(subscription);
     });
 
     it("answers undefined for an unknown id and for another brand's id", async () => {
       const subscription = aStoredSubscription({ brand: aBrand() });
-      await stores().subscriptions.create(subscription);
+      await stores().subscriptions.create(subscription, 100);
 
       expect(await stores().subscriptions.get(subscription.brand, 'sub_AAAAAAAAAAAAAAAA')).toBeUndefined();
       expect(await stores().subscriptions.get(aBrand(), subscription.id)).toBeUndefined();
@@ -45,20 +45,20 @@ export function subscriptionContract(stores: StoresUnderTest): void {
 
     it('refuses a name the brand already uses, ignoring case, with 409 name_taken on the name field', async () => {
       const brand = aBrand();
-      await stores().subscriptions.create(aStoredSubscription({ brand, name: 'CRM Orders' }));
+      await stores().subscriptions.create(aStoredSubscription({ brand, name: 'CRM Orders' }), 100);
 
       const error = await rejection(
-        stores().subscriptions.create(aStoredSubscription({ brand, name: 'crm ORDERS' })),
+        stores().subscriptions.create(aStoredSubscription({ brand, name: 'crm ORDERS' }), 100),
       );
       expect(error).toMatchObject({ status: 409, code: 'name_taken', details: [{ field: 'name' }] });
-      await stores().subscriptions.create(aStoredSubscription({ brand: aBrand(), name: 'CRM Orders' }));
+      await stores().subscriptions.create(aStoredSubscription({ brand: aBrand(), name: 'CRM Orders' }), 100);
     });
 
     it("lists a brand's subscriptions in id order, page by page, each once and no other brand's", async () => {
       const brand = aBrand();
       const created = [1, 2, 3, 4, 5].map(() => aStoredSubscription({ brand }));
-      for (const subscription of created) await stores().subscriptions.create(subscription);
-      await stores().subscriptions.create(aStoredSubscription({ brand: aBrand() }));
+      for (const subscription of created) await stores().subscriptions.create(subscription, 100);
+      await stores().subscriptions.create(aStoredSubscription({ brand: aBrand() }), 100);
 
       const listed: Subscription[] = [];
       let cursor: string | undefined;
@@ -88,7 +88,7 @@ export function subscriptionContract(stores: StoresUnderTest): void {
       const otherEntity = aStoredSubscription({ brand, entity: 'User' });
       const disabledNow = aStoredSubscription({ brand });
       for (const subscription of [active, paused, otherEntity, disabledNow])
-        await stores().subscriptions.create(subscription);
+        await stores().subscriptions.create(subscription, 100);
       await stores().subscriptions.disable(brand, disabledNow.id, 'gone', '2026-02-01T00:00:00.000Z');
 
       const listed = await stores().subscriptions.listActive(brand, 'Object');
@@ -97,7 +97,7 @@ export function subscriptionContract(stores: StoresUnderTest): void {
 
     it('replaces a subscription whose stored version is the previous one', async () => {
       const subscription = withFutureFields();
-      await stores().subscriptions.create(subscription);
+      await stores().subscriptions.create(subscription, 100);
       const next = { ...subscription, url: 'https://other.example.com/hook', version: 2 };
 
       await stores().subscriptions.replace(next, subscription.name);
@@ -106,7 +106,7 @@ export function subscriptionContract(stores: StoresUnderTest): void {
 
     it('refuses a replace based on a stale version with 409 conflict, leaving the stored one', async () => {
       const subscription = aStoredSubscription({ brand: aBrand(), version: 3 });
-      await stores().subscriptions.create(subscription);
+      await stores().subscriptions.create(subscription, 100);
 
       const stale = { ...subscription, url: 'https://other.example.com/hook', version: 3 };
       const error = await rejection(stores().subscriptions.replace(stale, subscription.name));
@@ -118,8 +118,8 @@ export function subscriptionContract(stores: StoresUnderTest): void {
       const brand = aBrand();
       const first = aStoredSubscription({ brand, name: 'First' });
       const second = aStoredSubscription({ brand, name: 'Second' });
-      await stores().subscriptions.create(first);
-      await stores().subscriptions.create(second);
+      await stores().subscriptions.create(first, 100);
+      await stores().subscriptions.create(second, 100);
 
       const error = await rejection(
         stores().subscriptions.replace({ ...second, name: 'FIRST', version: 2 }, second.name),
@@ -131,34 +131,35 @@ export function subscriptionContract(stores: StoresUnderTest): void {
     it('frees the old name on a rename and keeps the name on a change of case only', async () => {
       const brand = aBrand();
       const subscription = aStoredSubscription({ brand, name: 'Old name' });
-      await stores().subscriptions.create(subscription);
+      await stores().subscriptions.create(subscription, 100);
       const renamed = { ...subscription, name: 'New name', version: 2 };
       await stores().subscriptions.replace(renamed, subscription.name);
       await stores().subscriptions.replace({ ...renamed, name: 'NEW NAME', version: 3 }, renamed.name);
 
-      await stores().subscriptions.create(aStoredSubscription({ brand, name: 'Old name' }));
+      await stores().subscriptions.create(aStoredSubscription({ brand, name: 'Old name' }), 100);
       const error = await rejection(
-        stores().subscriptions.create(aStoredSubscription({ brand, name: 'new name' })),
+        stores().subscriptions.create(aStoredSubscription({ brand, name: 'new name' }), 100),
       );
       expect(error.code).toBe('name_taken');
     });
 
     it('deletes a subscription and frees its name; a second delete finds nothing', async () => {
       const subscription = aStoredSubscription({ brand: aBrand() });
-      await stores().subscriptions.create(subscription);
+      await stores().subscriptions.create(subscription, 100);
 
       expect(await stores().subscriptions.delete(subscription.brand, subscription.id)).toBe(true);
       expect(await stores().subscriptions.get(subscription.brand, subscription.id)).toBeUndefined();
       expect(await stores().subscriptions.delete(subscription.brand, subscription.id)).toBe(false);
       await stores().subscriptions.create(
         aStoredSubscription({ brand: subscription.brand, name: subscription.name }),
+        100,
       );
     });
 
     it('marks it failing from the first failure only, and healthy again, leaving every other field', async () => {
       const subscription = withFutureFields({ name: HARD_TEXT });
       const { brand, id } = subscription;
-      await stores().subscriptions.create(subscription);
+      await stores().subscriptions.create(subscription, 100);
 
       await stores().subscriptions.markFailing(brand, id, '2026-02-01T00:00:00.000Z');
       await stores().subscriptions.markFailing(brand, id, '2026-02-02T00:00:00.000Z');
@@ -174,7 +175,7 @@ export function subscriptionContract(stores: StoresUnderTest): void {
     it('disables it with a reason and a new version, and never brings back a deleted one', async () => {
       const subscription = withFutureFields({ version: 4 });
       const { brand, id } = subscription;
-      await stores().subscriptions.create(subscription);
+      await stores().subscriptions.create(subscription, 100);
 
       await stores().subscriptions.disable(brand, id, 'listener answered 410', '2026-02-03T00:00:00.000Z');
       expect(await stores().subscriptions.get(brand, id)).toEqual({

@@ -167,7 +167,7 @@ describe('invalid events', { timeout: 40_000 }, () => {
         Message: invalidMarker,
         Snippet: 'x'.repeat(MAX_EVENT_DATA_BYTES + 10_000),
       }),
-      reason: new RegExp(`^data is \\d+ bytes; the limit is ${MAX_EVENT_DATA_BYTES}$`),
+      reason: new RegExp(`^data is \\d+ bytes as queued; the limit is ${MAX_EVENT_DATA_BYTES}$`),
     };
     const all = [...invalid, oversize];
 

@@ -121,8 +121,8 @@ describe('the subscription and delivery stores on the local DynamoDB', () => {
     const brand = aBrand();
     const orders = aStoredSubscription({ brand: brand, name: 'Orders' });
     const invoices = aStoredSubscription({ brand: brand, name: 'Invoices' });
-    await store.create(orders);
-    await store.create(invoices);
+    await store.create(orders, 100);
+    await store.create(invoices, 100);
 
     const [first, missing, second] = await Promise.all([
       store.get(brand, orders.id),

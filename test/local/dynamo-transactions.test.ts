@@ -399,9 +399,9 @@ describe('the DynamoDB adapters on the local DynamoDB', () => {
     const store = new DynamoSubscriptionStore(client, TABLE_NAME);
     const brand = aBrand();
     const first = aStoredSubscription({ brand: brand, name: 'Orders' });
-    await store.create(first);
+    await store.create(first, 100);
 
-    const error = await rejection(store.create(aStoredSubscription({ brand: brand, name: 'ORDERS' })));
+    const error = await rejection(store.create(aStoredSubscription({ brand: brand, name: 'ORDERS' }), 100));
 
     expect(error).toBeInstanceOf(ClientError);
     expect(error).toMatchObject({ status: 409, code: 'name_taken' });
@@ -413,8 +413,8 @@ describe('the DynamoDB adapters on the local DynamoDB', () => {
     const brand = aBrand();
     const orders = aStoredSubscription({ brand: brand, name: 'Orders' });
     const invoices = aStoredSubscription({ brand: brand, name: 'Invoices' });
-    await store.create(orders);
-    await store.create(invoices);
+    await store.create(orders, 100);
+    await store.create(invoices, 100);
 
     const renamed = { ...orders, name: 'Sales', version: 2 };
     await store.replace(renamed, 'Orders');
@@ -429,10 +429,59 @@ describe('the DynamoDB adapters on the local DynamoDB', () => {
     expect(await store.get(brand, orders.id)).toEqual(renamed);
 
     const reused = aStoredSubscription({ brand: brand, name: 'Orders' });
-    await store.create(reused);
+    await store.create(reused, 100);
     expect(await store.delete(brand, invoices.id)).toBe(true);
     expect(await store.delete(brand, invoices.id)).toBe(false);
-    await store.create(aStoredSubscription({ brand: brand, name: 'Invoices' }));
+    await store.create(aStoredSubscription({ brand: brand, name: 'Invoices' }), 100);
+  });
+
+  it('holds the subscription quota exactly, however many creates race, and frees a place on delete', async () => {
+    const store = new DynamoSubscriptionStore(client, TABLE_NAME);
+    const brand = aBrand();
+    // The first create seeds the brand's count. (Seeding while other creates race is exact on AWS, where a
+    // Query never sees a transaction half-applied; this emulator's transactions are not isolated from it.)
+    await store.create(aStoredSubscription({ brand, name: 'First' }), 3);
+    const racing = Array.from({ length: 5 }, (_, n) => aStoredSubscription({ brand, name: `Sub ${n}` }));
+
+    const results = await Promise.allSettled(racing.map((subscription) => store.create(subscription, 3)));
+
+    const refused = results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+    expect(refused).toHaveLength(3);
+    for (const reason of refused)
+      expect(reason).toMatchObject({ status: 409, code: 'subscription_quota_exceeded' });
+    const { items } = await store.list(brand, { limit: 100 });
+    expect(items).toHaveLength(3);
+    expect(await store.delete(brand, items[0]?.id ?? '')).toBe(true);
+    await store.create(aStoredSubscription({ brand, name: 'After a delete' }), 3);
+    await expect(store.create(aStoredSubscription({ brand, name: 'One too many' }), 3)).rejects.toMatchObject(
+      {
+        code: 'subscription_quota_exceeded',
+      },
+    );
+  });
+
+  it('counts the subscriptions a brand had before the quota existed', async () => {
+    const store = new DynamoSubscriptionStore(client, TABLE_NAME);
+    const brand = aBrand();
+    const older = [
+      aStoredSubscription({ brand, name: 'Old 1' }),
+      aStoredSubscription({ brand, name: 'Old 2' }),
+    ];
+    for (const subscription of older)
+      await client.send(
+        new PutCommand({
+          TableName: TABLE_NAME,
+          Item: { ...subscription, pk: `BRAND#${brand}`, sk: `SUB#${subscription.id}` },
+        }),
+      );
+
+    await store.create(aStoredSubscription({ brand, name: 'New' }), 3);
+
+    await expect(store.create(aStoredSubscription({ brand, name: 'Fourth' }), 3)).rejects.toMatchObject({
+      code: 'subscription_quota_exceeded',
+    });
+    expect(await store.delete(brand, older[0]?.id ?? '')).toBe(true);
+    await store.create(aStoredSubscription({ brand, name: 'Fourth' }), 3);
   });
 
   it('puts, finds by hash and revokes an API key', async () => {

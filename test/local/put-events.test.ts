@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { type FauxqsServer, startFauxqs } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_SOURCE, OPERATIONAL_EVENT_SOURCE } from '../../lambdas/core/event-sources.js';
@@ -15,6 +16,7 @@ import {
   type PutEventsRule,
   sqsRuleTarget,
 } from '../../local/put-events.js';
+import { NodeSha256, type SignedRequest } from '../../local/sigv4-check.js';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const now = () => new Date('2026-11-27T12:00:00.123Z');
@@ -24,7 +26,7 @@ let sqs: SQSClient;
 let server: http.Server;
 let events: EventBridgeClient;
 /** What the HTTP server routes PutEvents to; each test installs its own rules. */
-let handle: (body: Buffer) => Promise<PutEventsHttpResponse> = async () => {
+let handle: (request: SignedRequest) => Promise<PutEventsHttpResponse> = async () => {
   throw new Error('no handler installed');
 };
 
@@ -39,7 +41,12 @@ beforeAll(async () => {
         res.writeHead(404).end();
         return;
       }
-      handle(Buffer.concat(chunks)).then(
+      handle({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      }).then(
         (answer) => res.writeHead(answer.status, { 'content-type': answer.contentType }).end(answer.body),
         () => res.writeHead(500).end(),
       );
@@ -154,9 +161,7 @@ describe('the local PutEvents endpoint, through the real EventBridge client', ()
   it('accepts an event of another source without queuing it, as AWS accepts unmatched events', async () => {
     const queueUrl = await withIngestQueue();
 
-    const output = await events.send(
-      new PutEventsCommand({ Entries: [entry({ Source: OPERATIONAL_EVENT_SOURCE })] }),
-    );
+    const output = await events.send(new PutEventsCommand({ Entries: [entry({ Source: 'crm.other' })] }));
 
     expect(output).toMatchObject({ FailedEntryCount: 0, Entries: [{ EventId: expect.any(String) }] });
     expect(await drain(queueUrl)).toEqual([]);
@@ -220,7 +225,7 @@ describe('the local PutEvents endpoint, through the real EventBridge client', ()
 
     expect(output.FailedEntryCount).toBe(2);
     expect(output.Entries).toEqual([
-      { ErrorCode: 'InternalFailure', ErrorMessage: expect.stringContaining('queue unavailable') },
+      { ErrorCode: 'InternalFailure', ErrorMessage: 'The event could not be queued for rule broken.' },
       { EventId: expect.any(String) },
       { ErrorCode: 'InternalFailure', ErrorMessage: expect.stringContaining('broken') },
     ]);
@@ -241,8 +246,44 @@ describe('the local PutEvents endpoint, through the real EventBridge client', ()
   });
 });
 
+/** A PutEvents request as the SDK sends it, signed (SigV4) with `signer` credentials, now. */
+async function signedRequest(
+  body: Buffer,
+  signer: { accessKeyId: string; secretAccessKey: string } = credentials,
+): Promise<SignedRequest> {
+  const signed = await new SignatureV4({
+    credentials: signer,
+    region: 'us-east-1',
+    service: 'events',
+    sha256: NodeSha256,
+  }).sign(
+    {
+      method: 'POST',
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      port: 4010,
+      path: '/',
+      query: {},
+      headers: {
+        host: '127.0.0.1:4010',
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'AWSEvents.PutEvents',
+      },
+      body,
+    },
+    { signingDate: new Date() },
+  );
+  const headers = Object.fromEntries(
+    Object.entries(signed.headers).map(([name, value]) => [name.toLowerCase(), value]),
+  );
+  return { method: 'POST', path: '/', headers, body };
+}
+
 describe('createPutEventsHandler', () => {
-  const handlerWith = (rules: PutEventsRule[] = []) => createPutEventsHandler({ rules, now });
+  const handlerWith =
+    (rules: PutEventsRule[] = []) =>
+    async (body: Buffer) =>
+      createPutEventsHandler({ rules, now })(await signedRequest(body));
   const request = (payload: unknown) => Buffer.from(JSON.stringify(payload));
 
   it.each<[string, Buffer, string]>([
@@ -350,8 +391,173 @@ describe('createPutEventsHandler', () => {
     ['an empty list', { source: [] }],
   ])('refuses at creation a rule pattern with %s', (_, pattern) => {
     expect(() =>
-      handlerWith([{ name: 'bad', pattern: pattern as PutEventsRule['pattern'], send: async () => {} }]),
+      createPutEventsHandler({
+        rules: [{ name: 'bad', pattern: pattern as PutEventsRule['pattern'], send: async () => {} }],
+      }),
     ).toThrow('Rule "bad"');
+  });
+});
+
+describe('who may put events (SigV4, as AWS checks it)', () => {
+  const SERVICE = { accessKeyId: 'commbox-webhooks-service', secretAccessKey: 'a-service-secret' };
+  const sent: EventEnvelope[] = [];
+  const errors: string[] = [];
+  const handler = createPutEventsHandler({
+    rules: [
+      {
+        name: 'all',
+        pattern: { source: [{ prefix: '' }] },
+        send: async (envelopes) => void sent.push(...envelopes),
+      },
+    ],
+    serviceCredentials: SERVICE,
+    onError: (message, error) => errors.push(`${message}: ${(error as Error).message}`),
+  });
+  const body = (entries: object[]) => Buffer.from(JSON.stringify({ Entries: entries }));
+  const refusal = (answer: PutEventsHttpResponse) => ({ status: answer.status, ...JSON.parse(answer.body) });
+
+  it('refuses an unsigned request, queuing nothing', async () => {
+    const request = await signedRequest(body([entry()]));
+    const { authorization: _dropped, ...unsigned } = request.headers;
+
+    expect(refusal(await handler({ ...request, headers: unsigned }))).toEqual({
+      status: 400,
+      __type: 'MissingAuthenticationTokenException',
+      message: 'Missing Authentication Token',
+    });
+    expect(sent).toEqual([]);
+  });
+
+  it.each<[string, (request: SignedRequest) => SignedRequest, string]>([
+    [
+      'a made-up signature',
+      (request) => ({
+        ...request,
+        headers: {
+          ...request.headers,
+          authorization: String(request.headers.authorization).replace(
+            /Signature=\w+/,
+            `Signature=${'0'.repeat(64)}`,
+          ),
+        },
+      }),
+      'InvalidSignatureException',
+    ],
+    [
+      'a body changed after signing',
+      (request) => ({ ...request, body: body([entry({ DetailType: 'X' })]) }),
+      'InvalidSignatureException',
+    ],
+    [
+      'a target changed after signing',
+      (request) => ({ ...request, headers: { ...request.headers, 'x-amz-target': 'AWSEvents.PutRule' } }),
+      'InvalidSignatureException',
+    ],
+    [
+      'a header that is not a SigV4 one',
+      (request) => ({ ...request, headers: { ...request.headers, authorization: 'Bearer local' } }),
+      'IncompleteSignatureException',
+    ],
+  ])('refuses %s', async (_, tamper, type) => {
+    const answer = await handler(tamper(await signedRequest(body([entry()]))));
+
+    expect(refusal(answer)).toMatchObject({ status: 400, __type: type });
+    expect(sent).toEqual([]);
+  });
+
+  it('refuses a signature by an unknown key, and one by the known key with another secret', async () => {
+    const unknown = await handler(
+      await signedRequest(body([entry()]), { accessKeyId: 'AKIAFAKE', secretAccessKey: 'x' }),
+    );
+    const wrongSecret = await handler(
+      await signedRequest(body([entry()]), { accessKeyId: 'local', secretAccessKey: 'guessed' }),
+    );
+
+    expect(refusal(unknown)).toMatchObject({ status: 400, __type: 'UnrecognizedClientException' });
+    expect(refusal(wrongSecret)).toMatchObject({ status: 400, __type: 'InvalidSignatureException' });
+    expect(sent).toEqual([]);
+  });
+
+  it('refuses, through the real EventBridge client, credentials other than the configured ones', async () => {
+    await withIngestQueue();
+    const forger = new EventBridgeClient({
+      endpoint: await events.config
+        .endpoint?.()
+        .then((endpoint) => `http://${endpoint.hostname}:${endpoint.port}`),
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'not-local' },
+    });
+
+    await expect(forger.send(new PutEventsCommand({ Entries: [entry()] }))).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+    });
+    forger.destroy();
+  });
+
+  it("refuses producers' events of the service's own source; the service's credentials may put them", async () => {
+    const operational = entry({ Source: OPERATIONAL_EVENT_SOURCE, DetailType: 'Subscription.Recovered' });
+
+    const forged = JSON.parse((await handler(await signedRequest(body([operational, entry()])))).body);
+    const own = JSON.parse((await handler(await signedRequest(body([operational]), SERVICE))).body);
+
+    expect(forged).toEqual({
+      FailedEntryCount: 1,
+      Entries: [
+        { ErrorCode: 'NotAuthorizedForSourceException', ErrorMessage: 'Not authorized for the source.' },
+        { EventId: expect.any(String) },
+      ],
+    });
+    expect(own).toMatchObject({ FailedEntryCount: 0 });
+    expect(sent.map((envelope) => envelope.source)).toEqual([EVENT_SOURCE, OPERATIONAL_EVENT_SOURCE]);
+    sent.length = 0;
+  });
+
+  it.each([
+    ['a line break', 'Object.OnNew\noperational event Subscription.Recovered {}'],
+    ['a carriage return', 'Object.OnNew\r'],
+    ['a NUL', 'Object.OnNew\u0000'],
+    ['a line separator', 'Object.OnNew\u2028'],
+    ['more than 128 characters', `Object.${'x'.repeat(125)}`],
+  ])('fails an entry whose DetailType holds %s', async (_, detailType) => {
+    const answer = JSON.parse(
+      (await handler(await signedRequest(body([entry({ DetailType: detailType })])))).body,
+    );
+
+    expect(answer).toEqual({
+      FailedEntryCount: 1,
+      Entries: [
+        {
+          ErrorCode: 'InvalidArgument',
+          ErrorMessage: expect.stringContaining('Parameter DetailType is not valid'),
+        },
+      ],
+    });
+    expect(sent).toEqual([]);
+  });
+
+  it('never tells the caller an internal error message, and logs it', async () => {
+    const failing = createPutEventsHandler({
+      rules: [
+        {
+          name: 'ingest',
+          pattern: INGEST_RULE_PATTERN,
+          send: async () => {
+            throw new RangeError('Maximum call stack size exceeded at /srv/app/secret-path.js');
+          },
+        },
+      ],
+      onError: (message, error) => errors.push(`${message}: ${(error as Error).message}`),
+    });
+
+    const answer = await failing(await signedRequest(body([entry()])));
+
+    expect(answer.body).not.toMatch(/Maximum call stack|secret-path/);
+    expect(JSON.parse(answer.body).Entries).toEqual([
+      { ErrorCode: 'InternalFailure', ErrorMessage: 'The event could not be queued for rule ingest.' },
+    ]);
+    expect(errors).toEqual([
+      'PutEvents rule ingest: Maximum call stack size exceeded at /srv/app/secret-path.js',
+    ]);
   });
 });
 

@@ -34,7 +34,7 @@ describe('npm run backup', () => {
     const writeOne = () => {
       written += 1;
       inTransaction(db, () => {
-        void stores.subscriptions.create(aStoredSubscription({ name: `Subscription ${written}` }));
+        void stores.subscriptions.create(aStoredSubscription({ name: `Subscription ${written}` }), 1_000_000);
         void stores.events.claim(anEventClaim({ key: `acme/evt-${written}` }), 4_000_000_000);
       });
     };

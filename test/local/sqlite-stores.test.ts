@@ -52,7 +52,7 @@ function aDeliveryRecord(expiresAt: number) {
 describe('the SQLite store', () => {
   it('keeps every record across a reopen of its file', async () => {
     const subscription = aStoredSubscription();
-    await stores.subscriptions.create(subscription);
+    await stores.subscriptions.create(subscription, 100);
     const { key } = await createApiKey(stores.apiKeys, 'acme');
     db.close();
 
@@ -67,7 +67,7 @@ describe('the SQLite store', () => {
 
     expect(() =>
       inTransaction(db, () => {
-        void stores.subscriptions.create(subscription);
+        void stores.subscriptions.create(subscription, 100);
         void stores.events.claim(anEventClaim(), 4_000_000_000);
         throw new Error('the queue refused the message');
       }),
@@ -97,7 +97,7 @@ describe('expiry', () => {
     const kept = aDeliveryRecord(now + 60);
     await stores.deliveries.recordAttempt(old);
     await stores.deliveries.recordAttempt(kept);
-    await stores.subscriptions.create(aStoredSubscription());
+    await stores.subscriptions.create(aStoredSubscription(), 100);
 
     expect(purgeExpired(db, now)).toBe(3);
     expect(await stores.events.claim(anEventClaim({ key: 'acme/old', envelopeId: 'eb-9' }), now + 1)).toBe(

@@ -1,5 +1,5 @@
 import type { EntityName } from '../../lambdas/core/catalogue.js';
-import { ClientError } from '../../lambdas/core/errors.js';
+import { ClientError, subscriptionQuotaReached } from '../../lambdas/core/errors.js';
 import type {
   DeliveryEvent,
   DeliveryStatus,
@@ -102,8 +102,12 @@ export class InMemorySubscriptionStore
     return this.stored.get(keyOf(brand, id));
   }
 
-  async create(subscription: Subscription): Promise<void> {
+  async create(subscription: Subscription, maxPerBrand: number): Promise<void> {
     this.check('create', subscription);
+    const brandCount = [...this.stored.values()].filter(
+      (stored) => stored.brand === subscription.brand,
+    ).length;
+    if (brandCount >= maxPerBrand) throw subscriptionQuotaReached(maxPerBrand);
     this.refuseTakenName(subscription);
     this.stored.set(keyOf(subscription.brand, subscription.id), subscription);
   }

@@ -537,6 +537,44 @@ describe('local targets', () => {
   });
 });
 
+describe("the service's own ports", () => {
+  const policy = { allowLocalTargets: true, refusedLoopbackPorts: [3000, 4566, 80] };
+
+  it.each([
+    'http://127.0.0.1:3000/subscriptions',
+    'http://127.0.0.2:3000/',
+    'http://127.1:4566/',
+    'http://[::1]:3000/',
+    'http://localhost:3000/',
+    'http://LOCALHOST.:4566/',
+    'http://api.localhost:3000/',
+    'http://127.0.0.1/',
+    'http://127.0.0.1:80/',
+  ])('refuses %s as a listener, before any lookup', async (raw) => {
+    const resolve = resolverReturning({ address: '127.0.0.1', family: 4 });
+    expect(() => checkListenerUrl(raw, policy)).toThrow("is this service's own");
+    await expect(resolveListener(raw, { ...policy, resolve })).rejects.toThrow("is this service's own");
+    expect(resolve).not.toHaveBeenCalled();
+    expectNoNetworkActivity();
+  });
+
+  it('refuses a name that resolves to loopback on one of those ports', async () => {
+    const resolve = resolverReturning({ address: '::1', family: 6 });
+    await expect(resolveListener('http://listener.test:3000/', { ...policy, resolve })).rejects.toThrow(
+      "URL port 3000 of listener.test is this service's own",
+    );
+  });
+
+  it('allows other loopback ports, and those ports on public hosts', async () => {
+    await expect(
+      resolveListener('http://127.0.0.1:3001/', { ...policy, resolve: resolverReturning() }),
+    ).resolves.toMatchObject({ addresses: [{ address: '127.0.0.1' }] });
+    await expect(
+      resolveListener('https://example.com:3000/', { ...policy, resolve: resolverReturning(PUBLIC_V4) }),
+    ).resolves.toMatchObject({ addresses: [PUBLIC_V4] });
+  });
+});
+
 describe('address classification', () => {
   it.each([
     ['93.184.216.34', false, true, 'unicast'],

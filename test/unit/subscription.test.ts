@@ -22,6 +22,29 @@ function rejectionOf(body: unknown): ValidationError {
 }
 
 describe('parseSubscriptionCreate', () => {
+  it('stores the URL the guard checked, normalised, not the raw spelling', () => {
+    const spec = parseSubscriptionCreate(
+      { ...validBody, url: 'HTTPS://CRM.Example.COM:443/a/../hooks/%7euser?x=1#frag' },
+      production,
+    );
+    expect(spec.url).toBe('https://crm.example.com/hooks/%7euser?x=1#frag');
+  });
+
+  it('keeps public header names that name a custom header, in any case', () => {
+    const spec = parseSubscriptionCreate(
+      { ...validBody, headers: { 'X-Team': 'crm', 'X-Auth': 'a' }, publicHeaders: ['x-team'] },
+      production,
+    );
+    expect(spec.publicHeaders).toEqual(['x-team']);
+  });
+
+  it('refuses a public header name that is not one of the custom headers', () => {
+    const error = rejectionOf({ ...validBody, headers: { 'X-Team': 'crm' }, publicHeaders: ['X-Other'] });
+    expect(error.details).toEqual([
+      { field: 'publicHeaders.0', message: '"X-Other" is not one of the custom headers' },
+    ]);
+  });
+
   it('accepts a valid subscription, expands plain event names and fills the defaults', () => {
     const spec = parseSubscriptionCreate(validBody, production);
     expect(spec).toEqual({

@@ -1,7 +1,11 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { decodeCursor, encodeCursor } from '../../../lambdas/adapters/dynamo-common.js';
 import type { EntityName } from '../../../lambdas/core/catalogue.js';
-import { ClientError } from '../../../lambdas/core/errors.js';
+import {
+  ClientError,
+  subscriptionNameTaken,
+  subscriptionQuotaReached,
+} from '../../../lambdas/core/errors.js';
 import type { Subscription } from '../../../lambdas/core/model.js';
 import type { Page, PageRequest, SubscriptionStore } from '../../../lambdas/core/ports.js';
 import { fromDoc, isUniqueTaken } from './schema.js';
@@ -16,11 +20,6 @@ import type { TurnBatch } from './turn-batch.js';
  */
 
 const SUBSCRIPTION_ID = /^sub_[A-Za-z0-9_-]{16}$/;
-
-function nameTaken(name: string): ClientError {
-  const message = `A subscription named "${name}" already exists`;
-  return new ClientError(409, 'name_taken', message, [{ field: 'name', message }]);
-}
 
 /** The columns of a subscription besides its document. */
 const columns = (subscription: Subscription) => ({
@@ -40,6 +39,7 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
   private readonly selectActive: StatementSync;
   private readonly updateIfVersion: StatementSync;
   private readonly deleteOne: StatementSync;
+  private readonly countBrand: StatementSync;
   private readonly setFailing: StatementSync;
   private readonly clearFailing: StatementSync;
   private readonly setDisabled: StatementSync;
@@ -65,6 +65,7 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
        WHERE brand = :brand AND id = :id AND version = :version - 1`,
     );
     this.deleteOne = db.prepare('DELETE FROM store_subscriptions WHERE brand = ? AND id = ?');
+    this.countBrand = db.prepare('SELECT COUNT(*) AS count FROM store_subscriptions WHERE brand = ?');
     this.setFailing = db.prepare(
       `UPDATE store_subscriptions SET doc = json_set(doc, '$.failingSince', ?)
        WHERE brand = ? AND id = ? AND json_type(doc, '$.failingSince') IS NULL`,
@@ -82,11 +83,14 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
     );
   }
 
-  async create(subscription: Subscription): Promise<void> {
+  async create(subscription: Subscription, maxPerBrand: number): Promise<void> {
+    // Synchronous from the count to the insert: no other statement of this process runs between them.
+    const { count } = this.countBrand.get(subscription.brand) as { count: number };
+    if (count >= maxPerBrand) throw subscriptionQuotaReached(maxPerBrand);
     try {
       this.insert.run(columns(subscription));
     } catch (error) {
-      if (isUniqueTaken(error)) throw nameTaken(subscription.name);
+      if (isUniqueTaken(error)) throw subscriptionNameTaken(subscription.name);
       throw error;
     }
   }
@@ -114,7 +118,7 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
     try {
       ({ changes } = this.updateIfVersion.run(columns(next)));
     } catch (error) {
-      if (isUniqueTaken(error)) throw nameTaken(next.name);
+      if (isUniqueTaken(error)) throw subscriptionNameTaken(next.name);
       throw error;
     }
     if (changes === 0) {

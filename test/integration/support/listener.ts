@@ -11,6 +11,8 @@ export interface ReceivedRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
+  /** Names and values alternating, as sent (`headers` loses a header named `__proto__`). */
+  readonly rawHeaders: readonly string[];
   /** The raw body exactly as received: verify signatures against this. */
   readonly body: string;
   /** `Date.now()` when the request had arrived whole. */
@@ -42,6 +44,7 @@ export class Listener {
           method: request.method ?? '',
           path: request.url ?? '',
           headers: request.headers,
+          rawHeaders: request.rawHeaders,
           body: Buffer.concat(chunks).toString('utf8'),
           receivedAt: Date.now(),
           answeredWith: status,

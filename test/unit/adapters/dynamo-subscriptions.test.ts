@@ -8,6 +8,7 @@ import {
   BatchGetCommand,
   DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -68,9 +69,9 @@ const conditionFailed = () => new ConditionalCheckFailedException({ message: 'x'
 const transactInput = (index = 0) => ddb.commandCalls(TransactWriteCommand)[index]?.args[0].input;
 
 describe('creating a subscription', () => {
-  it('writes the subscription and its lowercased name lock in one transaction, both only if new', async () => {
+  it('writes the subscription, its lowercased name lock and its brand count in one transaction, only if new and under the quota', async () => {
     ddb.on(TransactWriteCommand).resolves({});
-    await store.create(aSubscription());
+    await store.create(aSubscription(), 100);
 
     expect(transactInput()?.TransactItems).toEqual([
       {
@@ -87,12 +88,58 @@ describe('creating a subscription', () => {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
+      {
+        Update: {
+          TableName: TABLE,
+          Key: { pk: 'BRAND#acme', sk: 'COUNT' },
+          UpdateExpression: 'SET #subscriptions = #subscriptions + :one',
+          ConditionExpression: 'attribute_exists(#subscriptions) AND #subscriptions < :max',
+          ExpressionAttributeNames: { '#subscriptions': 'subscriptions' },
+          ExpressionAttributeValues: { ':one': 1, ':max': 100 },
+        },
+      },
     ]);
+  });
+
+  it('refuses the subscription past the quota with 409 subscription_quota_exceeded', async () => {
+    ddb.on(TransactWriteCommand).rejects(cancelled('None', 'None', 'ConditionalCheckFailed'));
+    ddb.on(GetCommand).resolves({ Item: { pk: 'BRAND#acme', sk: 'COUNT', subscriptions: 100 } });
+
+    await expect(store.create(aSubscription(), 100)).rejects.toMatchObject({
+      status: 409,
+      code: 'subscription_quota_exceeded',
+      message: 'This brand has 100 subscriptions, the most its quota allows; delete one first',
+    });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
+  });
+
+  it('seeds a missing brand count from its subscriptions, then creates', async () => {
+    ddb
+      .on(TransactWriteCommand)
+      .rejectsOnce(cancelled('None', 'None', 'ConditionalCheckFailed'))
+      .resolves({});
+    ddb.on(GetCommand).resolves({});
+    ddb.on(QueryCommand).resolves({ Count: 7 });
+    ddb.on(PutCommand).resolves({});
+
+    await store.create(aSubscription(), 100);
+
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': 'BRAND#acme', ':prefix': 'SUB#' },
+      Select: 'COUNT',
+    });
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input).toEqual({
+      TableName: TABLE,
+      Item: { pk: 'BRAND#acme', sk: 'COUNT', subscriptions: 7 },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(2);
   });
 
   it('maps a name-lock cancellation to 409 name_taken on the name field', async () => {
     ddb.on(TransactWriteCommand).rejects(cancelled('None', 'ConditionalCheckFailed'));
-    await expect(store.create(aSubscription())).rejects.toMatchObject({
+    await expect(store.create(aSubscription(), 100)).rejects.toMatchObject({
       status: 409,
       code: 'name_taken',
       message: 'A subscription named "Orders" already exists',
@@ -103,7 +150,7 @@ describe('creating a subscription', () => {
   it('passes any other cancellation through unchanged', async () => {
     const error = cancelled('TransactionConflict', 'None');
     ddb.on(TransactWriteCommand).rejects(error);
-    await expect(store.create(aSubscription())).rejects.toBe(error);
+    await expect(store.create(aSubscription(), 100)).rejects.toBe(error);
   });
 });
 
@@ -406,6 +453,16 @@ describe('deleting a subscription', () => {
         },
       },
       { Delete: { TableName: TABLE, Key: { pk: 'BRAND#acme', sk: 'NAME#orders' } } },
+      {
+        Update: {
+          TableName: TABLE,
+          Key: { pk: 'BRAND#acme', sk: 'COUNT' },
+          UpdateExpression: 'SET #subscriptions = #subscriptions - :one',
+          ConditionExpression: 'attribute_exists(#subscriptions)',
+          ExpressionAttributeNames: { '#subscriptions': 'subscriptions' },
+          ExpressionAttributeValues: { ':one': 1 },
+        },
+      },
     ]);
   });
 

@@ -61,7 +61,7 @@ describe('EncryptingSubscriptionStore', () => {
   it('writes no signing secret in clear, and reads it back in clear', async () => {
     const subscription = aStoredSubscription();
 
-    await store.create(subscription);
+    await store.create(subscription, 100);
 
     expect(scan()).not.toContain('whsec_');
     expect(storedSecretsOf(subscription)).toEqual([expect.stringMatching(/^enc:v1:file\./)]);
@@ -70,7 +70,7 @@ describe('EncryptingSubscriptionStore', () => {
 
   it("keeps a rotation's previous secret encrypted too, and decrypts every read path", async () => {
     const created = aStoredSubscription();
-    await store.create(created);
+    await store.create(created, 100);
     const rotated: Subscription = {
       ...created,
       secrets: [
@@ -103,8 +103,8 @@ describe('EncryptingSubscriptionStore', () => {
   it("refuses a ciphertext copied into another subscription's record", async () => {
     const victim = aStoredSubscription();
     const attacker = aStoredSubscription();
-    await store.create(victim);
-    await store.create(attacker);
+    await store.create(victim, 100);
+    await store.create(attacker, 100);
     const stolen = table.item(`BRAND#acme`, `SUB#${victim.id}`)?.secrets;
     table.seed({ ...table.item(`BRAND#acme`, `SUB#${attacker.id}`), secrets: stolen });
 
@@ -113,7 +113,7 @@ describe('EncryptingSubscriptionStore', () => {
 
   it('leaves the stored secrets as they are through the health marks and disable', async () => {
     const subscription = aStoredSubscription();
-    await store.create(subscription);
+    await store.create(subscription, 100);
     const before = storedSecretsOf(subscription);
 
     await store.markFailing('acme', subscription.id, '2026-01-02T00:00:00.000Z');
@@ -130,7 +130,7 @@ describe('EncryptingSubscriptionStore', () => {
     };
     const subscription = { ...aStoredSubscription(), tls } as Subscription;
 
-    await store.create(subscription);
+    await store.create(subscription, 100);
 
     const item = table.item('BRAND#acme', `SUB#${subscription.id}`);
     expect(item?.tls).toEqual({
@@ -142,7 +142,7 @@ describe('EncryptingSubscriptionStore', () => {
 
   it('reads across restarts of the process, with the same key file', async () => {
     const subscription = aStoredSubscription();
-    await store.create(subscription);
+    await store.create(subscription, 100);
 
     const restarted = new EncryptingSubscriptionStore(plainStore, aBox());
 
@@ -152,7 +152,7 @@ describe('EncryptingSubscriptionStore', () => {
   it('refuses to encrypt twice when wrapped twice, instead of storing a ciphertext of a ciphertext', async () => {
     const twice = new EncryptingSubscriptionStore(store, aBox());
     const subscription = aStoredSubscription();
-    await store.create(subscription);
+    await store.create(subscription, 100);
     const read = await store.get('acme', subscription.id);
     if (!read) throw new Error('not stored');
 

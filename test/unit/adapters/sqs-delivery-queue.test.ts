@@ -78,6 +78,26 @@ describe('queueing delivery messages', () => {
     ).toEqual(messages);
   });
 
+  it('writes every character SQS refuses in a body (U+FFFE, U+FFFF, emoji) as an escape of the same value', async () => {
+    const text = 'a\uFFFE b\uFFFF c😀 d\u0001 \u05D0';
+    const odd: DeliveryMessage = {
+      ...aMessage(1),
+      event: {
+        entity: 'Object',
+        event: 'OnNew',
+        receivedAt: '2026-03-04T05:06:07.000Z',
+        data: { Id: 1, Message: text, [text]: text },
+      },
+    };
+
+    expect(await queue.send([odd])).toEqual([]);
+
+    const body = batches()[0]?.[0]?.MessageBody ?? '';
+    // SQS takes #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD (and, on AWS, characters above U+FFFF).
+    expect(body).toMatch(/^[\t\n\r\x20-\uD7FF\uE000-\uFFFD]*$/);
+    expect(JSON.parse(body)).toEqual(odd);
+  });
+
   it('fills each batch as far as the size allows', async () => {
     const messages = Array.from({ length: 7 }, (_, n) => aMessage(n, 60_000));
 

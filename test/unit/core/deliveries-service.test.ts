@@ -48,6 +48,7 @@ beforeEach(() => {
     policy: { allowLocalTargets: false },
     resolve: async () => [{ address: '93.184.216.34', family: 4 }],
     now: new TestClock(NOW).now,
+    maxSubscriptionsPerBrand: 100,
   };
 });
 

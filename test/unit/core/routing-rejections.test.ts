@@ -68,7 +68,15 @@ describe('rejecting invalid events', () => {
       envelope: anEventBridgeEnvelope({
         detail: { ...valid, data: { Id: 1, Message: 'x'.repeat(MAX_EVENT_DATA_BYTES) } },
       }),
-      reason: `bytes; the limit is ${MAX_EVENT_DATA_BYTES}`,
+      reason: `bytes as queued; the limit is ${MAX_EVENT_DATA_BYTES}`,
+      detailType: 'Object.OnNew',
+    },
+    {
+      case: 'data under the limit as UTF-8 but over it once queued (U+FFFE travels escaped, 6 bytes)',
+      envelope: anEventBridgeEnvelope({
+        detail: { ...valid, data: { Id: 1, Message: '\uFFFE'.repeat(MAX_EVENT_DATA_BYTES / 4) } },
+      }),
+      reason: `bytes as queued; the limit is ${MAX_EVENT_DATA_BYTES}`,
       detailType: 'Object.OnNew',
     },
     {

@@ -49,6 +49,7 @@ beforeEach(() => {
     policy: { allowLocalTargets: false },
     resolve,
     now: new TestClock(NOW).now,
+    maxSubscriptionsPerBrand: 3,
   };
 });
 
@@ -140,13 +141,26 @@ describe('creating a subscription', () => {
 
     expect(error).toMatchObject({ status: 409, code: 'name_taken' });
   });
+
+  it("answers 409 naming the quota once the brand has maxSubscriptionsPerBrand, and another brand's count is its own", async () => {
+    for (const name of ['one', 'two', 'three'])
+      await createSubscription(deps, 'acme', { ...createBody, name });
+
+    const error = await failureOf(createSubscription(deps, 'acme', { ...createBody, name: 'four' }));
+
+    expect(error).toMatchObject({ status: 409, code: 'subscription_quota_exceeded' });
+    expect(error.details[0]?.message).toContain('at most 3 subscriptions per brand');
+    expect((await subscriptions.list('acme', { limit: 10 })).items).toHaveLength(3);
+    await expect(createSubscription(deps, 'globex', { ...createBody, name: 'four' })).resolves.toBeDefined();
+  });
 });
 
 describe('reading subscriptions', () => {
-  it("lists the brand's subscriptions without their secrets and with credential headers redacted, a page at a time", async () => {
+  it("lists the brand's subscriptions without their secrets and with header values redacted unless public, a page at a time", async () => {
     const first = aSubscription({
       id: 'sub_AAAAAAAAAAAAAAA1',
-      headers: { Authorization: 'Bearer listener-token', 'X-Team': 'crm' },
+      headers: { Authorization: 'Bearer listener-token', 'X-Team': 'crm', 'X-Auth': 'pass-1' },
+      publicHeaders: ['X-Team'],
     });
     subscriptions.seed(first, aSubscription({ id: 'sub_AAAAAAAAAAAAAAA2', name: 'Other' }));
     subscriptions.seed(aSubscription({ brand: 'globex', id: 'sub_AAAAAAAAAAAAAAA0' }));
@@ -161,7 +175,12 @@ describe('reading subscriptions', () => {
     const shown = JSON.stringify(page);
     expect(shown).not.toContain(first.secrets[0]?.secret);
     expect(shown).not.toContain('listener-token');
-    expect(page.items[0]?.headers).toEqual({ Authorization: '[redacted]', 'X-Team': 'crm' });
+    expect(shown).not.toContain('pass-1');
+    expect(page.items[0]?.headers).toEqual({
+      Authorization: '[redacted]',
+      'X-Team': 'crm',
+      'X-Auth': '[redacted]',
+    });
   });
 
   it('answers 404 for a subscription of another brand', async () => {

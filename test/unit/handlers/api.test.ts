@@ -163,7 +163,8 @@ describe('POST /subscriptions', () => {
 describe('reading subscriptions', () => {
   it('lists subscriptions a page of `limit` at a time, with a cursor, and never shows their secrets', async () => {
     const subscription = storedSubscription({
-      headers: { Authorization: 'Bearer listener-token', 'X-Team': 'crm' },
+      headers: { Authorization: 'Bearer listener-token', 'X-Team': 'crm', 'X-Auth': 'a', 'X-Passwd': 'p' },
+      publicHeaders: ['x-team'],
     });
     dynamo.on(QueryCommand).resolves({
       Items: [asItem(subscription)],
@@ -178,7 +179,13 @@ describe('reading subscriptions', () => {
     expect(body.cursor).toEqual(expect.any(String));
     expect(raw).not.toContain(subscription.secrets[0]?.secret);
     expect(raw).not.toContain('listener-token');
-    expect(body.items[0].headers).toEqual({ Authorization: '[redacted]', 'X-Team': 'crm' });
+    // Every value is redacted, whatever the header's name, unless the client marked the header public.
+    expect(body.items[0].headers).toEqual({
+      Authorization: '[redacted]',
+      'X-Team': 'crm',
+      'X-Auth': '[redacted]',
+      'X-Passwd': '[redacted]',
+    });
     expect(dynamo.commandCalls(QueryCommand)[0]?.args[0].input.Limit).toBe(1);
   });
 

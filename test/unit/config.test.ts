@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { readConfig } from '../../lambdas/config.js';
+import { ENV } from '../../lambdas/environment.js';
+
+describe("the handlers' configuration", () => {
+  const base = { [ENV.tableName]: 'webhooks' };
+
+  it("reads the service's own loopback ports, refused as listeners, from comma-separated numbers", () => {
+    expect(readConfig({ ...base, [ENV.refusedListenerPorts]: '3000, 4566' }).refusedListenerPorts).toEqual([
+      3000, 4566,
+    ]);
+    expect(readConfig(base).refusedListenerPorts).toEqual([]);
+  });
+
+  it.each(['abc', '0', '65536', '3000,'])('refuses %j as a list of ports', (ports) => {
+    expect(() => readConfig({ ...base, [ENV.refusedListenerPorts]: ports })).toThrow(
+      ENV.refusedListenerPorts,
+    );
+  });
+});
