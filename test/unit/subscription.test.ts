@@ -32,6 +32,7 @@ describe('parseSubscriptionCreate', () => {
       format: 'json',
       includeCompleteData: false,
       status: 'active',
+      signatureScheme: 'hmac-sha256',
     });
   });
 
