@@ -110,7 +110,7 @@ function privateKeyOf(
   } else {
     issue(
       'clientKey',
-      `is a ${key.asymmetricKeyType} key; RSA (≥ ${MIN_RSA_BITS} bits) or EC P-256/P-384 is needed`,
+      `is of type ${key.asymmetricKeyType}; RSA (≥ ${MIN_RSA_BITS} bits) or EC P-256/P-384 is needed`,
     );
     return undefined;
   }
