@@ -1,6 +1,6 @@
 import * as ed from '@noble/ed25519';
 import { describe, expect, it } from 'vitest';
-import { generateSigningKeyPair, signWebhook } from '../../lambdas/core/signing.js';
+import { generateSigningKeyPair, type SignWebhookInput, signWebhook } from '../../lambdas/core/signing.js';
 import { parseSigningKey, publicKeyOf } from '../../lambdas/core/signing-keys.js';
 import {
   InvalidSecretError,
@@ -19,6 +19,8 @@ const CLOCK = new Date(NOW * 1000);
 const BODY = '{"Event":{"Name":"OnNew","text":"שלום — héllo 🌍"}}';
 const ID = 'msg_ed25519';
 const content = (body = BODY) => new TextEncoder().encode(`${ID}.${NOW}.${body}`);
+/** The signed headers as a plain record, the shape receivers get. */
+const signed = (input: SignWebhookInput): Record<string, string> => ({ ...signWebhook(input) });
 const raw = (key: string, prefix: string) => Buffer.from(key.slice(prefix.length), 'base64');
 
 function rejection(run: () => unknown): WebhookVerificationError {
@@ -50,7 +52,7 @@ describe('ed25519 signing keys', () => {
     expect(() => parseSigningKey(spliced)).toThrow(InvalidSecretError);
     const error = (() => {
       try {
-        signWebhook({ id: ID, timestamp: NOW, body: BODY, secrets: [a.secret, spliced] });
+        signed({ id: ID, timestamp: NOW, body: BODY, secrets: [a.secret, spliced] });
       } catch (caught) {
         return caught as Error;
       }
@@ -63,7 +65,7 @@ describe('ed25519 signing keys', () => {
 describe('signWebhook with a whsk_ key', () => {
   it('sends v1a,<signature> that the independent implementation verifies and would have produced', async () => {
     const pair = generateSigningKeyPair();
-    const headers = signWebhook({ id: ID, timestamp: NOW, body: BODY, secrets: [pair.secret] });
+    const headers = signed({ id: ID, timestamp: NOW, body: BODY, secrets: [pair.secret] });
     const [version, signature = ''] = headers['webhook-signature'].split(',');
     expect(version).toBe('v1a');
     const bytes = Buffer.from(signature, 'base64');
@@ -77,7 +79,7 @@ describe('signWebhook with a whsk_ key', () => {
   it('sends one v1a signature per key while rotating, each verifiable with its own public key', () => {
     const next = generateSigningKeyPair();
     const previous = generateSigningKeyPair();
-    const headers = signWebhook({
+    const headers = signed({
       id: ID,
       timestamp: NOW,
       body: BODY,
@@ -107,7 +109,7 @@ describe('verifyWebhook with whpk_ public keys', () => {
 
   it('rejects a tampered body, another key, and a v1 signature when it holds only public keys', () => {
     const pair = generateSigningKeyPair();
-    const headers = signWebhook({ id: ID, timestamp: NOW, body: BODY, secrets: [pair.secret] });
+    const headers = signed({ id: ID, timestamp: NOW, body: BODY, secrets: [pair.secret] });
     const other = generateSigningKeyPair().publicKey;
     const verify =
       (input: { body: string; publicKeys: string }, signed = headers) =>
@@ -117,7 +119,7 @@ describe('verifyWebhook with whpk_ public keys', () => {
       'invalid_signature',
     );
     expect(rejection(verify({ body: BODY, publicKeys: other })).reason).toBe('invalid_signature');
-    const hmac = signWebhook({ id: ID, timestamp: NOW, body: BODY, secrets: [`whsec_${'A'.repeat(43)}=`] });
+    const hmac = signed({ id: ID, timestamp: NOW, body: BODY, secrets: [`whsec_${'A'.repeat(43)}=`] });
     expect(rejection(verify({ body: BODY, publicKeys: pair.publicKey }, hmac)).reason).toBe(
       'invalid_signature',
     );
@@ -126,16 +128,14 @@ describe('verifyWebhook with whpk_ public keys', () => {
   it('accepts a delivery signed with both schemes by either a secret or a public key', () => {
     const pair = generateSigningKeyPair();
     const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
-    const headers = signWebhook({ id: ID, timestamp: NOW, body: BODY, secrets: [secret, pair.secret] });
+    const headers = signed({ id: ID, timestamp: NOW, body: BODY, secrets: [secret, pair.secret] });
     expect(verifyWebhook({ headers, body: BODY, secrets: secret, now: CLOCK }).id).toBe(ID);
     expect(verifyWebhook({ headers, body: BODY, publicKeys: pair.publicKey, now: CLOCK }).id).toBe(ID);
   });
 
   it(`checks at most ${MAX_V1A_ENTRIES} v1a entries, so a padded header costs a bounded amount of work`, () => {
     const pair = generateSigningKeyPair();
-    const real = signWebhook({ id: ID, timestamp: NOW, body: BODY, secrets: [pair.secret] })[
-      'webhook-signature'
-    ];
+    const real = signed({ id: ID, timestamp: NOW, body: BODY, secrets: [pair.secret] })['webhook-signature'];
     const bogus = `v1a,${Buffer.alloc(64, 1).toString('base64')}`;
     const header = (padding: number) => ({
       'webhook-id': ID,
@@ -150,7 +150,7 @@ describe('verifyWebhook with whpk_ public keys', () => {
 
   it('refuses a private whsk_ key or a malformed key as a public key, without quoting it', () => {
     const pair = generateSigningKeyPair();
-    const headers = signWebhook({ id: ID, timestamp: NOW, body: BODY, secrets: [pair.secret] });
+    const headers = signed({ id: ID, timestamp: NOW, body: BODY, secrets: [pair.secret] });
     const attempt = (publicKeys: string) => () =>
       verifyWebhook({ headers, body: BODY, publicKeys, now: CLOCK });
     expect(attempt(pair.secret)).toThrow(/private signing key/);
