@@ -136,7 +136,7 @@ describe('what a response shows', () => {
     expect(certificateExpiryWarning(tls, daysBefore(31))).toBeUndefined();
     expect(certificateExpiryWarning(tls, daysBefore(29.5))).toEqual({
       field: 'tls.clientCertificate',
-      message: expect.stringMatching(/^expires on .* \(in 30 days\)/),
+      message: expect.stringMatching(/^expires on .* \(in 29 days\)/),
     });
     expect(certificateExpiryWarning(tls, daysBefore(-1))?.message).toMatch(/^expired on /);
   });
