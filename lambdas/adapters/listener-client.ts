@@ -14,7 +14,7 @@ import { ClientError } from '../core/errors.js';
 import type { ListenerPoster, ListenerRequest, ListenerResult } from '../core/ports.js';
 import type { AttemptOutcome } from '../core/retry.js';
 import { type ResolvedListener, type Resolver, resolveListener } from '../core/ssrf.js';
-import { classifyTlsError } from './listener-tls-errors.js';
+import { classifyTlsError, resetAfterHandshake } from './listener-tls-errors.js';
 import { createListenerAgent, defaultResolver, type ListenerAgents, pinnedLookup } from './ssrf-network.js';
 import { TlsAgentCache } from './tls-agents.js';
 
@@ -217,8 +217,9 @@ export function createListenerClient(options: ListenerClientOptions): ListenerCl
           return;
         }
         const code = errorCode(error);
+        const mutualTls = request.tls !== undefined && !req.reusedSocket;
         settle({
-          outcome: outcomeOfError(error),
+          outcome: (mutualTls ? resetAfterHandshake(code) : undefined) ?? outcomeOfError(error),
           staleSocket: req.reusedSocket && code !== undefined && STALE_SOCKET_CODES.has(code),
         });
       });

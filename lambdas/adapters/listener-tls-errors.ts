@@ -42,3 +42,20 @@ export function classifyTlsError(code: string | undefined): (AttemptOutcome & { 
   }
   return undefined;
 }
+
+/**
+ * A fresh connection of a subscription with TLS settings, reset before any response: under TLS 1.3 a
+ * listener checks the client certificate after the client's handshake is done, and often closes with a
+ * reset that overtakes its alert. Recorded as a TLS failure, worded as the likely cause, not a certainty.
+ */
+export function resetAfterHandshake(
+  code: string | undefined,
+): (AttemptOutcome & { kind: 'tls' }) | undefined {
+  if (code !== 'ECONNRESET') return undefined;
+  return {
+    kind: 'tls',
+    code,
+    reason:
+      'the listener closed the connection after the handshake (it may have refused the client certificate)',
+  };
+}
