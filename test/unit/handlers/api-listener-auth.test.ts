@@ -208,3 +208,20 @@ describe('SOAP subscriptions', () => {
     expect(body.soap).toEqual(soap);
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('describes signatureScheme, soap and tls, and lets an update remove a tls member with null', async () => {
+    const { body } = await call('GET', '/openapi.json');
+    const create = body.paths['/subscriptions'].post.requestBody.content['application/json'].schema;
+    expect(create.properties.signatureScheme.enum).toEqual(['hmac-sha256', 'ed25519']);
+    expect(Object.keys(create.properties.soap.properties)).toEqual(['action', 'parameters']);
+    expect(Object.keys(create.properties.tls.properties)).toEqual([
+      'clientCertificate',
+      'clientKey',
+      'clientKeyPassphrase',
+      'serverCa',
+    ]);
+    const update = body.paths['/subscriptions/{id}'].patch.requestBody.content['application/json'].schema;
+    expect(JSON.stringify(update.properties.tls)).toContain('"type":"null"');
+  });
+});
