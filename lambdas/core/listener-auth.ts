@@ -84,6 +84,8 @@ export const tlsMembers = {
   ),
 };
 
+const hasMembers = (tls: object) => Object.keys(tls).length > 0;
+
 export const tlsSchema = z
   .strictObject({
     clientCertificate: tlsMembers.clientCertificate.optional(),
@@ -91,6 +93,7 @@ export const tlsSchema = z
     clientKeyPassphrase: tlsMembers.clientKeyPassphrase.optional(),
     serverCa: tlsMembers.serverCa.optional(),
   })
+  .refine(hasMembers, { error: 'give at least one member, or leave tls out' })
   .describe('Mutual TLS for https listeners: certificate and key come together');
 
 /** In an update, each member may be left out (kept), given (replaced) or null (removed). */
@@ -101,6 +104,7 @@ export const tlsPatchSchema = z
     clientKeyPassphrase: tlsMembers.clientKeyPassphrase.nullable().optional(),
     serverCa: tlsMembers.serverCa.nullable().optional(),
   })
+  .refine(hasMembers, { error: 'give at least one member to change, or null to remove tls' })
   .describe('Members left out are kept (the key is never shown, so a form need not resend it); null removes');
 
 /**

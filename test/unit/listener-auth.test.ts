@@ -113,6 +113,9 @@ describe('tls', () => {
       { field: 'tls.clientKey', message: `must be at most ${MAX_KEY_PEM_LENGTH} characters` },
     ]);
     expect(issuesOf({ ...base, tls: { ca: PEM } })[0]).toMatchObject({ field: 'tls.ca' });
+    expect(issuesOf({ ...base, tls: {} })).toEqual([
+      { field: 'tls', message: 'give at least one member, or leave tls out' },
+    ]);
   });
 
   it('is merged member by member on update: left out kept, given replaced, null removed', () => {
