@@ -275,12 +275,25 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
     });
   }
 
-  /** An UpdateItem that is a no-op when its condition does not hold. */
-  private async updateIfPossible(update: Omit<UpdateCommandInput, 'TableName'>): Promise<void> {
+  async noteCertificateExpiring(brand: string, id: string, fingerprint256: string): Promise<boolean> {
+    return this.updateIfPossible({
+      Key: subKey(brand, id),
+      UpdateExpression: 'SET #noticed = :fingerprint',
+      ConditionExpression:
+        'attribute_exists(pk) AND (attribute_not_exists(#noticed) OR #noticed <> :fingerprint)',
+      ExpressionAttributeNames: { '#noticed': 'certificateExpiryNoticed' },
+      ExpressionAttributeValues: { ':fingerprint': fingerprint256 },
+    });
+  }
+
+  /** An UpdateItem that is a no-op when its condition does not hold; true when it was made. */
+  private async updateIfPossible(update: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
     try {
       await this.client.send(new UpdateCommand({ TableName: this.tableName, ...update }));
+      return true;
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw error;
+      return false;
     }
   }
 }

@@ -71,4 +71,8 @@ export class EncryptingSubscriptionStore implements SubscriptionStore {
       this.box.open(value, secretAad(subscription.brand, subscription.id, path)),
     );
   }
+
+  noteCertificateExpiring(brand: string, id: string, fingerprint256: string): Promise<boolean> {
+    return this.inner.noteCertificateExpiring(brand, id, fingerprint256);
+  }
 }

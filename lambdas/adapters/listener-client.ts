@@ -14,7 +14,9 @@ import { ClientError } from '../core/errors.js';
 import type { ListenerPoster, ListenerRequest, ListenerResult } from '../core/ports.js';
 import type { AttemptOutcome } from '../core/retry.js';
 import { type ResolvedListener, type Resolver, resolveListener } from '../core/ssrf.js';
+import { classifyTlsError, resetAfterHandshake } from './listener-tls-errors.js';
 import { createListenerAgent, defaultResolver, type ListenerAgents, pinnedLookup } from './ssrf-network.js';
+import { TlsAgentCache } from './tls-agents.js';
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 4096;
 export const DEFAULT_USER_AGENT = 'CommBox-Webhooks/1.0';
@@ -80,7 +82,7 @@ function outcomeOfError(error: unknown): AttemptOutcome {
   if (code === undefined && error instanceof Error && AGENT_REFUSAL.test(error.message)) {
     return { kind: 'refused', reason: error.message };
   }
-  return { kind: 'network', code };
+  return classifyTlsError(code) ?? { kind: 'network', code };
 }
 
 function checkHeaders(headers: Readonly<Record<string, string>>): void {
@@ -120,14 +122,17 @@ export function createListenerClient(options: ListenerClientOptions): ListenerCl
     throw new RangeError(`maxResponseBytes must be a non-negative integer, got ${maxResponseBytes}`);
   }
 
-  const agents: ListenerAgents = createListenerAgent({
+  const agentOptions = {
     allowLocalTargets,
     keepAlive: true,
     timeout: FREE_SOCKET_TIMEOUT_MS,
     maxSockets: MAX_SOCKETS_PER_HOST,
     maxFreeSockets: MAX_SOCKETS_PER_HOST,
     scheduling: 'lifo',
-  });
+  } as const;
+  const agents: ListenerAgents = createListenerAgent(agentOptions);
+  // A subscription with a client certificate or its own CA gets https agents of its own (by fingerprint).
+  const tlsAgents = new TlsAgentCache(agentOptions);
   let closed = false;
 
   function send(
@@ -140,7 +145,12 @@ export function createListenerClient(options: ListenerClientOptions): ListenerCl
       const { url, addresses } = target;
       const requestOptions: https.RequestOptions = {
         method: 'POST',
-        agent: url.protocol === 'https:' ? agents.https : agents.http,
+        agent:
+          url.protocol !== 'https:'
+            ? agents.http
+            : request.tls
+              ? tlsAgents.agentFor(request.tls)
+              : agents.https,
         lookup: pinnedLookup(addresses, url.hostname),
         headers,
       };
@@ -210,8 +220,9 @@ export function createListenerClient(options: ListenerClientOptions): ListenerCl
           return;
         }
         const code = errorCode(error);
+        const mutualTls = request.tls !== undefined && !req.reusedSocket;
         settle({
-          outcome: outcomeOfError(error),
+          outcome: (mutualTls ? resetAfterHandshake(code) : undefined) ?? outcomeOfError(error),
           staleSocket: req.reusedSocket && code !== undefined && STALE_SOCKET_CODES.has(code),
         });
       });
@@ -263,6 +274,7 @@ export function createListenerClient(options: ListenerClientOptions): ListenerCl
       closed = true;
       agents.http.destroy();
       agents.https.destroy();
+      tlsAgents.destroy();
     },
   };
 }

@@ -12,12 +12,25 @@ const REQUEST_BODIES: Partial<Record<OperationId, z.ZodType>> = {
 };
 
 const SUCCESS: Record<OperationId, { status: string; description: string }> = {
-  createSubscription: { status: '201', description: 'Created; `secret` is shown only in this response' },
+  createSubscription: {
+    status: '201',
+    description:
+      'Created; `secret` (hmac-sha256) is shown only in this response, an ed25519 subscription shows its ' +
+      '`publicKey` instead (never its private key). `tls` is shown as summaries (`clientCertificate`: subject, ' +
+      'issuer, notAfter, fingerprint256; `serverCa`: subject, notAfter, certificates), never the key or its ' +
+      'passphrase; `warnings` names a client certificate that expires within 30 days',
+  },
   listSubscriptions: { status: '200', description: 'A page of subscriptions and the next `cursor`, if any' },
-  getSubscription: { status: '200', description: 'The subscription (never its secret)' },
+  getSubscription: {
+    status: '200',
+    description: 'The subscription (never its secret, key or passphrase; `publicKey` for ed25519)',
+  },
   updateSubscription: { status: '200', description: 'The updated subscription' },
   deleteSubscription: { status: '204', description: 'Deleted' },
-  rotateSecret: { status: '200', description: 'The new `secret`, shown only in this response' },
+  rotateSecret: {
+    status: '200',
+    description: 'The new `secret`, shown only in this response (ed25519: the new `publicKey`)',
+  },
   sendTestEvent: { status: '202', description: 'Queued; follow it under deliveries' },
   listDeliveries: { status: '200', description: 'A page of deliveries with attempts and payload' },
   getDelivery: { status: '200', description: 'The delivery with its attempts and payload' },

@@ -114,6 +114,7 @@ function hurts(outcome: AttemptOutcome): boolean {
     case 'timeout':
     case 'network':
     case 'refused':
+    case 'tls':
       return true;
     case 'response':
       return outcome.status === 408 || outcome.status === 429 || outcome.status >= 500;

@@ -62,6 +62,7 @@ async function withPayload(
     brand: subscription.brand,
     data,
     includeCompleteData: subscription.includeCompleteData,
+    ...(subscription.soap ? { soap: subscription.soap } : {}),
   });
   return { ...delivery, payload: { contentType, body } };
 }

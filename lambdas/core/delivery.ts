@@ -2,6 +2,7 @@ import { findEvent } from './catalogue.js';
 import type { CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
 import { admit, defer } from './delivery-admission.js';
 import type { DeliveryLogMode } from './delivery-log.js';
+import { clientCertificateProblem, noticeCertificateExpiry } from './delivery-tls.js';
 import {
   activeSecrets,
   type DeliveryEvent,
@@ -112,6 +113,7 @@ export async function deliverMessage(
       brand: event.brand,
       data: event.data,
       includeCompleteData: subscription.includeCompleteData,
+      ...(subscription.soap ? { soap: subscription.soap } : {}),
     });
     const now = deps.now();
     const signature = signWebhook({
@@ -120,16 +122,21 @@ export async function deliverMessage(
       body: payload.body,
       secrets: activeSecrets(subscription.secrets, now).map((secret) => secret.secret),
     });
-    result = await deps.listener.post({
-      url: subscription.url,
-      body: payload.body,
-      headers: {
-        ...subscription.headers,
-        ...payload.headers,
-        'Content-Type': payload.contentType,
-        ...signature,
-      },
-    });
+    // An expired client certificate fails the attempt before connecting, with a reason in the log.
+    const certificateProblem = clientCertificateProblem(subscription, now);
+    result = certificateProblem
+      ? { outcome: certificateProblem, durationMs: 0 }
+      : await deps.listener.post({
+          url: subscription.url,
+          body: payload.body,
+          headers: {
+            ...subscription.headers,
+            ...payload.headers,
+            'Content-Type': payload.contentType,
+            ...signature,
+          },
+          ...(subscription.tls ? { tls: subscription.tls } : {}),
+        });
   } catch (error) {
     // Nothing was sent (the listener client reports its failures as results): the circuit still hears
     // of it, so a half-open circuit does not wait for this probe forever, and the record is retried.
@@ -139,6 +146,7 @@ export async function deliverMessage(
     admission.release?.();
   }
   admission.record(result.outcome);
+  await noticeCertificateExpiry(deps, subscription);
   const step = decideNextStep({
     attempt: (message.runAttemptsBefore ?? 0) + receipt.receiveCount,
     outcome: result.outcome,

@@ -3,9 +3,15 @@ import { ENTITY_NAMES, type EntityName } from './catalogue.js';
 import { jsonObjectSchema } from './json-object.js';
 import type { SubscriptionSpec, SubscriptionStatus } from './subscription.js';
 
-/** A signing secret. A rotated-out secret keeps signing until `expiresAt` (24 h), beside its successor. */
+/**
+ * A signing secret. A rotated-out secret keeps signing until `expiresAt` (24 h), beside its successor.
+ * `secret` is a `whsec_` HMAC secret, or for ed25519 subscriptions a `whsk_` private key with its
+ * `whpk_` public key beside it; either way `secret` is the secret (encrypted at rest, never shown).
+ */
 export interface SigningSecret {
   readonly secret: string;
+  /** The `whpk_` public key of a `whsk_` secret: not secret, shown by the API. */
+  readonly publicKey?: string;
   readonly createdAt: string;
   readonly expiresAt?: string;
 }
@@ -24,6 +30,8 @@ export interface Subscription extends Omit<SubscriptionSpec, 'status'> {
   readonly version: number;
   /** Set at the first failure after a success, cleared by the next success: drives auto-disable. */
   readonly failingSince?: string;
+  /** The fingerprint256 of the client certificate whose coming expiry was announced (once per certificate). */
+  readonly certificateExpiryNoticed?: string;
 }
 
 /**

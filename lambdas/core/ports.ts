@@ -1,4 +1,5 @@
 import type { EntityName } from './catalogue.js';
+import type { SubscriptionTls } from './listener-auth.js';
 import type {
   DeliveryAttempt,
   DeliveryEvent,
@@ -50,6 +51,11 @@ export interface SubscriptionStore {
   markHealthy(brand: string, id: string): Promise<void>;
   /** Disables it with a reason, unless it was deleted meanwhile. */
   disable(brand: string, id: string, reason: string, at: string): Promise<void>;
+  /**
+   * Records that the coming expiry of the client certificate with this fingerprint was announced; true
+   * only for the one caller that recorded it (so the announcement goes out once per certificate).
+   */
+  noteCertificateExpiring(brand: string, id: string, fingerprint256: string): Promise<boolean>;
 }
 
 export interface EventStore {
@@ -131,6 +137,7 @@ export const OPERATIONAL_EVENT_TYPES = [
   'Subscription.Disabled',
   'Subscription.Recovered',
   'Delivery.Exhausted',
+  'Subscription.CertificateExpiring',
 ] as const;
 
 /** What the platform tells operators, on the event bus (source `commbox.webhooks`). */
@@ -143,6 +150,9 @@ export interface OperationalEvent {
   readonly deliveryId?: string;
   readonly webhookId?: string;
   readonly failingSince?: string;
+  /** Subscription.CertificateExpiring: the client certificate's notAfter and fingerprint. */
+  readonly notAfter?: string;
+  readonly fingerprint256?: string;
 }
 
 export interface OperationalEvents {
@@ -157,6 +167,8 @@ export interface ListenerRequest {
   readonly body: string;
   /** Extra headers (content type, signature headers); the client sets Host, Content-Length and User-Agent. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The subscription's mutual-TLS settings, for an https listener: its client certificate and CA. */
+  readonly tls?: SubscriptionTls;
 }
 
 /** What one POST came to, as the listener client reports it. */

@@ -1,5 +1,6 @@
 import { XMLBuilder } from 'fast-xml-parser';
 import type { EventDefinition } from './catalogue.js';
+import type { SoapOptions } from './listener-auth.js';
 
 /** What a listener is sent: the body, its content type, and the headers the format adds. */
 export interface RenderedPayload {
@@ -14,10 +15,17 @@ export interface RenderInput {
   /** The producer's data as it arrived (already validated against the definition's schema). */
   readonly data: Record<string, unknown>;
   readonly includeCompleteData: boolean;
+  /** The subscription's SOAP action and header parameters (SOAP only). */
+  readonly soap?: SoapOptions;
 }
 
 export const SOAP_ENVELOPE_NS = 'http://schemas.xmlsoap.org/soap/envelope/';
 const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
+/**
+ * The namespace of the subscription's parameters in the soap:Header: SOAP 1.1 (section 4.2) requires
+ * every header entry to be namespace-qualified, so the header declares it as the default namespace.
+ */
+export const SOAP_PARAMETERS_NS = 'urn:commbox:webhooks:parameters';
 
 /** Renders the payload in the subscription's format. */
 export function renderPayload(format: 'json' | 'soap', input: RenderInput): RenderedPayload {
@@ -45,16 +53,28 @@ export function renderJson(input: RenderInput): RenderedPayload {
 /**
  * A SOAP 1.1 envelope whose body holds the `Event` element (`Subscription`, `Name` and `Brand`
  * attributes) with the entity's data as elements. Built with fast-xml-parser's builder, which escapes
- * text and attributes; names that are not valid XML become `<Field Name="...">` so nothing is lost.
+ * text and attributes; names that are not valid XML become `<Field Name="...">` so nothing is lost. The
+ * subscription's parameters, if any, are the entries of a `soap:Header`, and its action the SOAPAction.
  */
-export function renderSoapEnvelope(input: RenderInput, soapAction = ''): RenderedPayload {
+export function renderSoapEnvelope(input: RenderInput): RenderedPayload {
   const { entity, name } = input.definition;
   const event = element('Event', [toNode(entity, payloadData(input))], {
     Subscription: entity,
     Name: name,
     Brand: input.brand,
   });
-  const envelope = element('soap:Envelope', [element('soap:Body', [event])], {
+  const parameters = Object.entries(input.soap?.parameters ?? {});
+  const header =
+    parameters.length === 0
+      ? []
+      : [
+          element(
+            'soap:Header',
+            parameters.map(([name, value]) => element(name, [{ '#text': xmlText(value) }])),
+            { xmlns: SOAP_PARAMETERS_NS },
+          ),
+        ];
+  const envelope = element('soap:Envelope', [...header, element('soap:Body', [event])], {
     'xmlns:soap': SOAP_ENVELOPE_NS,
     'xmlns:xsi': XSI_NS,
   });
@@ -63,7 +83,7 @@ export function renderSoapEnvelope(input: RenderInput, soapAction = ''): Rendere
   return {
     body,
     contentType: 'text/xml; charset=utf-8',
-    headers: { SOAPAction: JSON.stringify(soapAction) },
+    headers: { SOAPAction: `"${input.soap?.action ?? ''}"` },
   };
 }
 

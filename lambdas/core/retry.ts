@@ -37,7 +37,9 @@ export type AttemptOutcome =
   | { readonly kind: 'timeout' }
   | { readonly kind: 'network'; readonly code?: string | undefined }
   /** The guard refused the listener's address at delivery time (its DNS now points somewhere private). */
-  | { readonly kind: 'refused'; readonly reason: string };
+  | { readonly kind: 'refused'; readonly reason: string }
+  /** The TLS handshake failed (untrusted or mismatched listener certificate, client certificate refused). */
+  | { readonly kind: 'tls'; readonly reason: string; readonly code?: string | undefined };
 
 /** What happens after an attempt. */
 export type NextStep =
@@ -52,7 +54,7 @@ const TRANSIENT_STATUSES = new Set([408, 425, 429]);
 /**
  * Decides what follows attempt number `attempt` (1-based) of a delivery. 2xx succeeds; 410 Gone stops
  * and disables the subscription; every other failure (3xx, which is never followed, 4xx, 5xx, timeouts,
- * connection errors) is retried on the schedule until it runs out. A `Retry-After` lengthens the wait,
+ * connection and TLS errors) is retried on the schedule until it runs out. A `Retry-After` lengthens the wait,
  * never shortens it, and never past the 12 h a queue can delay a message.
  */
 export function decideNextStep(input: {
@@ -93,6 +95,8 @@ export function describeOutcome(outcome: AttemptOutcome): string {
       return `connection failed${outcome.code ? ` (${outcome.code})` : ''}`;
     case 'refused':
       return `listener address refused: ${outcome.reason}`;
+    case 'tls':
+      return `TLS handshake failed: ${outcome.reason}${outcome.code ? ` (${outcome.code})` : ''}`;
   }
 }
 

@@ -1,19 +1,24 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { signEd25519 } from './signing-keys.js';
 import {
   computeSignature,
+  InvalidSecretError,
   MAX_SECRET_BYTES,
   MIN_SECRET_BYTES,
-  parseSecrets,
+  parseNamedSecret,
   SECRET_PREFIX,
+  SIGNING_KEY_PREFIX,
   type WebhookHeaders,
 } from './verify.js';
 
 /**
  * Signing deliveries the Standard Webhooks way (https://www.standardwebhooks.com) and managing the
  * `whsec_` secrets. The scheme itself (key parsing, the HMAC) lives in `verify.ts`, which receivers can
- * take alone; the secret helpers are re-exported here so the sender has one import.
+ * take alone; the secret helpers are re-exported here so the sender has one import. The asymmetric
+ * scheme's keys (`whsk_` / `whpk_`, ed25519) live in `signing-keys.ts`.
  */
 
+export { generateSigningKeyPair, type SigningKeyPair } from './signing-keys.js';
 export {
   InvalidSecretError,
   MAX_SECRET_BYTES,
@@ -92,7 +97,10 @@ export interface SignWebhookInput {
   readonly timestamp: number;
   /** The exact body sent on the wire (a string is sent as UTF-8). */
   readonly body: string | Uint8Array;
-  /** Every active secret of the subscription: one `v1,` signature each, in this order. */
+  /**
+   * Every active secret of the subscription, in this order: one `v1,` signature per `whsec_` secret and
+   * one `v1a,` (ed25519) signature per `whsk_` signing key.
+   */
   readonly secrets: readonly string[];
 }
 
@@ -112,9 +120,19 @@ export function signWebhook(input: SignWebhookInput): WebhookHeaders {
   if (!Number.isSafeInteger(timestamp) || timestamp < 0 || timestamp >= MAX_TIMESTAMP_SECONDS) {
     throw new RangeError('The webhook timestamp must be whole seconds since the epoch');
   }
-  const keys = parseSecrets(input.secrets);
-  // A secret listed twice would only repeat its signature.
-  const signatures = new Set(keys.map((key) => `v1,${computeSignature(key, id, timestamp, body)}`));
+  if (!Array.isArray(input.secrets) || input.secrets.length === 0) {
+    throw new InvalidSecretError('At least one webhook secret is required');
+  }
+  const signatures = new Set(
+    input.secrets.map((secret, i) => {
+      const name = `Webhook secret #${i + 1}`;
+      if (typeof secret === 'string' && secret.startsWith(SIGNING_KEY_PREFIX)) {
+        return `v1a,${signEd25519(secret, id, timestamp, body, name)}`;
+      }
+      return `v1,${computeSignature(parseNamedSecret(secret, name), id, timestamp, body)}`;
+    }),
+  );
+  // A secret listed twice would only repeat its signature (the Set keeps one).
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),

@@ -3,6 +3,17 @@ import { ACTIVITY_TYPES, COMPONENT_NAMES, ENTITY_NAMES, type EntityName, findEve
 import { commboxId } from './catalogue-schemas.js';
 import { ClientError, type FieldIssue, ValidationError } from './errors.js';
 import { isJsonObject } from './json-object.js';
+import {
+  listenerAuthIssues,
+  mergeTls,
+  type SignatureScheme,
+  type SoapOptions,
+  type SubscriptionTls,
+  signatureSchemeSchema,
+  soapSchema,
+  tlsPatchSchema,
+  tlsSchema,
+} from './listener-auth.js';
 import { retryScheduleSchema } from './retry.js';
 import { type AddressPolicy, checkListenerUrl } from './ssrf.js';
 
@@ -133,6 +144,9 @@ export const subscriptionCreateSchema = z.strictObject({
   retrySchedule: fields.retrySchedule.optional(),
   status: fields.status.default('active'),
   description: fields.description.optional(),
+  signatureScheme: signatureSchemeSchema.default('hmac-sha256'),
+  soap: soapSchema.optional(),
+  tls: tlsSchema.optional(),
 });
 
 export const subscriptionUpdateSchema = z
@@ -148,6 +162,10 @@ export const subscriptionUpdateSchema = z
     retrySchedule: fields.retrySchedule.nullable().optional(),
     status: fields.status.optional(),
     description: fields.description.nullable().optional(),
+    /** Fixed at creation: accepted when unchanged, so a form can send it back. */
+    signatureScheme: signatureSchemeSchema.optional(),
+    soap: soapSchema.nullable().optional(),
+    tls: tlsPatchSchema.nullable().optional(),
   })
   .refine((patch) => Object.keys(patch).length > 0, { error: 'give at least one field to change' });
 
@@ -165,6 +183,10 @@ export interface SubscriptionSpec {
   readonly retrySchedule?: number[];
   readonly status: 'active' | 'paused';
   readonly description?: string;
+  /** Absent in subscriptions stored before ed25519 existed: hmac-sha256. */
+  readonly signatureScheme?: SignatureScheme;
+  readonly soap?: SoapOptions;
+  readonly tls?: SubscriptionTls;
 }
 
 export type SubscriptionPatch = z.infer<typeof subscriptionUpdateSchema>;
@@ -212,7 +234,12 @@ export function applySubscriptionUpdate(
   for (const [key, value] of Object.entries(result.data)) {
     // null removes an optional field (headers, publicHeaders, retrySchedule, description); undefined leaves it.
     if (value === null) delete merged[key];
-    else if (value !== undefined) merged[key] = value;
+    else if (key === 'tls') {
+      // Member by member: the key is never shown, so a client changing the CA need not send it again.
+      const tls = mergeTls(current.tls, value as z.infer<typeof tlsPatchSchema>);
+      if (tls) merged.tls = tls;
+      else delete merged.tls;
+    } else if (value !== undefined) merged[key] = value;
   }
   return parseSubscriptionCreate(merged, policy);
 }
@@ -227,6 +254,7 @@ function assertValid(spec: SubscriptionSpec, policy: AddressPolicy): void {
     ...selectionIssues(spec.entity, spec.events),
     ...headerIssues(spec.headers ?? {}),
     ...publicHeaderIssues(spec.headers ?? {}, spec.publicHeaders ?? []),
+    ...listenerAuthIssues(spec),
   ];
   if (issues.length > 0) throw new ValidationError(issues);
 }

@@ -1,5 +1,8 @@
-import { ClientError } from './errors.js';
+import { ClientError, ValidationError } from './errors.js';
 import { newSubscriptionId } from './ids.js';
+import { DEFAULT_SIGNATURE_SCHEME, type SignatureScheme } from './listener-auth.js';
+import { listenerAuthView } from './listener-auth-view.js';
+import { tlsIssues } from './listener-tls.js';
 import { activeSecrets, type SigningSecret, type Subscription } from './model.js';
 import type {
   DeliveryQueue,
@@ -9,7 +12,7 @@ import type {
   PageRequest,
   SubscriptionStore,
 } from './ports.js';
-import { generateSecret } from './signing.js';
+import { generateSecret, generateSigningKeyPair } from './signing.js';
 import { type AddressPolicy, type Resolver, resolveListener } from './ssrf.js';
 import { applySubscriptionUpdate, parseSubscriptionCreate, type SubscriptionSpec } from './subscription.js';
 
@@ -34,14 +37,23 @@ export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
 export const REDACTED = '[redacted]';
 
 /**
- * A subscription as the API shows it: never its secrets, and every custom header value redacted unless
- * the client named the header in `publicHeaders`: any header may carry a credential, whatever its name.
+ * A subscription as the API shows it: never its secrets (nor the TLS key), and every custom header value
+ * redacted unless the client named the header in `publicHeaders`: any header may carry a credential.
  */
-export function toSubscriptionView(subscription: Subscription) {
-  const { secrets: _secrets, version: _version, failingSince, headers, ...view } = subscription;
+export function toSubscriptionView(subscription: Subscription, now = new Date()) {
+  const {
+    secrets: _secrets,
+    version: _version,
+    failingSince,
+    headers,
+    tls: _tls,
+    certificateExpiryNoticed: _noticed,
+    ...view
+  } = subscription;
   const shown = new Set((subscription.publicHeaders ?? []).map((name) => name.toLowerCase()));
   return {
     ...view,
+    ...listenerAuthView(subscription, now),
     ...(headers
       ? {
           headers: Object.fromEntries(
@@ -60,20 +72,37 @@ export type SubscriptionView = ReturnType<typeof toSubscriptionView>;
 
 export async function createSubscription(deps: ServiceDeps, brand: string, body: unknown) {
   const spec = parseSubscriptionCreate(body, deps.policy);
+  assertTlsUsable(spec, deps.now());
   await resolveListener(spec.url, { ...deps.policy, resolve: deps.resolve });
   const now = deps.now().toISOString();
-  const secret = generateSecret();
+  const signing = newSigningSecret(spec.signatureScheme);
   const subscription: Subscription = {
     ...spec,
     id: newSubscriptionId(),
     brand,
-    secrets: [{ secret, createdAt: now }],
+    secrets: [{ ...signing, createdAt: now }],
     createdAt: now,
     updatedAt: now,
     version: 1,
   };
   await deps.subscriptions.create(subscription, deps.maxSubscriptionsPerBrand);
-  return { ...toSubscriptionView(subscription), secret };
+  // The HMAC secret is shown once, here; an ed25519 private key never (the view shows its public key).
+  const view = toSubscriptionView(subscription, deps.now());
+  return signing.publicKey ? view : { ...view, secret: signing.secret };
+}
+
+/** A new signing secret of the scheme: a `whsec_` secret, or a `whsk_` key with its `whpk_` public key. */
+function newSigningSecret(scheme: SignatureScheme = DEFAULT_SIGNATURE_SCHEME): {
+  secret: string;
+  publicKey?: string;
+} {
+  return scheme === 'ed25519' ? generateSigningKeyPair() : { secret: generateSecret() };
+}
+
+/** The certificate checks (listener-tls.ts), as a 422 naming each field. */
+function assertTlsUsable(spec: SubscriptionSpec, now: Date): void {
+  const issues = spec.tls ? tlsIssues(spec.tls, now) : [];
+  if (issues.length > 0) throw new ValidationError(issues);
 }
 
 export async function findSubscription(deps: ServiceDeps, brand: string, id: string): Promise<Subscription> {
@@ -88,12 +117,21 @@ export async function listSubscriptions(
   page: PageRequest,
 ): Promise<Page<SubscriptionView>> {
   const { items, cursor } = await deps.subscriptions.list(brand, page);
-  return { items: items.map(toSubscriptionView), ...(cursor ? { cursor } : {}) };
+  const now = deps.now();
+  return { items: items.map((item) => toSubscriptionView(item, now)), ...(cursor ? { cursor } : {}) };
 }
 
 export async function updateSubscription(deps: ServiceDeps, brand: string, id: string, body: unknown) {
   const current = await findSubscription(deps, brand, id);
   const next = applySubscriptionUpdate(specOf(current), body, deps.policy);
+  const scheme = current.signatureScheme ?? DEFAULT_SIGNATURE_SCHEME;
+  if (next.signatureScheme !== scheme) {
+    throw new ValidationError([
+      { field: 'signatureScheme', message: `is fixed at creation (${scheme}): create a new subscription` },
+    ]);
+  }
+  // Certificates are checked when they are given: pausing a subscription whose certificate expired works.
+  if (typeof body === 'object' && body !== null && 'tls' in body) assertTlsUsable(next, deps.now());
   if (next.url !== current.url) await resolveListener(next.url, { ...deps.policy, resolve: deps.resolve });
   // Setting a status (re-)starts the subscription's health; without one, a disabled subscription stays so.
   const statusGiven = typeof body === 'object' && body !== null && 'status' in body;
@@ -114,9 +152,12 @@ export async function updateSubscription(deps: ServiceDeps, brand: string, id: s
     updatedAt: deps.now().toISOString(),
     version: current.version + 1,
     ...keptHealth,
+    ...(current.certificateExpiryNoticed
+      ? { certificateExpiryNoticed: current.certificateExpiryNoticed }
+      : {}),
   };
   await deps.subscriptions.replace(updated, current.name);
-  return toSubscriptionView(updated);
+  return toSubscriptionView(updated, deps.now());
 }
 
 export async function deleteSubscription(deps: ServiceDeps, brand: string, id: string): Promise<void> {
@@ -129,18 +170,19 @@ export async function rotateSecret(deps: ServiceDeps, brand: string, id: string)
   const current = await findSubscription(deps, brand, id);
   const now = deps.now();
   const overlapEnds = new Date(now.getTime() + SECRET_OVERLAP_MS).toISOString();
-  const secret = generateSecret();
+  const signing = newSigningSecret(current.signatureScheme);
   const previous = activeSecrets(current.secrets, now).map(
     (old): SigningSecret => ({ ...old, expiresAt: old.expiresAt ?? overlapEnds }),
   );
   const updated: Subscription = {
     ...current,
-    secrets: [{ secret, createdAt: now.toISOString() }, ...previous],
+    secrets: [{ ...signing, createdAt: now.toISOString() }, ...previous],
     updatedAt: now.toISOString(),
     version: current.version + 1,
   };
   await deps.subscriptions.replace(updated, current.name);
-  return { id, secret, previousSecretsExpireAt: overlapEnds };
+  const shown = signing.publicKey ? { publicKey: signing.publicKey } : { secret: signing.secret };
+  return { id, ...shown, previousSecretsExpireAt: overlapEnds };
 }
 
 function specOf(subscription: Subscription): SubscriptionSpec {
@@ -156,6 +198,7 @@ function specOf(subscription: Subscription): SubscriptionSpec {
     retrySchedule,
     description,
   } = subscription;
+  const { signatureScheme, soap, tls } = subscription;
   return {
     name,
     entity,
@@ -168,5 +211,8 @@ function specOf(subscription: Subscription): SubscriptionSpec {
     ...(publicHeaders ? { publicHeaders } : {}),
     ...(retrySchedule ? { retrySchedule } : {}),
     ...(description ? { description } : {}),
+    ...(signatureScheme ? { signatureScheme } : {}),
+    ...(soap ? { soap } : {}),
+    ...(tls ? { tls } : {}),
   };
 }

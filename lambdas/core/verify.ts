@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createPublicKey, type KeyObject, timingSafeEqual, verify } from 'node:crypto';
 
 /**
  * Standard Webhooks (https://www.standardwebhooks.com) verification, for receivers. Self-contained: it
@@ -7,10 +7,19 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  *
  * The scheme: `webhook-signature: v1,<base64 HMAC-SHA256(key, "${id}.${timestamp}.${body}")>`, where the
  * key is the base64-decoded part of the `whsec_` secret; several space-separated entries during a
- * rotation. It mirrors the official `standardwebhooks` library's checks and their order.
+ * rotation. It mirrors the official `standardwebhooks` library's checks and their order. The asymmetric
+ * scheme of the same specification: `v1a,<base64 ed25519 signature of the same content>`, checked with
+ * the sender's `whpk_` public key (base64 of the 32 raw key bytes).
  */
 
 export const SECRET_PREFIX = 'whsec_';
+export const PUBLIC_KEY_PREFIX = 'whpk_';
+/** The sender's ed25519 private key; a receiver never needs it. */
+export const SIGNING_KEY_PREFIX = 'whsk_';
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+const ED25519_SIGNATURE_BYTES = 64;
+/** `v1a` entries checked per request, bounding the work a forged header can cause (rotation sends 2). */
+export const MAX_V1A_ENTRIES = 8;
 /** The key length range the Standard Webhooks specification recommends, in bytes. */
 export const MIN_SECRET_BYTES = 24;
 export const MAX_SECRET_BYTES = 64;
@@ -63,7 +72,8 @@ export function parseSecret(secret: string): Buffer {
   return parseNamedSecret(secret, 'The webhook secret');
 }
 
-function parseNamedSecret(secret: unknown, name: string): Buffer {
+/** `parseSecret`, with `name` (e.g. the secret's position) in the error message. */
+export function parseNamedSecret(secret: unknown, name: string): Buffer {
   if (typeof secret !== 'string') {
     throw new InvalidSecretError(`${name} must be a string`);
   }
@@ -107,6 +117,39 @@ export function computeSignature(
   return createHmac('sha256', key).update(`${id}.${timestamp}.`, 'utf8').update(body).digest('base64');
 }
 
+/** The signed content of both schemes: `${id}.${timestamp}.` followed by the body's bytes. */
+export function signedContent(id: string, timestamp: number, body: string | Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${id}.${timestamp}.`, 'utf8'), Buffer.from(body)]);
+}
+
+/**
+ * The ed25519 public key inside a `whpk_<base64>` key (32 bytes, canonical base64). Throws
+ * `InvalidSecretError` naming the position, never the value.
+ */
+export function parsePublicKey(publicKey: unknown, name = 'The webhook public key'): KeyObject {
+  if (typeof publicKey !== 'string') throw new InvalidSecretError(`${name} must be a string`);
+  if (publicKey.startsWith(SIGNING_KEY_PREFIX)) {
+    throw new InvalidSecretError(`${name} is a private signing key; a receiver needs the "whpk_" public key`);
+  }
+  if (!publicKey.startsWith(PUBLIC_KEY_PREFIX)) {
+    throw new InvalidSecretError(`${name} must start with "${PUBLIC_KEY_PREFIX}"`);
+  }
+  const encoded = publicKey.slice(PUBLIC_KEY_PREFIX.length);
+  const raw = CANONICAL_BASE64.test(encoded) ? Buffer.from(encoded, 'base64') : undefined;
+  if (raw?.length !== ED25519_PUBLIC_KEY_BYTES) {
+    throw new InvalidSecretError(
+      `${name} must be "${PUBLIC_KEY_PREFIX}" followed by the base64 of ${ED25519_PUBLIC_KEY_BYTES} bytes`,
+    );
+  }
+  return ed25519PublicKey(raw);
+}
+
+/** An ed25519 public key object from its 32 raw bytes. */
+export function ed25519PublicKey(raw: Uint8Array): KeyObject {
+  const x = Buffer.from(raw).toString('base64url');
+  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+}
+
 /** A plain header object (any key case; Node and Lambda shapes) or a fetch `Headers`. */
 export type HeadersLike = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
 
@@ -114,8 +157,10 @@ export interface VerifyWebhookInput {
   readonly headers: HeadersLike;
   /** The raw body exactly as received: verify before any JSON parsing or re-serialising. */
   readonly body: string | Uint8Array;
-  /** The receiver's secret, or all of them while it rotates: any one matching signature is enough. */
-  readonly secrets: string | readonly string[];
+  /** The receiver's `whsec_` secret, or all of them while it rotates: any one matching signature is enough. */
+  readonly secrets?: string | readonly string[];
+  /** The sender's `whpk_` public key(s), for `v1a` (ed25519) signatures. Give secrets, keys, or both. */
+  readonly publicKeys?: string | readonly string[];
   /** The receiver's clock; defaults to the current time. */
   readonly now?: Date;
   readonly toleranceSeconds?: number;
@@ -136,14 +181,21 @@ export interface VerifiedWebhook {
 /**
  * Verifies a delivery and only then hands out its body. Order, as in the official library: the three
  * headers are present → the timestamp is within ±`toleranceSeconds` of `now` (too old and too new both
- * fail) → some `v1,` signature matches one of the secrets (constant-time comparison; entries of other
- * versions are ignored) → the body is decoded (and parsed).
+ * fail) → some `v1,` signature matches one of the secrets (constant-time comparison) or some `v1a,`
+ * signature verifies with one of the public keys (entries of other versions are ignored) → the body is
+ * decoded (and parsed).
  *
  * Throws `WebhookVerificationError` (with a `reason`) for a request to reject, and `InvalidSecretError`
- * when the receiver's own secret is malformed (checked first, whatever the request).
+ * when the receiver's own secret or key is malformed (checked first, whatever the request).
  */
 export function verifyWebhook(input: VerifyWebhookInput): VerifiedWebhook {
-  const keys = parseSecrets(input.secrets);
+  const secretList = input.secrets === undefined ? [] : [input.secrets].flat();
+  const publicKeyList = input.publicKeys === undefined ? [] : [input.publicKeys].flat();
+  if (secretList.length + publicKeyList.length === 0) {
+    throw new InvalidSecretError('At least one webhook secret or public key is required');
+  }
+  const keys = secretList.length > 0 ? parseSecrets(secretList) : [];
+  const publicKeys = publicKeyList.map((key, i) => parsePublicKey(key, `Webhook public key #${i + 1}`));
   const tolerance = input.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
   if (!Number.isFinite(tolerance) || tolerance < 0) {
     throw new RangeError('toleranceSeconds must be a non-negative number');
@@ -170,15 +222,24 @@ export function verifyWebhook(input: VerifyWebhookInput): VerifiedWebhook {
   }
 
   const expected = keys.map((key) => Buffer.from(computeSignature(key, id, timestamp, input.body), 'utf8'));
+  const content = publicKeys.length > 0 ? signedContent(id, timestamp, input.body) : undefined;
+  let v1aEntries = 0;
   const matched = signatureHeader.split(' ').some((entry) => {
     const comma = entry.indexOf(',');
-    if (comma < 0 || entry.slice(0, comma) !== 'v1') {
-      return false;
+    const version = comma < 0 ? undefined : entry.slice(0, comma);
+    if (version === 'v1') {
+      const given = Buffer.from(entry.slice(comma + 1), 'utf8');
+      return expected.some(
+        (candidate) => candidate.length === given.length && timingSafeEqual(candidate, given),
+      );
     }
-    const given = Buffer.from(entry.slice(comma + 1), 'utf8');
-    return expected.some(
-      (candidate) => candidate.length === given.length && timingSafeEqual(candidate, given),
-    );
+    if (version === 'v1a' && content && v1aEntries++ < MAX_V1A_ENTRIES) {
+      const encoded = entry.slice(comma + 1);
+      const signature = CANONICAL_BASE64.test(encoded) ? Buffer.from(encoded, 'base64') : undefined;
+      if (signature?.length !== ED25519_SIGNATURE_BYTES) return false;
+      return publicKeys.some((key) => verify(null, content, key, signature));
+    }
+    return false;
   });
   if (!matched) {
     throw new WebhookVerificationError('invalid_signature', 'No matching webhook signature found');

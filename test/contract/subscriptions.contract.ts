@@ -156,6 +156,24 @@ export function subscriptionContract(stores: StoresUnderTest): void {
       );
     });
 
+    it('notes an expiring certificate for its first caller only, again for a new certificate, never for a missing subscription', async () => {
+      const subscription = aStoredSubscription({ brand: aBrand() });
+      const { brand, id } = subscription;
+      await stores().subscriptions.create(subscription, 100);
+
+      const first = await Promise.all([
+        stores().subscriptions.noteCertificateExpiring(brand, id, 'AA:01'),
+        stores().subscriptions.noteCertificateExpiring(brand, id, 'AA:01'),
+      ]);
+      expect(first.sort()).toEqual([false, true]);
+      expect(await stores().subscriptions.noteCertificateExpiring(brand, id, 'AA:01')).toBe(false);
+      expect(await stores().subscriptions.noteCertificateExpiring(brand, id, 'BB:02')).toBe(true);
+      expect((await stores().subscriptions.get(brand, id))?.certificateExpiryNoticed).toBe('BB:02');
+      expect(
+        await stores().subscriptions.noteCertificateExpiring(brand, 'sub_MISSINGMISSING00', 'AA:01'),
+      ).toBe(false);
+    });
+
     it('marks it failing from the first failure only, and healthy again, leaving every other field', async () => {
       const subscription = withFutureFields({ name: HARD_TEXT });
       const { brand, id } = subscription;

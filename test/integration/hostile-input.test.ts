@@ -4,6 +4,7 @@ import * as fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BODY_BYTES } from '../../lambdas/api/http.js';
 import { checkListenerUrl } from '../../lambdas/core/ssrf.js';
+import { issue } from '../support/test-pki.js';
 import {
   bodyOf,
   type CreatedSubscription,
@@ -488,6 +489,9 @@ const KNOWN_FIELDS: Record<Target, ReadonlySet<string>> = {
     'retrySchedule',
     'status',
     'description',
+    'signatureScheme',
+    'soap',
+    'tls',
   ]),
   update: new Set([
     'name',
@@ -500,6 +504,9 @@ const KNOWN_FIELDS: Record<Target, ReadonlySet<string>> = {
     'retrySchedule',
     'status',
     'description',
+    'signatureScheme',
+    'soap',
+    'tls',
   ]),
   replay: new Set(['since', 'until']),
   test: new Set(['event']),
@@ -647,6 +654,32 @@ const WRONG: Record<string, { values: unknown[]; createOnly?: unknown[] }> = {
   },
   status: { values: [null, 'disabled', 'ACTIVE', 'Active', '', 'deleted', 1, true] },
   description: { values: [42, true, [], {}, 'a'.repeat(501)], createOnly: [null] },
+  signatureScheme: { values: [null, 'rsa', 'ED25519', 'hmac', '', 1, ['ed25519']] },
+  soap: {
+    values: [
+      42,
+      'urn:a',
+      [],
+      { action: 'urn:a b' },
+      { action: 'urn:"a"' },
+      { action: 'urn:a\r\nX-Injected: 1' },
+      { action: 1 },
+      { parameters: { '1st': 'v' } },
+      { parameters: { xmlns: 'v' } },
+      { parameters: { 'a:b': 'v' } },
+      { parameters: { A: 1 } },
+      { parameters: { A: 'bell\u0007' } },
+      { parameters: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`P${i}`, 'v'])) },
+      { extra: 1 },
+    ],
+    createOnly: [null],
+  },
+  // The generated bodies name http listeners: any tls is refused (https only); the certificates
+  // themselves are refused by 'hostile client certificates' below, on an https URL.
+  tls: {
+    values: [42, 'pem', [], { ca: 'x' }, { clientCertificate: 1 }, { clientKey: 'x' }, {}],
+    createOnly: [null],
+  },
 };
 
 const wrongValue = (to: 'create' | 'update') =>
@@ -1105,6 +1138,83 @@ describe('hostile input', { timeout: 90_000 }, () => {
 
   it(`sent at least ${MIN_REQUESTS} generated requests`, () => {
     expect(sent).toBeGreaterThanOrEqual(MIN_REQUESTS);
+  });
+});
+
+describe('hostile client certificates', { timeout: 60_000 }, () => {
+  const HTTPS_URL = 'https://127.0.0.1:9/hook';
+  const certificateCases = () => {
+    const ca = issue({ commonName: 'Hostile CA', kind: 'ca' });
+    const client = issue({ commonName: 'hostile client', kind: 'client' }, ca);
+    const other = issue({ commonName: 'other client', kind: 'client' }, ca);
+    const expired = issue(
+      {
+        commonName: 'expired client',
+        kind: 'client',
+        startDate: '20200101000000Z',
+        endDate: '20200201000000Z',
+      },
+      ca,
+    );
+    const weak = issue({ commonName: 'weak client', kind: 'client', key: 'rsa1024' }, ca);
+    for (const key of [client.key, other.key, expired.key, weak.key]) recordSecret(key);
+    const pair = { clientCertificate: client.cert, clientKey: client.key };
+    const garbage = '-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n';
+    const body = client.cert.split('\n').slice(1, -2).join('\n');
+    return [
+      ['garbage PEM', { ...pair, clientCertificate: garbage }, 'tls.clientCertificate'],
+      ['a certificate without its PEM armour', { ...pair, clientCertificate: body }, 'tls.clientCertificate'],
+      [
+        'a private key as the certificate',
+        { ...pair, clientCertificate: client.key },
+        'tls.clientCertificate',
+      ],
+      [
+        'a garbage key',
+        { ...pair, clientKey: '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----' },
+        'tls.clientKey',
+      ],
+      ['a huge PEM', { ...pair, clientCertificate: client.cert.repeat(20) }, 'tls.clientCertificate'],
+      ['a huge CA bundle', { serverCa: `${ca.cert}${'A'.repeat(100_000)}` }, 'tls.serverCa'],
+      ['a certificate with another key', { ...pair, clientKey: other.key }, 'tls.clientKey'],
+      [
+        'an expired certificate',
+        { clientCertificate: expired.cert, clientKey: expired.key },
+        'tls.clientCertificate',
+      ],
+      ['an RSA 1024 key', { clientCertificate: weak.cert, clientKey: weak.key }, 'tls.clientKey'],
+      ['a CA that is not a CA', { serverCa: other.cert }, 'tls.serverCa'],
+      [
+        'a passphrase without a key',
+        { serverCa: ca.cert, clientKeyPassphrase: 'x' },
+        'tls.clientKeyPassphrase',
+      ],
+    ] as const;
+  };
+  let cases: ReturnType<typeof certificateCases>;
+  beforeAll(() => {
+    cases = certificateCases();
+  }, 60_000);
+
+  it('are refused on create and on update with 422 naming the field, quoting no key', async () => {
+    for (const [category, tls, field] of cases) {
+      const created = await local.acme.post(
+        '/subscriptions',
+        subscriptionSpec(uniqueMarker('hostile-tls'), HTTPS_URL, { tls }),
+      );
+      const updated = await local.acme.patch(`/subscriptions/${seeded.id}`, { url: HTTPS_URL, tls });
+      for (const response of [created, updated]) {
+        const what = `${category}: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`;
+        expect(response.status, what).toBe(422);
+        const { error } = bodyOf(errorSchema, response);
+        expect(
+          error.details.map((detail) => detail.field),
+          what,
+        ).toContain(field);
+        expect(JSON.stringify(response.body), what).not.toContain('PRIVATE KEY');
+        errorBodies.push(JSON.stringify(response.body));
+      }
+    }
   });
 });
 

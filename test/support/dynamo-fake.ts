@@ -22,7 +22,7 @@ import type { AwsClientStub } from 'aws-sdk-client-mock';
  *
  * It understands exactly the expressions the adapters use and throws on anything else, so a test never
  * passes because the fake silently ignored a write:
- * - conditions: `attribute_exists(p)`, `attribute_not_exists(p)`, `p = v`, `begins_with(p, v)`, joined
+ * - conditions: `attribute_exists(p)`, `attribute_not_exists(p)`, `p = v`, `p <> v`, `begins_with(p, v)`, joined
  *   with AND and OR (AND binding tighter) and grouped with parentheses;
  * - updates: `SET p = v, ...` and `REMOVE p, ...`, where v is `:value`, a path, `a + b`,
  *   `if_not_exists(p, v)` or `list_append(a, b)`;
@@ -443,6 +443,13 @@ function clauseHolds(clause: string, item: Item | undefined, expressions: Expres
   if (prefix) {
     const [path = '', value = ''] = splitTopLevel(prefix[1] ?? '', ',');
     return startsWith(operand(path, item, expressions), operand(value, item, expressions));
+  }
+  const differs = splitTopLevel(clause, ' <> ');
+  if (differs.length === 2) {
+    const [left = '', right = ''] = differs;
+    const [a, b] = [operand(left, item, expressions), operand(right, item, expressions)];
+    // As in DynamoDB, a comparison with a missing attribute is false either way.
+    return item !== undefined && a !== undefined && a !== b;
   }
   const equals = splitTopLevel(clause, ' = ');
   if (equals.length === 2) {

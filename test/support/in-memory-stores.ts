@@ -156,6 +156,13 @@ export class InMemorySubscriptionStore
     this.stored.set(keyOf(brand, id), healthy);
   }
 
+  async noteCertificateExpiring(brand: string, id: string, fingerprint256: string): Promise<boolean> {
+    const current = this.current(brand, id);
+    if (!current || current.certificateExpiryNoticed === fingerprint256) return false;
+    this.stored.set(keyOf(brand, id), { ...current, certificateExpiryNoticed: fingerprint256 });
+    return true;
+  }
+
   async disable(brand: string, id: string, reason: string, at: string): Promise<void> {
     this.check('disable', brand, id);
     const current = this.current(brand, id);

@@ -6,6 +6,7 @@ import {
   renderPayload,
   renderSoapEnvelope,
   SOAP_ENVELOPE_NS,
+  SOAP_PARAMETERS_NS,
 } from '../../lambdas/core/render.js';
 import { exampleData } from '../support/factories.js';
 
@@ -134,5 +135,39 @@ describe('renderPayload', () => {
   it('picks the renderer by the subscription format', () => {
     expect(renderPayload('json', tagAdd).contentType).toBe('application/json');
     expect(renderPayload('soap', tagAdd).contentType).toBe('text/xml; charset=utf-8');
+  });
+});
+
+describe('SOAP action and parameters', () => {
+  it('sends the action quoted in SOAPAction, as SOAP 1.1 requires', () => {
+    const payload = renderSoapEnvelope({ ...tagAdd, soap: { action: 'urn:crm:TagAdded' } });
+    expect(payload.headers).toEqual({ SOAPAction: '"urn:crm:TagAdded"' });
+  });
+
+  it('renders the parameters as namespace-qualified entries of a soap:Header before the body', () => {
+    const payload = renderPayload('soap', {
+      ...tagAdd,
+      soap: { parameters: { Username: 'crm-bot', TenantId: '17' } },
+    });
+    expect(XMLValidator.validate(payload.body)).toBe(true);
+    expect(payload.body).toContain(
+      `<soap:Header xmlns="${SOAP_PARAMETERS_NS}"><Username>crm-bot</Username><TenantId>17</TenantId></soap:Header><soap:Body>`,
+    );
+    const envelope = parser.parse(payload.body)['soap:Envelope'];
+    expect(envelope['soap:Header']).toMatchObject({ Username: 'crm-bot', TenantId: '17' });
+    expect(envelope['soap:Body'].Event.Tag.tagId).toBe('40');
+  });
+
+  it('escapes parameter values, so markup in a value stays text', () => {
+    const value = `</Username><Admin>true</Admin> & "quotes" ]]> שלום`;
+    const payload = renderSoapEnvelope({ ...tagAdd, soap: { parameters: { Username: value } } });
+    expect(XMLValidator.validate(payload.body)).toBe(true);
+    const header = parser.parse(payload.body)['soap:Envelope']['soap:Header'];
+    expect(header.Username).toBe(value);
+    expect(header.Admin).toBeUndefined();
+  });
+
+  it('has no soap:Header without parameters', () => {
+    expect(renderSoapEnvelope({ ...tagAdd, soap: { action: 'urn:a' } }).body).not.toContain('soap:Header');
   });
 });

@@ -55,6 +55,7 @@ describe('parseSubscriptionCreate', () => {
       format: 'json',
       includeCompleteData: false,
       status: 'active',
+      signatureScheme: 'hmac-sha256',
     });
   });
 

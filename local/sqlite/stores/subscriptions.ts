@@ -43,6 +43,7 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
   private readonly setFailing: StatementSync;
   private readonly clearFailing: StatementSync;
   private readonly setDisabled: StatementSync;
+  private readonly setExpiryNoticed: StatementSync;
 
   constructor(
     db: DatabaseSync,
@@ -80,6 +81,11 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
            doc = json_set(doc, '$.status', 'disabled', '$.disabledReason', :reason, '$.updatedAt', :at,
                           '$.version', version + 1)
        WHERE brand = :brand AND id = :id`,
+    );
+    this.setExpiryNoticed = db.prepare(
+      `UPDATE store_subscriptions SET doc = json_set(doc, '$.certificateExpiryNoticed', :fingerprint)
+       WHERE brand = :brand AND id = :id
+         AND coalesce(json_extract(doc, '$.certificateExpiryNoticed'), '') <> :fingerprint`,
     );
   }
 
@@ -140,5 +146,12 @@ export class SqliteSubscriptionStore implements SubscriptionStore {
 
   async disable(brand: string, id: string, reason: string, at: string): Promise<void> {
     await this.batch.write(() => this.setDisabled.run({ brand, id, reason, at }));
+  }
+
+  async noteCertificateExpiring(brand: string, id: string, fingerprint256: string): Promise<boolean> {
+    const { changes } = await this.batch.write(() =>
+      this.setExpiryNoticed.run({ brand, id, fingerprint: fingerprint256 }),
+    );
+    return Number(changes) > 0;
   }
 }

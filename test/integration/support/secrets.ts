@@ -13,6 +13,8 @@
 import type { LogLine } from './local-process.js';
 
 const SIGNING_SECRET_PREFIX = 'whsec_';
+/** Markers of secrets no response shows: `whsk_` signing keys and PEM private keys. */
+const NEVER_SHOWN = ['whsk_', 'PRIVATE KEY-----'];
 
 /** One API response as the client received it, to search for secrets afterwards. */
 export interface RecordedResponse {
@@ -131,6 +133,10 @@ export function leaksInResponse(response: RecordedResponse, candidates: Iterable
   const prefixes = count(response.text, SIGNING_SECRET_PREFIX);
   const allowed = (response.issued ? 1 : 0) + count(echoed, SIGNING_SECRET_PREFIX);
   if (prefixes > allowed) leaks.push(`${where} contains "${SIGNING_SECRET_PREFIX}" ${prefixes} time(s)`);
+  // Never in any response, unless quoting the request: an ed25519 signing key, a client certificate's key.
+  for (const marker of NEVER_SHOWN) {
+    if (count(response.text, marker) > count(echoed, marker)) leaks.push(`${where} contains "${marker}"`);
+  }
   return leaks;
 }
 
