@@ -16,6 +16,7 @@ import { ENV } from '../../lambdas/environment.js';
 import { FUNCTIONS, QUEUES, type QueueDefinition } from '../../lib/definitions.js';
 import { startDynamoServer } from '../aws-emulators/dynamo-server.js';
 import { escapeBodiesFauxqsRefuses } from '../aws-emulators/fauxqs-bodies.js';
+import { listeningOnLoopback } from '../aws-emulators/loopback-only.js';
 import { type Poller, startPoller } from '../pollers.js';
 import { sqsRuleTarget } from '../put-events.js';
 import { createTableInput } from '../table.js';
@@ -53,11 +54,9 @@ export async function startEmulatorBackend(options: EmulatorOptions): Promise<Ba
   });
   const stops: (() => Promise<unknown>)[] = [() => dynamo.stop()];
   try {
-    const fauxqs = await startFauxqs({
-      port: options.sqsPort ?? 0,
-      logger: false,
-      dataDir: join(options.dataDir, 'sqs'),
-    });
+    const fauxqs = await listeningOnLoopback(() =>
+      startFauxqs({ port: options.sqsPort ?? 0, logger: false, dataDir: join(options.dataDir, 'sqs') }),
+    );
     stops.push(() => fauxqs.stop());
     const sqs = new SQSClient({ endpoint: fauxqs.address, region: REGION, credentials: LOCAL_CREDENTIALS });
     options.onSqsClient?.(sqs);
