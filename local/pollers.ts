@@ -5,11 +5,9 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSRecord } from 'aws-lambda';
 import type { QueueDefinition } from '../lib/definitions.js';
-import { localLambdaContext } from './lambda-context.js';
-
-export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
+import { invokeBatch, type SqsHandler } from './invoke-batch.js';
 
 export interface PollerOptions {
   readonly name: string;
@@ -102,24 +100,11 @@ export function startPoller(options: PollerOptions): Poller {
   }
 
   async function invoke(messages: Message[]): Promise<void> {
-    const records = messages.map((message) => toRecord(message, options));
-    let failed: Set<string>;
-    const started = performance.now();
-    try {
-      const response = await withTimeout(
-        options.handler(
-          { Records: records },
-          localLambdaContext(options.name, options.timeoutSeconds * 1000),
-        ),
-        options.timeoutSeconds * 1000,
-      );
-      failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
-    } catch (error) {
-      options.onError(`${options.name}: the batch failed`, error);
-      return;
-    } finally {
-      options.onInvoke?.(options.name, performance.now() - started, records.length);
-    }
+    const failed = await invokeBatch(
+      options,
+      messages.map((message) => toRecord(message, options)),
+    );
+    if (failed === undefined) return;
     const done = messages.filter((message) => message.MessageId && !failed.has(message.MessageId));
     if (done.length === 0) return;
     try {
@@ -168,20 +153,6 @@ function toRecord(message: Message, options: PollerOptions): SQSRecord {
     eventSourceARN: options.queueArn,
     awsRegion: options.region,
   };
-}
-
-export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function sleep(ms: number): Promise<void> {

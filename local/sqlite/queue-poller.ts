@@ -1,6 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import { localLambdaContext } from '../lambda-context.js';
-import { type SqsHandler, withTimeout } from '../pollers.js';
+import { invokeBatch, type SqsHandler } from '../invoke-batch.js';
 import type { ReceivedMessage, SqliteQueue } from './queue.js';
 
 /*
@@ -60,24 +59,11 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
   }
 
   async function invoke(messages: ReceivedMessage[]): Promise<void> {
-    const records = messages.map((message) => toRecord(message, options));
-    let failed: Set<string>;
-    const started = performance.now();
-    try {
-      const response = await withTimeout(
-        options.handler(
-          { Records: records },
-          localLambdaContext(options.name, options.timeoutSeconds * 1000),
-        ),
-        options.timeoutSeconds * 1000,
-      );
-      failed = new Set((response?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
-    } catch (error) {
-      options.onError(`${options.name}: the batch failed`, error);
-      return;
-    } finally {
-      options.onInvoke?.(options.name, performance.now() - started, records.length);
-    }
+    const failed = await invokeBatch(
+      options,
+      messages.map((message) => toRecord(message, options)),
+    );
+    if (failed === undefined) return;
     const done = messages.filter((message) => !failed.has(message.messageId));
     if (done.length === 0) return;
     try {
