@@ -1,5 +1,6 @@
 import type { DeliveryMessage } from '../../lambdas/core/model.js';
 import type { DeliveryQueue } from '../../lambdas/core/ports.js';
+import { sqsSafeJson } from '../../lambdas/core/sqs-text.js';
 import type { SqliteQueue } from './queue.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_DELAY_SECONDS, QueueError } from './queue-limits.js';
 
@@ -58,7 +59,7 @@ function chunked(messages: readonly DeliveryMessage[]): Outgoing[][] {
   let current: Outgoing[] = [];
   let bytes = 0;
   for (const message of messages) {
-    const body = JSON.stringify(message);
+    const body = sqsSafeJson(message);
     const size = Buffer.byteLength(body);
     if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
       chunks.push(current);

@@ -1,14 +1,16 @@
+import { sqsSafeJson } from '../../lambdas/core/sqs-text.js';
 import type { SqliteQueue } from './queue.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES } from './queue-limits.js';
 
 /*
- * An EventBridge rule's SQS target on a SQLite queue: each envelope one message, its JSON as EventBridge
- * writes it (UTF-8, every character as it is: SQS takes characters above U+FFFF), in batches within SQS's
- * limits. Throws if the queue refuses any, so PutEvents reports the failure instead of losing the event.
+ * An EventBridge rule's SQS target on a SQLite queue: each envelope one message, its JSON with every
+ * character SQS refuses in a body written as an escape (lambdas/core/sqs-text.ts, as on every other hop),
+ * in batches within SQS's limits. Throws if the queue refuses any, so PutEvents reports the failure
+ * instead of losing the event.
  */
 export function sqliteRuleTarget(queue: SqliteQueue): (envelopes: unknown[]) => Promise<void> {
   return async (envelopes) => {
-    for (const batch of batches(envelopes.map((envelope) => JSON.stringify(envelope)))) {
+    for (const batch of batches(envelopes.map(sqsSafeJson))) {
       const results = queue.sendBatch(batch.map((body) => ({ body })));
       const refused = results.filter((result) => result.error);
       const [first] = refused;
