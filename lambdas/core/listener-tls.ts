@@ -165,6 +165,6 @@ export function certificateExpiryWarning(
     message:
       left <= 0
         ? `expired on ${summary.notAfter}: deliveries fail until a new certificate is set`
-        : `expires on ${summary.notAfter} (in ${Math.ceil(left / 86_400_000)} days): set a new certificate before then`,
+        : `expires on ${summary.notAfter} (in ${Math.max(1, Math.floor(left / 86_400_000))} days): set a new certificate before then`,
   };
 }
