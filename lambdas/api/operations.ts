@@ -38,7 +38,7 @@ export const OPERATIONS: Record<OperationId, Operation> = {
   listSubscriptions: async ({ deps, brand, event }) =>
     json(200, await listSubscriptions(deps, brand, pageOf(event))),
   getSubscription: async ({ deps, brand, param }) =>
-    json(200, toSubscriptionView(await findSubscription(deps, brand, param('id')))),
+    json(200, toSubscriptionView(await findSubscription(deps, brand, param('id')), deps.now())),
   updateSubscription: async ({ deps, brand, param, event }) =>
     json(200, await updateSubscription(deps, brand, param('id'), jsonBody(event) ?? {})),
   deleteSubscription: async ({ deps, brand, param }) => {

@@ -13,6 +13,8 @@ export const SUBSCRIPTION_SECRET_FIELDS = [
   // Client certificate authentication to the listener (mTLS).
   'tls.clientKey',
   'tls.clientKeyPassphrase',
+  // SOAP header parameters: where SOAP listeners take their credentials (views redact them too).
+  'soap.parameters.*',
 ] as const;
 
 type Json = unknown;

@@ -37,8 +37,9 @@ export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
 export const REDACTED = '[redacted]';
 
 /**
- * A subscription as the API shows it: never its secrets (nor the TLS key), and every custom header value
- * redacted unless the client named the header in `publicHeaders`: any header may carry a credential.
+ * A subscription as the API shows it: never its secrets (nor the TLS key), every custom header value
+ * redacted unless the client named the header in `publicHeaders` (any header may carry a credential), and
+ * every SOAP header parameter's value redacted (a `soap:Header` is where SOAP listeners take credentials).
  */
 export function toSubscriptionView(subscription: Subscription, now = new Date()) {
   const {
@@ -46,6 +47,7 @@ export function toSubscriptionView(subscription: Subscription, now = new Date())
     version: _version,
     failingSince,
     headers,
+    soap,
     tls: _tls,
     certificateExpiryNoticed: _noticed,
     ...view
@@ -62,6 +64,20 @@ export function toSubscriptionView(subscription: Subscription, now = new Date())
               shown.has(name.toLowerCase()) ? value : REDACTED,
             ]),
           ),
+        }
+      : {}),
+    ...(soap
+      ? {
+          soap: {
+            ...soap,
+            ...(soap.parameters
+              ? {
+                  parameters: Object.fromEntries(
+                    Object.keys(soap.parameters).map((name) => [name, REDACTED]),
+                  ),
+                }
+              : {}),
+          },
         }
       : {}),
     ...(failingSince ? { failingSince } : {}),

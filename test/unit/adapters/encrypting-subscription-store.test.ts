@@ -140,6 +140,18 @@ describe('EncryptingSubscriptionStore', () => {
     expect(await store.get('acme', subscription.id)).toEqual(subscription);
   });
 
+  it('encrypts the value of every SOAP header parameter, keeping the names', async () => {
+    const soap = { action: 'urn:crm:Notify', parameters: { Username: 'crm-bot', Password: 'hunter2-soap' } };
+    const subscription = { ...aStoredSubscription(), format: 'soap', soap } as Subscription;
+
+    await store.create(subscription, 100);
+
+    const item = table.item('BRAND#acme', `SUB#${subscription.id}`);
+    expect(JSON.stringify(item)).not.toContain('hunter2-soap');
+    expect(JSON.stringify(item?.soap)).toMatch(/"Password":"enc:v1:/);
+    expect(await store.get('acme', subscription.id)).toEqual(subscription);
+  });
+
   it('reads across restarts of the process, with the same key file', async () => {
     const subscription = aStoredSubscription();
     await store.create(subscription, 100);

@@ -202,11 +202,15 @@ describe('client certificates', () => {
 });
 
 describe('SOAP subscriptions', () => {
-  it('keep their action and parameters and show them', async () => {
-    const soap = { action: 'urn:crm:Notify', parameters: { Username: 'bot' } };
+  it('keep their action and parameters, and show each parameter by name with its value redacted', async () => {
+    const soap = { action: 'urn:crm:Notify', parameters: { Username: 'bot', Password: 'hunter2-soap' } };
     const { status, body } = await created({ ...createBody, format: 'soap', soap });
     expect(status).toBe(201);
-    expect(body.soap).toEqual(soap);
+    expect(body.soap).toEqual({
+      action: 'urn:crm:Notify',
+      parameters: { Username: '[redacted]', Password: '[redacted]' },
+    });
+    expect(JSON.stringify(body)).not.toContain('hunter2-soap');
   });
 });
 
