@@ -6,7 +6,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { OPERATIONAL_EVENT_SOURCE } from '../lambdas/core/event-sources.js';
-import { sqsSafeJson } from '../lambdas/core/sqs-text.js';
+import { inSendMessageBatches, sqsSafeJson } from '../lambdas/core/sqs-text.js';
 import { type EventPattern, matchesEventPattern, validateEventPattern } from './event-pattern.js';
 import { type LocalCredentials, type SignedRequest, verifySigV4 } from './sigv4-check.js';
 
@@ -233,7 +233,10 @@ export function sqsRuleTarget(
   queueUrl: string,
 ): (envelopes: EventEnvelope[]) => Promise<void> {
   return async (envelopes) => {
-    const batches = chunkMessages(envelopes.map(sqsSafeJson));
+    const batches = inSendMessageBatches(envelopes.map(sqsSafeJson), (body) => body, {
+      entries: SQS_BATCH_ENTRIES,
+      bytes: SQS_BATCH_BYTES,
+    });
     await Promise.all(
       batches.map(async (bodies) => {
         const entries: SendMessageBatchRequestEntry[] = bodies.map((body, index) => ({
@@ -256,24 +259,6 @@ export function sqsRuleTarget(
 
 const SQS_BATCH_ENTRIES = 10;
 const SQS_BATCH_BYTES = 1024 * 1024;
-
-function chunkMessages(bodies: string[]): string[][] {
-  const batches: string[][] = [];
-  let current: string[] = [];
-  let bytes = 0;
-  for (const body of bodies) {
-    const size = Buffer.byteLength(body);
-    if (current.length > 0 && (current.length === SQS_BATCH_ENTRIES || bytes + size > SQS_BATCH_BYTES)) {
-      batches.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(body);
-    bytes += size;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
-}
 
 function parseRequest(body: Buffer): WireEntry[] {
   let request: unknown;

@@ -1,7 +1,7 @@
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DeliveryMessage } from '../core/model.js';
 import type { DeliveryQueue } from '../core/ports.js';
-import { sqsSafeJson } from '../core/sqs-text.js';
+import { inSendMessageBatches, sqsSafeJson } from '../core/sqs-text.js';
 
 /** SQS takes at most ten messages per SendMessageBatch. */
 const BATCH = 10;
@@ -21,7 +21,11 @@ export class SqsDeliveryQueue implements DeliveryQueue {
   ) {}
 
   async send(messages: readonly DeliveryMessage[], delaySeconds = 0): Promise<DeliveryMessage[]> {
-    const chunks = chunked(messages);
+    const chunks = inSendMessageBatches(
+      messages.map((message) => ({ message, body: sqsSafeJson(message) })),
+      (outgoing) => outgoing.body,
+      { entries: BATCH, bytes: MAX_BATCH_BYTES },
+    );
     const sent = await Promise.allSettled(chunks.map((chunk) => this.sendBatch(chunk, delaySeconds)));
     // A chunk whose request failed is failed as a whole; the others stand (their messages are queued).
     const firstError = sent.find((result) => result.status === 'rejected');
@@ -62,25 +66,4 @@ export class SqsDeliveryQueue implements DeliveryQueue {
 interface Outgoing {
   readonly message: DeliveryMessage;
   readonly body: string;
-}
-
-/** The messages in SendMessageBatch-sized chunks: at most BATCH messages and MAX_BATCH_BYTES each. */
-function chunked(messages: readonly DeliveryMessage[]): Outgoing[][] {
-  const chunks: Outgoing[][] = [];
-  let current: Outgoing[] = [];
-  let bytes = 0;
-  for (const message of messages) {
-    // Never a character SQS refuses (U+FFFE in event data would fail the send on every retry).
-    const body = sqsSafeJson(message);
-    const size = Buffer.byteLength(body);
-    if (current.length === BATCH || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push({ message, body });
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
 }

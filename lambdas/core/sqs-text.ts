@@ -22,3 +22,29 @@ export function sqsSafeJson(value: unknown): string {
 export function escapeUnitsSqsRefuses(json: string): string {
   return json.replace(SQS_REFUSED_UNIT, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * `items` in SendMessageBatch-sized groups, in order: at most `limits.entries` items, and at most
+ * `limits.bytes` of message bodies unless one body alone is larger (SQS then refuses that entry alone).
+ */
+export function inSendMessageBatches<T>(
+  items: readonly T[],
+  bodyOf: (item: T) => string,
+  limits: { readonly entries: number; readonly bytes: number },
+): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(bodyOf(item));
+    if (current.length > 0 && (current.length === limits.entries || bytes + size > limits.bytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}

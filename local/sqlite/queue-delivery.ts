@@ -1,6 +1,6 @@
 import type { DeliveryMessage } from '../../lambdas/core/model.js';
 import type { DeliveryQueue } from '../../lambdas/core/ports.js';
-import { sqsSafeJson } from '../../lambdas/core/sqs-text.js';
+import { inSendMessageBatches, sqsSafeJson } from '../../lambdas/core/sqs-text.js';
 import type { SqliteQueue } from './queue.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_DELAY_SECONDS, QueueError } from './queue-limits.js';
 
@@ -20,7 +20,11 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
   async send(messages: readonly DeliveryMessage[], delaySeconds = 0): Promise<DeliveryMessage[]> {
     const delay = Math.min(delaySeconds, MAX_DELAY_SECONDS);
     const failed: DeliveryMessage[] = [];
-    const batches = chunked(messages);
+    const batches = inSendMessageBatches(
+      messages.map((message) => ({ message, body: sqsSafeJson(message) })),
+      (outgoing) => outgoing.body,
+      { entries: MAX_BATCH_ENTRIES, bytes: MAX_BATCH_BYTES },
+    );
     let refused: unknown;
     for (const batch of batches) {
       try {
@@ -46,29 +50,4 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
   async delay(receiptHandle: string, seconds: number): Promise<void> {
     await this.transact(() => this.queue.changeVisibility(receiptHandle, seconds));
   }
-}
-
-interface Outgoing {
-  readonly message: DeliveryMessage;
-  readonly body: string;
-}
-
-/** At most MAX_BATCH_ENTRIES messages and MAX_BATCH_BYTES per batch. */
-function chunked(messages: readonly DeliveryMessage[]): Outgoing[][] {
-  const chunks: Outgoing[][] = [];
-  let current: Outgoing[] = [];
-  let bytes = 0;
-  for (const message of messages) {
-    const body = sqsSafeJson(message);
-    const size = Buffer.byteLength(body);
-    if (current.length === MAX_BATCH_ENTRIES || (current.length > 0 && bytes + size > MAX_BATCH_BYTES)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push({ message, body });
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
 }

@@ -1,4 +1,4 @@
-import { sqsSafeJson } from '../../lambdas/core/sqs-text.js';
+import { inSendMessageBatches, sqsSafeJson } from '../../lambdas/core/sqs-text.js';
 import type { SqliteQueue } from './queue.js';
 import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES } from './queue-limits.js';
 
@@ -10,7 +10,9 @@ import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES } from './queue-limits.js';
  */
 export function sqliteRuleTarget(queue: SqliteQueue): (envelopes: unknown[]) => Promise<void> {
   return async (envelopes) => {
-    for (const batch of batches(envelopes.map(sqsSafeJson))) {
+    const bodies = envelopes.map(sqsSafeJson);
+    const limits = { entries: MAX_BATCH_ENTRIES, bytes: MAX_BATCH_BYTES };
+    for (const batch of inSendMessageBatches(bodies, (body) => body, limits)) {
       const results = queue.sendBatch(batch.map((body) => ({ body })));
       const refused = results.filter((result) => result.error);
       const [first] = refused;
@@ -20,22 +22,4 @@ export function sqliteRuleTarget(queue: SqliteQueue): (envelopes: unknown[]) => 
         );
     }
   };
-}
-
-function batches(bodies: string[]): string[][] {
-  const all: string[][] = [];
-  let current: string[] = [];
-  let bytes = 0;
-  for (const body of bodies) {
-    const size = Buffer.byteLength(body);
-    if (current.length > 0 && (current.length === MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES)) {
-      all.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(body);
-    bytes += size;
-  }
-  if (current.length > 0) all.push(current);
-  return all;
 }
