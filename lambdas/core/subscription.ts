@@ -94,7 +94,7 @@ const headersSchema = z
     type: 'object',
     additionalProperties: { type: 'string' },
     description:
-      'Sent with every delivery. Views show each value as "[redacted]" unless its name is in publicHeaders.',
+      'Sent with every delivery. Views show each value as "[redacted]" unless its name is in publicHeaders; a PATCH that sends "[redacted]" back keeps the stored value.',
   }) as z.ZodType<Record<string, string>, Record<string, string>>;
 
 /**

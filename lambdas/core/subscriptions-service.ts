@@ -1,4 +1,4 @@
-import { ClientError, ValidationError } from './errors.js';
+import { ClientError, type FieldIssue, ValidationError } from './errors.js';
 import { newSubscriptionId } from './ids.js';
 import { DEFAULT_SIGNATURE_SCHEME, type SignatureScheme } from './listener-auth.js';
 import { listenerAuthView } from './listener-auth-view.js';
@@ -139,7 +139,7 @@ export async function listSubscriptions(
 
 export async function updateSubscription(deps: ServiceDeps, brand: string, id: string, body: unknown) {
   const current = await findSubscription(deps, brand, id);
-  const next = applySubscriptionUpdate(specOf(current), body, deps.policy);
+  const next = keepRedactedValues(applySubscriptionUpdate(specOf(current), body, deps.policy), current);
   const scheme = current.signatureScheme ?? DEFAULT_SIGNATURE_SCHEME;
   if (next.signatureScheme !== scheme) {
     throw new ValidationError([
@@ -199,6 +199,45 @@ export async function rotateSecret(deps: ServiceDeps, brand: string, id: string)
   await deps.subscriptions.replace(updated, current.name);
   const shown = signing.publicKey ? { publicKey: signing.publicKey } : { secret: signing.secret };
   return { id, ...shown, previousSecretsExpireAt: overlapEnds };
+}
+
+/**
+ * A client that saves back what a view showed sends "[redacted]" for each hidden value: that keeps the
+ * stored value instead of storing the marker as the listener's credential. With no stored value to keep,
+ * the marker is refused, naming the field.
+ */
+function keepRedactedValues(next: SubscriptionSpec, current: Subscription): SubscriptionSpec {
+  const issues: FieldIssue[] = [];
+  const restore = (
+    given: Readonly<Record<string, string>> | undefined,
+    stored: Readonly<Record<string, string>> | undefined,
+    field: string,
+    anyCase: boolean,
+  ): Record<string, string> | undefined => {
+    if (!given) return undefined;
+    const key = (name: string) => (anyCase ? name.toLowerCase() : name);
+    const storedByName = new Map(Object.entries(stored ?? {}).map(([name, value]) => [key(name), value]));
+    return Object.fromEntries(
+      Object.entries(given).map(([name, value]) => {
+        if (value !== REDACTED) return [name, value];
+        const kept = storedByName.get(key(name));
+        if (kept === undefined)
+          issues.push({
+            field: `${field}.${name}`,
+            message: `is "${REDACTED}" but no value is stored to keep`,
+          });
+        return [name, kept ?? value];
+      }),
+    );
+  };
+  const headers = restore(next.headers, current.headers, 'headers', true);
+  const parameters = restore(next.soap?.parameters, current.soap?.parameters, 'soap.parameters', false);
+  if (issues.length > 0) throw new ValidationError(issues);
+  return {
+    ...next,
+    ...(headers ? { headers } : {}),
+    ...(next.soap && parameters ? { soap: { ...next.soap, parameters } } : {}),
+  };
 }
 
 function specOf(subscription: Subscription): SubscriptionSpec {

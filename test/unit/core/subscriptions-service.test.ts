@@ -245,6 +245,43 @@ describe('changing subscriptions', () => {
     expect(resumed.disabledReason).toBeUndefined();
   });
 
+  it('keeps each stored value when a client saves back the "[redacted]" a view showed', async () => {
+    subscriptions.seed(
+      aSubscription({
+        format: 'soap',
+        headers: { Authorization: 'Bearer listener-token', 'X-Team': 'crm' },
+        publicHeaders: ['X-Team'],
+        soap: { action: 'urn:notify', parameters: { Username: 'svc', Password: 'pw-1' } },
+      }),
+    );
+    const view = toSubscriptionView(await findSubscription(deps, 'acme', SUB_ID));
+    expect(view.headers?.Authorization).toBe('[redacted]');
+
+    const saved = await updateSubscription(deps, 'acme', SUB_ID, {
+      headers: { ...view.headers, 'X-Team': 'support' },
+      soap: { ...view.soap, parameters: { ...view.soap?.parameters, Username: 'svc-2' } },
+    });
+
+    expect(saved.headers).toEqual({ Authorization: '[redacted]', 'X-Team': 'support' });
+    expect(subscriptions.current('acme', SUB_ID)).toMatchObject({
+      headers: { Authorization: 'Bearer listener-token', 'X-Team': 'support' },
+      soap: { action: 'urn:notify', parameters: { Username: 'svc-2', Password: 'pw-1' } },
+      version: 4,
+    });
+  });
+
+  it('refuses "[redacted]" for a value that is not stored, naming the field, and stores nothing', async () => {
+    subscriptions.seed(aSubscription({ headers: { Authorization: 'Bearer listener-token' } }));
+
+    const error = await failureOf(
+      updateSubscription(deps, 'acme', SUB_ID, { headers: { 'X-Api-Key': '[redacted]' } }),
+    );
+
+    expect(error.status).toBe(422);
+    expect(fields(error)).toEqual(['headers.X-Api-Key']);
+    expect(subscriptions.current('acme', SUB_ID)?.version).toBe(3);
+  });
+
   it('answers 409 when the subscription changed between its read and its write', async () => {
     subscriptions.seed(aSubscription());
     const read = subscriptions.get.bind(subscriptions);
