@@ -85,7 +85,7 @@ export function keyStoreFor(argv: string[], env: NodeJS.ProcessEnv): { store: Ap
   const flag = values['data-dir'];
   const dataDir = resolve(typeof flag === 'string' ? flag : (env.DATA_DIR ?? './.data'));
   checkDataFolder(dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const db = openDatabase(join(dataDir, DATABASE_FILE));
   return { store: createSqliteStores(db).apiKeys, close: () => db.close() };
 }

@@ -46,8 +46,8 @@ export interface EmulatorOptions {
 const TABLE_NAME = 'commbox-webhooks';
 
 export async function startEmulatorBackend(options: EmulatorOptions): Promise<Backend> {
-  mkdirSync(join(options.dataDir, 'dynamodb'), { recursive: true });
-  mkdirSync(join(options.dataDir, 'sqs'), { recursive: true });
+  mkdirSync(join(options.dataDir, 'dynamodb'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(options.dataDir, 'sqs'), { recursive: true, mode: 0o700 });
   const dynamo = await startDynamoServer({
     port: options.dynamoPort ?? 0,
     path: join(options.dataDir, 'dynamodb'),

@@ -48,7 +48,7 @@ const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 export async function startSqliteBackend(options: SqliteBackendOptions): Promise<Backend> {
   // A folder of the emulator runtime is refused, never silently ignored (opening would create the file).
   checkDataFolder(options.dataDir);
-  mkdirSync(options.dataDir, { recursive: true });
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 }); // private: it holds payloads and keys
   const databaseFile = join(options.dataDir, DATABASE_FILE);
   const db = openDatabase(databaseFile);
   const queueWithDlq = (name: string, definition: QueueDefinition) => {

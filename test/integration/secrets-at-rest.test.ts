@@ -29,6 +29,8 @@ import { verifiesWith } from './support/webhooks.js';
  * of the decorator (test/unit/adapters/encrypting-subscription-store.test.ts).
  */
 
+/** A fresh temporary folder; the service's data folder is made inside it by the service itself. */
+let root: string | undefined;
 let dataDir: string | undefined;
 let stack: LocalProcess | undefined;
 const listeners: Listener[] = [];
@@ -37,14 +39,16 @@ afterEach(async () => {
   await stack?.stop();
   stack = undefined;
   await Promise.all(listeners.splice(0).map((listener) => listener.close()));
-  await removeDataDir(dataDir);
+  await removeDataDir(root);
+  root = undefined;
   dataDir = undefined;
 }, 30_000);
 
 afterAll(() => expectNoSecretsLeaked(capturedLogs));
 
 async function start() {
-  dataDir ??= await freshDataDir();
+  root ??= await freshDataDir();
+  dataDir = join(root, 'data');
   await stack?.stop();
   stack = await startLocalProcess({ dataDir, env: TEST_ENV });
   return { acme: apiClient(stack.url, BRANDS.acme.key), producer: eventBridgeClient(stack.url) };
@@ -91,7 +95,7 @@ async function aSubscription(api: ReturnType<typeof apiClient>): Promise<[Create
 }
 
 describe('secrets at rest with the key file', { timeout: 120_000 }, () => {
-  it('stores no signing secret in clear, keeps the key file private, and signs with it after a restart', async () => {
+  it('stores no signing secret in clear, keeps the key file and the data folder private, and signs with it after a restart', async () => {
     const first = await start();
     const [subscription, listener] = await aSubscription(first.acme);
     expect(verifiesWith(await deliverOne(first.producer, listener), subscription.secret)).toBe(true);
@@ -102,6 +106,8 @@ describe('secrets at rest with the key file', { timeout: 120_000 }, () => {
     expect(stored).not.toContain('whsec_');
     expect(stored).toContain('enc:v1:file.');
     expect(statSync(join(dataDir ?? '', 'secret.key')).mode & 0o777).toBe(0o600);
+    // The folder the service made holds payloads too: only its owner may open it.
+    expect(statSync(dataDir ?? '').mode & 0o777).toBe(0o700);
 
     const restarted = await start();
     expect(verifiesWith(await deliverOne(restarted.producer, listener), subscription.secret)).toBe(true);
