@@ -493,6 +493,22 @@ describe('public routes and errors', () => {
     );
   });
 
+  it('documents POST /console/sessions as key-only with an optional body, and the data routes as key or session', async () => {
+    const { body } = await call('GET', '/openapi.json', {});
+    const sessions = body.paths['/console/sessions'].post;
+
+    expect(sessions.security).toEqual([{ apiKey: [] }]);
+    expect(sessions.requestBody.required).toBe(false);
+    expect(sessions.requestBody.content['application/json'].schema).toMatchObject({
+      additionalProperties: false,
+      properties: { expiresInSeconds: { type: 'integer', minimum: 60, maximum: 3600 } },
+    });
+    expect(sessions.responses['201'].description).toContain('/console/#session=');
+    expect(body.paths['/subscriptions'].get.security).toEqual([{ apiKey: [] }, { consoleSession: [] }]);
+    expect(body.paths['/event-types'].get.security).toEqual([]);
+    expect(Object.keys(body.components.securitySchemes)).toEqual(['apiKey', 'consoleSession']);
+  });
+
   it('answers an internal failure with a plain 500 that leaks nothing', async () => {
     dynamo
       .on(GetCommand)
