@@ -535,6 +535,8 @@ describe('WebhooksService HTTP API', () => {
       requestId: '$context.requestId',
       status: '$context.status',
       brand: '$context.authorizer.brand',
+      keyId: '$context.authorizer.keyId',
+      credential: '$context.authorizer.credential',
     });
     expect(settings.Format).not.toMatch(/header|authorization/i);
     expect(resources('AWS::Logs::LogGroup')[logicalId(service.apiAccessLogGroup)]?.DeletionPolicy).toBe(
