@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { retryScheduleText } from '../lambdas/config.js';
-import { CONSOLE_SESSION_PREFIX, isConsoleSessionToken } from '../lambdas/core/console-sessions.js';
+import { CONSOLE_SESSION_PREFIX, isConsoleSessionToken } from '../lambdas/core/console-session-tokens.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS } from '../lambdas/environment.js';
 import { LOCAL_BACKENDS } from '../local/backends/backend.js';

@@ -7,7 +7,7 @@ import { DynamoConsoleSessionStore } from './adapters/dynamo-console-sessions.js
 import { documentClient } from './commons/clients.js';
 import { logger } from './commons/logger.js';
 import { authenticate, bearerKey } from './core/api-keys.js';
-import { authenticateConsoleSession, isConsoleSessionToken } from './core/console-sessions.js';
+import { authenticateConsoleSession, isConsoleSessionToken } from './core/console-session-tokens.js';
 import type { ApiKeyStore, ConsoleSessionStore } from './core/ports.js';
 import { ENV } from './environment.js';
 

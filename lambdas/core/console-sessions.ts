@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import { bearerKey, hashApiKey } from './api-keys.js';
+import { CONSOLE_SESSION_PREFIX, isConsoleSessionToken } from './console-session-tokens.js';
 import { ClientError, ValidationError } from './errors.js';
-import type { ApiKeyStore, ConsoleSessionRecord, ConsoleSessionStore } from './ports.js';
+import type { ConsoleSessionRecord, ConsoleSessionStore } from './ports.js';
 import { toFieldIssues } from './subscription.js';
 
 /*
@@ -10,12 +11,11 @@ import { toFieldIssues } from './subscription.js';
  * the console opens already signed in and calls the API with the session token as its bearer credential.
  * The token is `cbs_` + 32 random bytes (256 bits), stored only as its SHA-256 hash, like an API key. It
  * acts for the brand of the key that made it, until `expiresAt` (at most an hour) and only while that key
- * is still active: the authorizer checks both on every request (docs/DECISIONS.md, "Console sessions").
+ * is still active: the authorizer checks both on every request (./console-session-tokens.ts;
+ * docs/DECISIONS.md, "Console sessions").
  * It cannot make another session (routes.ts `apiKeyOnly`), so a session never outlives its hour.
  */
 
-/** Every session token starts with this; API keys made by `npm run keys` start with `cbk_`. */
-export const CONSOLE_SESSION_PREFIX = 'cbs_';
 /** The longest a console link works, and its default. */
 export const CONSOLE_SESSION_MAX_SECONDS = 60 * 60;
 /** The shortest a caller may ask for. */
@@ -48,10 +48,6 @@ export interface SessionMaker {
   readonly brand: string;
   readonly keyId: string;
   readonly keyHash: string;
-}
-
-export function isConsoleSessionToken(token: string): boolean {
-  return token.startsWith(CONSOLE_SESSION_PREFIX);
 }
 
 /**
@@ -90,25 +86,4 @@ export async function createConsoleSession(
   };
   await deps.sessions.put(hashApiKey(token), record);
   return { url: `${CONSOLE_PATH}#session=${token}`, token, expiresAt };
-}
-
-/**
- * The brand and key id a session token acts for, or undefined when the token is unknown, expired (checked
- * here, whatever the TTL sweep has or has not deleted), or its key was revoked since.
- */
-export async function authenticateConsoleSession(
-  deps: {
-    readonly sessions: ConsoleSessionStore;
-    readonly apiKeys: ApiKeyStore;
-    readonly now: () => Date;
-  },
-  token: string,
-): Promise<{ brand: string; keyId: string } | undefined> {
-  if (!isConsoleSessionToken(token)) return undefined;
-  const session = await deps.sessions.findByHash(hashApiKey(token));
-  if (!session) return undefined;
-  if (!(deps.now().getTime() < Date.parse(session.expiresAt))) return undefined;
-  const key = await deps.apiKeys.findByHash(session.keyHash);
-  if (!key || key.keyId !== session.keyId || key.brand !== session.brand) return undefined;
-  return { brand: session.brand, keyId: session.keyId };
 }

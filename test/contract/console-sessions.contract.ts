@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createApiKey, hashApiKey } from '../../lambdas/core/api-keys.js';
-import {
-  authenticateConsoleSession,
-  createConsoleSession,
-  sessionMaker,
-} from '../../lambdas/core/console-sessions.js';
+import { authenticateConsoleSession } from '../../lambdas/core/console-session-tokens.js';
+import { createConsoleSession, sessionMaker } from '../../lambdas/core/console-sessions.js';
 import { aBrand, type StoresUnderTest } from './stores.contract.js';
 
 const HOUR_MS = 60 * 60 * 1000;

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../../lambdas/core/api-keys.js';
-import {
-  authenticateConsoleSession,
-  createConsoleSession,
-  sessionMaker,
-} from '../../../lambdas/core/console-sessions.js';
+import { authenticateConsoleSession } from '../../../lambdas/core/console-session-tokens.js';
+import { createConsoleSession, sessionMaker } from '../../../lambdas/core/console-sessions.js';
 import { ClientError } from '../../../lambdas/core/errors.js';
 import type { ApiKeyRecord, ConsoleSessionRecord } from '../../../lambdas/core/ports.js';
 
