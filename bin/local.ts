@@ -9,6 +9,7 @@
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { retryScheduleText } from '../lambdas/config.js';
+import { CONSOLE_SESSION_PREFIX, isConsoleSessionToken } from '../lambdas/core/console-session-tokens.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS } from '../lambdas/environment.js';
 import { LOCAL_BACKENDS } from '../local/backends/backend.js';
@@ -46,6 +47,12 @@ const settingsSchema = z.object({
           context.addIssue({
             code: 'custom',
             message: 'each entry must be brand:key, the key 8 characters or more',
+          });
+        }
+        if (isConsoleSessionToken(key)) {
+          context.addIssue({
+            code: 'custom',
+            message: `a key may not start with ${CONSOLE_SESSION_PREFIX} (console session tokens do)`,
           });
         }
         return { brand, key };

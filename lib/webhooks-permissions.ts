@@ -18,6 +18,7 @@ const PARTITIONS = {
   event: 'EVENT#*',
   rejected: 'REJECTED#*',
   apiKey: 'APIKEY#*',
+  consoleSession: 'CONSOLE#*',
 } as const;
 
 export interface PermissionTargets {
@@ -41,14 +42,15 @@ function onItems(table: Table, actions: string[], partitions: string[]): PolicyS
 export function grantLeastPrivilege(targets: PermissionTargets): void {
   const { table, deliveryQueue, eventBus } = targets;
   const { api, authorizer, route, deliver } = targets.functions;
-  const { brand, delivery, event, rejected, apiKey } = PARTITIONS;
+  const { brand, delivery, event, rejected, apiKey, consoleSession } = PARTITIONS;
   const sendDeliveries = new PolicyStatement({
     actions: ['sqs:SendMessage'],
     resources: [deliveryQueue.queueArn],
   });
 
-  // One consistent GetItem per request: the key's hash item, nothing else (not the brands' key lists).
-  authorizer.addToRolePolicy(onItems(table, ['GetItem'], [apiKey]));
+  // One consistent GetItem per request: the key's hash item, nothing else (not the brands' key lists); for
+  // a console session, its item and then its key's hash item (is the key still active?).
+  authorizer.addToRolePolicy(onItems(table, ['GetItem'], [apiKey, consoleSession]));
 
   // Subscriptions of a brand, event claims and rejected events; one message per matching subscription.
   route.addToRolePolicy(onItems(table, ['Query'], [brand]));
@@ -72,6 +74,8 @@ export function grantLeastPrivilege(targets: PermissionTargets): void {
   api.addToRolePolicy(onItems(table, ['GetItem'], [brand, delivery, event]));
   api.addToRolePolicy(onItems(table, ['Query'], [brand, delivery]));
   api.addToRolePolicy(onItems(table, ['PutItem', 'DeleteItem'], [brand]));
+  // Console sessions are only ever put (POST /console/sessions); TTL deletes them.
+  api.addToRolePolicy(onItems(table, ['PutItem'], [consoleSession]));
   api.addToRolePolicy(onItems(table, ['UpdateItem'], [brand, delivery]));
   // The index's partition key is `gsi1pk`, not a table key: no LeadingKeys condition on it.
   api.addToRolePolicy(

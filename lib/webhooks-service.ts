@@ -158,8 +158,9 @@ const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200
 const DLQ_RETENTION = Duration.days(14);
 const DEFAULT_ARCHIVE_RETENTION = Duration.days(30);
 /**
- * One JSON line per request: who (source IP, the authorizer's brand), what (route, status, size), how
- * long, and why it failed. Never a header or a body, so no API key reaches the log.
+ * One JSON line per request: who (source IP, the authorizer's brand, the key's id and whether the key
+ * itself or a console session made with it was presented), what (route, status, size), how long, and why
+ * it failed. Never a header or a body, so no API key or session token reaches the log.
  */
 const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
   JSON.stringify({
@@ -173,6 +174,8 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
     integrationLatencyMs: '$context.integrationLatency',
     integrationError: '$context.integrationErrorMessage',
     brand: '$context.authorizer.brand',
+    keyId: '$context.authorizer.keyId',
+    credential: '$context.authorizer.credential',
     authorizerError: '$context.authorizer.error',
   }),
 );

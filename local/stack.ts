@@ -48,6 +48,8 @@ export interface LocalStackOptions {
    */
   readonly queueVisibilityTimeoutSeconds?: number;
   readonly log?: (line: string) => void;
+  /** Tests: the clock the authorizer checks console sessions' expiry against (default: the system's). */
+  readonly sessionClock?: () => Date;
   /** Benchmarks: told how long each handler invocation of the pollers took. */
   readonly onInvoke?: (name: string, durationMs: number, records: number) => void;
   /** Benchmarks, emulator mode: handed the stack's own SQS client (the event source mappings' and the rule targets'). */
@@ -147,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ]);
     const modules: HandlerModules = { api, authorizer, route, deliver, clients };
     backend.wire(modules);
+    if (options.sessionClock) authorizer.useClock(options.sessionClock);
 
     await seedApiKeys(backend.apiKeys, options.apiKeys);
 

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { consoleSessionCreateSchema } from '../core/console-sessions.js';
 import { replaySchema, testEventSchema } from '../core/deliveries-service.js';
 import { subscriptionCreateSchema, subscriptionUpdateSchema } from '../core/subscription.js';
 import { API_ROUTES, type OperationId } from './routes.js';
@@ -9,7 +10,11 @@ const REQUEST_BODIES: Partial<Record<OperationId, z.ZodType>> = {
   updateSubscription: subscriptionUpdateSchema,
   replayDeliveries: replaySchema,
   sendTestEvent: testEventSchema.unwrap(),
+  createConsoleSession: consoleSessionCreateSchema,
 };
+
+/** Operations whose body may be left out. */
+const OPTIONAL_BODIES: ReadonlySet<OperationId> = new Set(['sendTestEvent', 'createConsoleSession']);
 
 const SUCCESS: Record<OperationId, { status: string; description: string }> = {
   createSubscription: {
@@ -36,6 +41,16 @@ const SUCCESS: Record<OperationId, { status: string; description: string }> = {
   getDelivery: { status: '200', description: 'The delivery with its attempts and payload' },
   resendDelivery: { status: '202', description: 'Queued again' },
   replayDeliveries: { status: '202', description: 'How many deliveries were queued again' },
+  createConsoleSession: {
+    status: '201',
+    description:
+      '`{ "url": "/console/#session=<token>", "token": "cbs_…", "expiresAt": "<ISO instant>" }`: `url` is ' +
+      "relative to this API's base URL and opens the console signed in as the brand; `token` is the same " +
+      'session token, for a console that takes it otherwise. It works as a bearer credential on every data ' +
+      'route until `expiresAt` (at most an hour) and stops at once when the API key that made it is ' +
+      'revoked. Shown only in this response (`cache-control: no-store`). A console session calling this ' +
+      'route gets 403 `api_key_required`',
+  },
   listEventTypes: { status: '200', description: 'Entities, events, components and data schemas' },
   getOpenApi: { status: '200', description: 'This document' },
 };
@@ -96,7 +111,11 @@ function build(): object {
     const operation = {
       operationId: route.operationId,
       summary: route.summary,
-      security: route.authorized ? [{ apiKey: [] }] : [],
+      security: !route.authorized
+        ? []
+        : 'apiKeyOnly' in route && route.apiKeyOnly
+          ? [{ apiKey: [] }]
+          : [{ apiKey: [] }, { consoleSession: [] }],
       parameters: [
         ...pathParameters,
         ...(QUERY[route.operationId] ?? []).map((name) => QUERY_PARAMETERS[name]),
@@ -104,7 +123,7 @@ function build(): object {
       ...(body
         ? {
             requestBody: {
-              required: route.operationId !== 'sendTestEvent',
+              required: !OPTIONAL_BODIES.has(route.operationId),
               content: {
                 'application/json': {
                   schema: z.toJSONSchema(body, { io: 'input', target: 'draft-2020-12' }),
@@ -136,7 +155,15 @@ function build(): object {
     paths,
     components: {
       schemas: { Error: errorSchema },
-      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: "A brand's API key" } },
+      securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: "A brand's API key" },
+        consoleSession: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'A console session token (`cbs_…`, from POST /console/sessions): the brand of the key that made it, for at most an hour, until that key is revoked; never on key-only routes',
+        },
+      },
     },
   };
 }

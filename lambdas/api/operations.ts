@@ -1,4 +1,5 @@
 import { describeCatalogue } from '../core/catalogue.js';
+import { createConsoleSession, sessionMaker } from '../core/console-sessions.js';
 import {
   getDelivery,
   listDeliveries,
@@ -7,6 +8,7 @@ import {
   resendDelivery,
   sendTestEvent,
 } from '../core/deliveries-service.js';
+import type { ConsoleSessionStore } from '../core/ports.js';
 import {
   createSubscription,
   deleteSubscription,
@@ -17,7 +19,7 @@ import {
   toSubscriptionView,
   updateSubscription,
 } from '../core/subscriptions-service.js';
-import { type ApiEvent, type ApiResult, json, jsonBody, noContent, pageOf } from './http.js';
+import { type ApiEvent, type ApiResult, headerOf, json, jsonBody, noContent, pageOf } from './http.js';
 import { openApiDocument } from './openapi.js';
 import type { OperationId } from './routes.js';
 
@@ -26,6 +28,10 @@ export interface OperationContext {
   readonly deps: ServiceDeps;
   /** The caller's brand, from the authorizer only; empty on public routes. */
   readonly brand: string;
+  /** The id of the API key the request was made with (or whose console session it was); empty on public routes. */
+  readonly keyId: string;
+  /** Console sessions, built on first use. */
+  readonly consoleSessions: () => ConsoleSessionStore;
   readonly param: (name: 'id' | 'deliveryId') => string;
 }
 
@@ -61,6 +67,17 @@ export const OPERATIONS: Record<OperationId, Operation> = {
     json(202, await resendDelivery(deps, brand, param('id'), param('deliveryId'))),
   replayDeliveries: async ({ deps, brand, param, event }) =>
     json(202, await replayDeliveries(deps, brand, param('id'), jsonBody(event) ?? {})),
+  createConsoleSession: async ({ deps, brand, keyId, event, consoleSessions }) =>
+    json(
+      201,
+      await createConsoleSession(
+        { sessions: consoleSessions(), now: deps.now },
+        sessionMaker(brand, keyId, headerOf(event, 'authorization')),
+        jsonBody(event),
+      ),
+      // The answer holds a bearer credential: no cache keeps it.
+      { 'cache-control': 'no-store' },
+    ),
   listEventTypes: async () => json(200, { entities: describeCatalogue() }),
   getOpenApi: async () => json(200, openApiDocument()),
 };

@@ -15,6 +15,11 @@ export interface ApiRoute {
   readonly summary: string;
   /** Needs a brand's API key (every data route); the catalogue and the OpenAPI document are public. */
   readonly authorized: boolean;
+  /**
+   * Only a brand's API key may call it, not a console session made with the key (lambdas/core/console-sessions.ts):
+   * a session cannot make another session, so it never outlives its hour.
+   */
+  readonly apiKeyOnly?: boolean;
 }
 
 export const API_ROUTES = [
@@ -94,6 +99,15 @@ export const API_ROUTES = [
     operationId: 'replayDeliveries',
     summary: "Send again the subscription's deliveries of a time range",
     authorized: true,
+  },
+  {
+    method: 'POST',
+    path: '/console/sessions',
+    operationId: 'createConsoleSession',
+    summary:
+      'Make a console link: opens the console signed in as the brand, for up to an hour (API key only)',
+    authorized: true,
+    apiKeyOnly: true,
   },
   {
     method: 'GET',

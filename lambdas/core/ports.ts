@@ -123,6 +123,27 @@ export interface ApiKeyStore {
   revoke(brand: string, keyId: string): Promise<boolean>;
 }
 
+/**
+ * A console session (lambdas/core/console-sessions.ts): what a `cbs_` token, stored only as its SHA-256
+ * hash, stands for. `keyHash` is the hash of the API key that made it (ApiKeyStore's own key): the session
+ * works only while that key is still found by it, so revoking the key ends the session.
+ */
+export interface ConsoleSessionRecord {
+  readonly brand: string;
+  readonly keyId: string;
+  readonly keyHash: string;
+  readonly createdAt: string;
+  /** ISO instant, whole seconds: the session refuses at and after it, whatever the TTL sweep did. */
+  readonly expiresAt: string;
+}
+
+export interface ConsoleSessionStore {
+  /** Stores a session by the SHA-256 hash of its token (never the token); expires with `expiresAt`. */
+  put(hash: string, record: ConsoleSessionRecord): Promise<void>;
+  /** The session, expired or not (the caller checks the time); undefined when unknown or swept. */
+  findByHash(hash: string): Promise<ConsoleSessionRecord | undefined>;
+}
+
 export interface DeliveryQueue {
   /**
    * Queues messages (batched by the adapter), visible after `delaySeconds` (at most 900); returns those

@@ -117,7 +117,9 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
         deliveries,
         queue: deliveryQueue,
       });
+      modules.api.useConsoleSessionStore(stores.consoleSessions);
       modules.authorizer.useApiKeyStore(stores.apiKeys);
+      modules.authorizer.useConsoleSessionStore(stores.consoleSessions);
     },
     ingestTarget: sqliteRuleTarget(ingest.queue),
     operationalTarget: sqliteRuleTarget(operational.queue),

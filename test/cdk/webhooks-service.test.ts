@@ -307,6 +307,16 @@ describe('WebhooksService functions', () => {
     }
   });
 
+  it("keeps the authorizer's bundle free of the validation library: it runs on every request", () => {
+    const key = (functionProperties(service.authorizerFunction).Code as { S3Key: string }).S3Key;
+    const bundle = readFileSync(
+      path.join(app.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs'),
+      'utf8',
+    );
+    expect(bundle.includes('ZodError'), 'zod in the authorizer').toBe(false);
+    expect(bundle.includes('cbs_'), 'console sessions in the authorizer').toBe(true);
+  });
+
   it('gives each function the environment its handler reads, and the authorizer only the table', () => {
     const tableRef = { Ref: logicalId(service.table) };
     const queueRef = { Ref: logicalId(service.deliveryQueue) };
@@ -535,6 +545,8 @@ describe('WebhooksService HTTP API', () => {
       requestId: '$context.requestId',
       status: '$context.status',
       brand: '$context.authorizer.brand',
+      keyId: '$context.authorizer.keyId',
+      credential: '$context.authorizer.credential',
     });
     expect(settings.Format).not.toMatch(/header|authorization/i);
     expect(resources('AWS::Logs::LogGroup')[logicalId(service.apiAccessLogGroup)]?.DeletionPolicy).toBe(

@@ -3,6 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll } from 'vitest';
 import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
+import { DynamoConsoleSessionStore } from '../../lambdas/adapters/dynamo-console-sessions.js';
 import { DynamoDeliveryStore } from '../../lambdas/adapters/dynamo-deliveries.js';
 import { DynamoEventStore } from '../../lambdas/adapters/dynamo-events.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
@@ -34,6 +35,7 @@ beforeAll(async () => {
     events: new DynamoEventStore(client, TABLE_NAME),
     deliveries: new DynamoDeliveryStore(client, TABLE_NAME),
     apiKeys: new DynamoApiKeyStore(client, TABLE_NAME),
+    consoleSessions: new DynamoConsoleSessionStore(client, TABLE_NAME),
   };
 });
 

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type {
   ApiKeyStore,
+  ConsoleSessionStore,
   DeliveryStore,
   EventStore,
   RejectedEventStore,
   SubscriptionStore,
 } from '../../lambdas/core/ports.js';
 import { apiKeyContract } from './api-keys.contract.js';
+import { consoleSessionContract } from './console-sessions.contract.js';
 import { deliveryContract } from './deliveries.contract.js';
 import { eventContract } from './events.contract.js';
 import { subscriptionContract } from './subscriptions.contract.js';
@@ -22,6 +24,7 @@ export interface Stores {
   readonly events: EventStore & RejectedEventStore;
   readonly deliveries: DeliveryStore;
   readonly apiKeys: ApiKeyStore;
+  readonly consoleSessions: ConsoleSessionStore;
 }
 
 /** The stores under test, ready by the time the tests run (built in the backend file's beforeAll). */
@@ -35,4 +38,5 @@ export function describeStoreContract(stores: StoresUnderTest): void {
   eventContract(stores);
   deliveryContract(stores);
   apiKeyContract(stores);
+  consoleSessionContract(stores);
 }

@@ -3,8 +3,10 @@ import { API_ROUTES, type ApiRoute, type OperationId } from '../../lambdas/api/r
 import {
   type ApiClient,
   type ApiResponse,
+  apiClient,
   bodyOf,
   type CreatedSubscription,
+  consoleSessionSchema,
   type DeliveryBody,
   errorSchema,
   subscriptionPageSchema,
@@ -22,6 +24,7 @@ import {
 import type { Listener } from './support/listener.js';
 import { BRANDS } from './support/local-process.js';
 import { useLocalStack } from './support/local-stack.js';
+import { recordSecret } from './support/secrets.js';
 import { sleep } from './support/wait.js';
 import { signaturesOf, verifiesWith } from './support/webhooks.js';
 
@@ -122,6 +125,7 @@ const CASES: Record<OperationId, RouteCase> = {
       until: new Date(Date.now() + 60 * 60 * 1000).toISOString(),
     }),
   },
+  createConsoleSession: { kind: 'collection', check: sessionActsOnlyForCallersBrand },
   listEventTypes: { kind: 'public' },
   getOpenApi: { kind: 'public' },
 };
@@ -277,6 +281,26 @@ async function createLandsInCallersBrand(): Promise<void> {
   expect((await local.acme.delete(`/subscriptions/${subscription.id}`)).status).toBe(204);
 }
 
+/**
+ * POST /console/sessions: a session A makes, whatever brand it names, acts for A only (its list, B's id
+ * 404), and a body naming a brand is refused.
+ */
+async function sessionActsOnlyForCallersBrand(): Promise<void> {
+  const made = await local.acme.post('/console/sessions?brand=globex', {});
+  const smuggled = await local.acme.post('/console/sessions', { brand: 'globex' });
+
+  assertStatus(made, 201);
+  const { token } = bodyOf(consoleSessionSchema, made);
+  recordSecret(token);
+  const asSession = apiClient(local.stack.url, token);
+  const ids = await allSubscriptionIds(asSession, '&brand=globex', BRANDS.acme.brand);
+  expect(ids).toContain(seed.subscriptionA.id);
+  expect(ids).not.toContain(seed.subscriptionB.id);
+  expect((await asSession.get(`/subscriptions/${seed.subscriptionB.id}`)).status).toBe(404);
+  expect(smuggled.status).toBe(422);
+  expect(bodyOf(errorSchema, smuggled).error.details[0]?.field).toBe('brand');
+}
+
 /** GET /subscriptions: A's list, every page of it, never shows B's subscription. */
 async function listShowsOnlyCallersBrand(): Promise<void> {
   const ids = await allSubscriptionIds(local.acme, '&brand=globex');
@@ -286,7 +310,11 @@ async function listShowsOnlyCallersBrand(): Promise<void> {
   expect(await allSubscriptionIds(local.globex)).toContain(seed.subscriptionB.id);
 }
 
-async function allSubscriptionIds(api: ApiClient, extraQuery = ''): Promise<string[]> {
+async function allSubscriptionIds(
+  api: ApiClient,
+  extraQuery = '',
+  brand: string = api === local.acme ? BRANDS.acme.brand : BRANDS.globex.brand,
+): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | undefined;
   for (let page = 0; page < 50; page++) {
@@ -295,7 +323,7 @@ async function allSubscriptionIds(api: ApiClient, extraQuery = ''): Promise<stri
     assertStatus(response, 200);
     const body = bodyOf(subscriptionPageSchema, response);
     for (const item of body.items) {
-      expect(item.brand).toBe(api === local.acme ? BRANDS.acme.brand : BRANDS.globex.brand);
+      expect(item.brand).toBe(brand);
       ids.push(item.id);
     }
     cursor = body.cursor;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey, hashApiKey } from '../../lambdas/core/api-keys.js';
+import { createConsoleSession, sessionMaker } from '../../lambdas/core/console-sessions.js';
 import { DATABASE_FILE, inTransaction, openDatabase } from '../../local/sqlite/database.js';
 import { checkDataFolder, LegacyDataFolderError } from '../../local/sqlite/stores/data-folder.js';
 import { purgeExpired, startExpirySweeper } from '../../local/sqlite/stores/expiry.js';
@@ -76,6 +77,20 @@ describe('the SQLite store', () => {
     expect(count('store_event_claims')).toBe(0);
   });
 
+  it('stores console session tokens only as their hash', async () => {
+    const { key, record } = await createApiKey(stores.apiKeys, 'acme');
+    const { token } = await createConsoleSession(
+      { sessions: stores.consoleSessions, now: () => new Date() },
+      sessionMaker('acme', record.keyId, `Bearer ${key}`),
+      {},
+    );
+    db.close();
+
+    const file = readFileSync(join(folder, DATABASE_FILE)).toString('latin1');
+    expect(file).not.toContain(token);
+    expect(file).toContain(hashApiKey(token));
+  });
+
   it('stores API keys only as their hash', async () => {
     const { key } = await createApiKey(stores.apiKeys, 'acme');
     db.close();
@@ -110,6 +125,24 @@ describe('expiry', () => {
     expect(await stores.deliveries.get(old.delivery.subscriptionId, old.delivery.id)).toBeUndefined();
     expect(await stores.deliveries.get(kept.delivery.subscriptionId, kept.delivery.id)).toBeDefined();
     expect(count('store_subscriptions')).toBe(1);
+  });
+
+  it('deletes console sessions once past their end, and keeps the ones still running', async () => {
+    const session = (hash: string, expiresAt: string) =>
+      stores.consoleSessions.put(hash, {
+        brand: 'acme',
+        keyId: 'key_AAAAAAAAAAAA',
+        keyHash: 'k'.repeat(64),
+        createdAt: '2033-05-18T02:33:20.000Z',
+        expiresAt,
+      });
+    const now = 2_000_000_000; // 2033-05-18T03:33:20Z
+    await session('a'.repeat(64), new Date(now * 1000).toISOString());
+    await session('b'.repeat(64), new Date((now + 1) * 1000).toISOString());
+
+    expect(purgeExpired(db, now)).toBe(1);
+    expect(await stores.consoleSessions.findByHash('a'.repeat(64))).toBeUndefined();
+    expect(await stores.consoleSessions.findByHash('b'.repeat(64))).toMatchObject({ brand: 'acme' });
   });
 
   it('deletes in batches until nothing expired is left', async () => {

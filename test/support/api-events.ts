@@ -13,6 +13,8 @@ export function apiEvent(
   path: string,
   options: {
     brand?: string;
+    /** More of the authorizer's context beside the brand (`keyId`, `credential`). */
+    context?: Record<string, unknown>;
     body?: unknown;
     rawBody?: string;
     headers?: Record<string, string>;
@@ -44,7 +46,9 @@ export function apiEvent(
       stage: '$default',
       time: '27/Nov/2026:12:00:00 +0000',
       timeEpoch: 0,
-      ...(options.brand !== undefined ? { authorizer: { lambda: { brand: options.brand } } } : {}),
+      ...(options.brand !== undefined
+        ? { authorizer: { lambda: { brand: options.brand, ...options.context } } }
+        : {}),
     },
   } as ApiEvent;
 }

@@ -1,12 +1,14 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type {
   ApiKeyStore,
+  ConsoleSessionStore,
   DeliveryStore,
   EventStore,
   RejectedEventStore,
   SubscriptionStore,
 } from '../../../lambdas/core/ports.js';
 import { SqliteApiKeyStore } from './api-keys.js';
+import { SqliteConsoleSessionStore } from './console-sessions.js';
 import { SqliteDeliveryStore } from './deliveries.js';
 import { SqliteEventStore } from './events.js';
 import { createStoreSchema } from './schema.js';
@@ -25,6 +27,7 @@ export interface SqliteStores {
   readonly events: EventStore & RejectedEventStore;
   readonly deliveries: DeliveryStore;
   readonly apiKeys: ApiKeyStore;
+  readonly consoleSessions: ConsoleSessionStore;
 }
 
 /** The stores on `db`, creating their tables the first time. */
@@ -36,5 +39,6 @@ export function createSqliteStores(db: DatabaseSync): SqliteStores {
     events: new SqliteEventStore(db, batch),
     deliveries: new SqliteDeliveryStore(db, batch),
     apiKeys: new SqliteApiKeyStore(db),
+    consoleSessions: new SqliteConsoleSessionStore(db),
   };
 }

@@ -57,6 +57,13 @@ const SCHEMA = `
     doc    TEXT NOT NULL,
     UNIQUE (brand, key_id)
   );
+
+  CREATE TABLE IF NOT EXISTS store_console_sessions (
+    hash       TEXT PRIMARY KEY, -- SHA-256 of the session token, never the token
+    expires_at INTEGER NOT NULL,
+    doc        TEXT NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS store_console_sessions_expiry ON store_console_sessions (expires_at);
 `;
 
 /** Creates the store's tables and indexes unless they exist: once, when the stores are built. */

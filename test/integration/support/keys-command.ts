@@ -21,10 +21,10 @@ const TIMEOUT_MS = 30_000;
 /** What `create` prints: `key (shown once, keep it secret): cbk_...`. */
 const PRINTED_KEY = /\b(cbk_[A-Za-z0-9_-]+)/g;
 
-export async function runKeysCommand(
-  stack: LocalProcess,
-  args: readonly string[],
-): Promise<KeysCommandResult> {
+/** Where the keys live: a local process, or an in-process stack described the same way. */
+export type KeysTarget = Pick<LocalProcess, 'databaseFile' | 'services'>;
+
+export async function runKeysCommand(stack: KeysTarget, args: readonly string[]): Promise<KeysCommandResult> {
   const databaseFile = stack.databaseFile();
   const base: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
   const env = databaseFile === undefined ? { ...base, ...emulatorEnvironment(stack) } : base;
@@ -59,7 +59,7 @@ export async function runKeysCommand(
 }
 
 /** The emulator mode's DynamoDB, with dummy credentials and nothing else AWS could reach. */
-function emulatorEnvironment(stack: LocalProcess): NodeJS.ProcessEnv {
+function emulatorEnvironment(stack: KeysTarget): NodeJS.ProcessEnv {
   const { dynamoEndpoint, tableName } = stack.services();
   return {
     TABLE_NAME: tableName,

@@ -13,6 +13,7 @@ import type { ApiResult } from '../../../lambdas/api/http.js';
 import { handler, useServiceDeps } from '../../../lambdas/api.js';
 import { serviceDeps } from '../../../lambdas/commons/service-deps.js';
 import { readConfig } from '../../../lambdas/config.js';
+import { hashApiKey } from '../../../lambdas/core/api-keys.js';
 import type { Subscription } from '../../../lambdas/core/model.js';
 import { generateSecret } from '../../../lambdas/core/signing.js';
 import { apiEvent, lambdaContext } from '../../support/api-events.js';
@@ -351,6 +352,130 @@ describe('test events and the delivery log', () => {
   });
 });
 
+describe('POST /console/sessions', () => {
+  const KEY = 'cbk_the-key-the-brand-backend-holds-0123456789';
+  const asKey = { keyId: 'key_AAAAAAAAAAAA', credential: 'key' };
+  const withKey = (body?: unknown, extra: Parameters<typeof apiEvent>[2] = {}) => ({
+    brand: 'acme',
+    context: asKey,
+    headers: { authorization: `Bearer ${KEY}` },
+    ...(body === undefined ? {} : { body }),
+    ...extra,
+  });
+
+  it("makes an hour's session for the key's brand: 201 with the link, the token and the expiry, stored by hash", async () => {
+    dynamo.on(PutCommand).resolves({});
+    const result = (await handler(
+      apiEvent('POST', '/console/sessions', withKey()),
+      lambdaContext,
+    )) as ApiResult;
+    const body = JSON.parse(result.body ?? '');
+
+    expect(result.statusCode).toBe(201);
+    expect(result.headers).toMatchObject({ 'content-type': 'application/json', 'cache-control': 'no-store' });
+    expect(Object.keys(body).sort()).toEqual(['expiresAt', 'token', 'url']);
+    expect(body.token).toMatch(/^cbs_[A-Za-z0-9_-]{43}$/);
+    expect(body.url).toBe(`/console/#session=${body.token}`);
+    expect(body.expiresAt).toBe('2026-11-27T13:00:00.000Z');
+    const item = dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item;
+    expect(item).toEqual({
+      pk: `CONSOLE#${hashApiKey(body.token)}`,
+      sk: 'SESSION',
+      brand: 'acme',
+      keyId: 'key_AAAAAAAAAAAA',
+      keyHash: hashApiKey(KEY),
+      createdAt: NOW.toISOString(),
+      expiresAt: Date.parse('2026-11-27T13:00:00.000Z') / 1000,
+    });
+    expect(JSON.stringify(item)).not.toContain(body.token);
+    expect(JSON.stringify(item)).not.toContain(KEY);
+  });
+
+  it('makes a shorter session when asked, and two calls give two tokens', async () => {
+    dynamo.on(PutCommand).resolves({});
+    const first = await call('POST', '/console/sessions', withKey({ expiresInSeconds: 300 }));
+    const second = await call('POST', '/console/sessions', withKey({}));
+
+    expect(first.status).toBe(201);
+    expect(first.body.expiresAt).toBe('2026-11-27T12:05:00.000Z');
+    expect(second.body.token).not.toBe(first.body.token);
+  });
+
+  it.each([
+    [{ expiresInSeconds: 3601 }, 'expiresInSeconds'],
+    [{ expiresInSeconds: 59 }, 'expiresInSeconds'],
+    [{ expiresInSeconds: 'an hour' }, 'expiresInSeconds'],
+    [{ expiresInSeconds: 90.5 }, 'expiresInSeconds'],
+    [{ brand: 'globex' }, 'brand'],
+    [[], '(body)'],
+    ['session', '(body)'],
+  ])('answers 422 naming the field for %j, and stores nothing', async (body, field) => {
+    const { status, body: answer } = await call('POST', '/console/sessions', withKey(body));
+
+    expect(status).toBe(422);
+    expect(answer.error.code).toBe('validation_failed');
+    expect(answer.error.details.map((issue: { field: string }) => issue.field)).toEqual([field]);
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('answers 400 naming the body for JSON that does not parse, and 415 for another content type', async () => {
+    const broken = await call('POST', '/console/sessions', withKey(undefined, { rawBody: '{"expires' }));
+    const text = await call(
+      'POST',
+      '/console/sessions',
+      withKey(undefined, {
+        rawBody: 'hello',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/plain' },
+      }),
+    );
+
+    expect(broken.status).toBe(400);
+    expect(broken.body.error.details[0].field).toBe('(body)');
+    expect(text.status).toBe(415);
+    expect(text.body.error.details[0].field).toBe('content-type');
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('answers 403 naming the credential when a console session asks for another session', async () => {
+    const { status, body, raw } = await call(
+      'POST',
+      '/console/sessions',
+      withKey(undefined, {
+        context: { keyId: 'key_AAAAAAAAAAAA', credential: 'session' },
+        headers: { authorization: 'Bearer cbs_a-session-token-of-enough-length-0123456789' },
+      }),
+    );
+
+    expect(status).toBe(403);
+    expect(body.error).toMatchObject({
+      code: 'api_key_required',
+      details: [{ field: 'authorization', message: expect.stringContaining('console session') }],
+    });
+    expect(raw).not.toContain('cbs_a-session');
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('answers 403 when the authorizer did not say the caller used a key', async () => {
+    const { status } = await call(
+      'POST',
+      '/console/sessions',
+      withKey(undefined, { context: { keyId: 'key_A' } }),
+    );
+    expect(status).toBe(403);
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('lets a console session use the data routes as its brand', async () => {
+    givenSubscription(storedSubscription());
+    const { status, body } = await call('GET', `/subscriptions/${SUB_ID}`, {
+      brand: 'acme',
+      context: { keyId: 'key_AAAAAAAAAAAA', credential: 'session' },
+    });
+    expect(status).toBe(200);
+    expect(body.id).toBe(SUB_ID);
+  });
+});
+
 describe('public routes and errors', () => {
   it('serves the catalogue without a key', async () => {
     const { status, body } = await call('GET', '/event-types', {});
@@ -366,6 +491,22 @@ describe('public routes and errors', () => {
     expect(body.paths['/subscriptions'].post.requestBody.content['application/json'].schema.required).toEqual(
       expect.arrayContaining(['name', 'entity', 'events', 'url']),
     );
+  });
+
+  it('documents POST /console/sessions as key-only with an optional body, and the data routes as key or session', async () => {
+    const { body } = await call('GET', '/openapi.json', {});
+    const sessions = body.paths['/console/sessions'].post;
+
+    expect(sessions.security).toEqual([{ apiKey: [] }]);
+    expect(sessions.requestBody.required).toBe(false);
+    expect(sessions.requestBody.content['application/json'].schema).toMatchObject({
+      additionalProperties: false,
+      properties: { expiresInSeconds: { type: 'integer', minimum: 60, maximum: 3600 } },
+    });
+    expect(sessions.responses['201'].description).toContain('/console/#session=');
+    expect(body.paths['/subscriptions'].get.security).toEqual([{ apiKey: [] }, { consoleSession: [] }]);
+    expect(body.paths['/event-types'].get.security).toEqual([]);
+    expect(Object.keys(body.components.securitySchemes)).toEqual(['apiKey', 'consoleSession']);
   });
 
   it('answers an internal failure with a plain 500 that leaks nothing', async () => {
