@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -206,6 +206,8 @@ const HTTP_API_INTEGRATION_TIMEOUT_SECONDS = 30;
  */
 const VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT = 6;
 
+/** The longest SNS topic display name (CreateTopic, DisplayName): https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html */
+const SNS_DISPLAY_NAME_MAX_LENGTH = 100;
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
 /** SQS's longest; longer than the source queues' (QUEUES), since SQS expires a dead letter by its first send. */
 const DLQ_RETENTION = Duration.days(14);
@@ -402,7 +404,22 @@ export class WebhooksService extends Construct {
   private createAlarmTopic(): Topic {
     // Not KMS-encrypted: alarm notifications carry alarm names and states, no customer data (pass an
     // encrypted topic as alarmTopic to have one).
-    return new Topic(this, 'AlarmTopic', { displayName: 'CommBox webhooks alarms', enforceSSL: true });
+    // The display name is the sender of the alarm mails: it says which stage (stack) is alarming.
+    return new Topic(this, 'AlarmTopic', {
+      displayName: `CommBox webhooks alarms: ${this.deploymentName()}`.slice(0, SNS_DISPLAY_NAME_MAX_LENGTH),
+      enforceSSL: true,
+    });
+  }
+
+  /**
+   * The stack name and the construct's path in it (`CommBoxWebhooks-prod-Webhooks`): the names that
+   * CloudFormation does not generate from the stack name are built from this, so two stages (two stacks)
+   * in one account and region never share one.
+   */
+  private deploymentName(): string {
+    const stack = Stack.of(this);
+    const below = this.node.scopes.slice(this.node.scopes.indexOf(stack) + 1).map((scope) => scope.node.id);
+    return [stack.stackName, ...below].join('-');
   }
 
   private createTable(removalPolicy: RemovalPolicy, deletionProtection: boolean): Table {
@@ -503,6 +520,7 @@ export class WebhooksService extends Construct {
   ): { httpApi: HttpApi; stage: HttpStage } {
     // The default stage is created here rather than by HttpApi: only a stage created this way takes throttling.
     const httpApi = new HttpApi(this, 'HttpApi', {
+      apiName: this.deploymentName(),
       description: 'CommBox webhooks: subscriptions and the delivery log',
       createDefaultStage: false,
     });
