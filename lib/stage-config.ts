@@ -102,7 +102,7 @@ export function loadStageConfig(stage: string, dir: string = CONFIG_DIR): StageC
   if (!checkedStage.success)
     throw new Error(`stage ${JSON.stringify(stage)} ${checkedStage.error.issues[0]?.message}`);
   const file = path.join(dir, `${stage}.json`);
-  const shown = path.relative(process.cwd(), file) || file;
+  const shown = shownPath(file);
   if (!existsSync(file))
     throw new Error(
       `${shown}: not found. Stage "${stage}" needs its configuration file (an empty object {} takes every default; docs/DEPLOY.md lists the fields)`,
@@ -131,6 +131,9 @@ export function loadStageConfig(stage: string, dir: string = CONFIG_DIR): StageC
     throw new Error(`${shown}: eventBusName: give either eventBusName or existingEventBusName, not both`);
   return config;
 }
+
+/** A file as errors show it: relative to the working directory (`config/prod.json`). */
+const shownPath = (file: string) => path.relative(process.cwd(), file) || file;
 
 /** The construct's props from a stage's file; imports (topics, key, bus) are made in `stack`. */
 export function serviceProps(stack: WebhooksStack, config: StageConfig): WebhooksServiceProps {
@@ -203,7 +206,8 @@ export function createStageStack(app: App, options: { configDir?: string } = {})
   const stage = app.node.tryGetContext(STAGE_CONTEXT) as unknown;
   if (typeof stage !== 'string')
     throw new Error(`no stage: pass one with -c ${STAGE_CONTEXT}=<name> (cdk.json sets "dev")`);
-  const config = loadStageConfig(stage, options.configDir);
+  const dir = options.configDir ?? CONFIG_DIR;
+  const config = loadStageConfig(stage, dir);
   const stackName = config.stackName ?? stackNameOf(stage);
   let stack: WebhooksStack;
   try {
@@ -213,7 +217,7 @@ export function createStageStack(app: App, options: { configDir?: string } = {})
       service: (scope) => serviceProps(scope, config),
     });
   } catch (error) {
-    throw new Error(`${path.join('config', `${stage}.json`)}: ${(error as Error).message}`);
+    throw new Error(`${shownPath(path.join(dir, `${stage}.json`))}: ${(error as Error).message}`);
   }
   Tags.of(stack).add('commbox-webhooks:stage', stage);
   for (const [key, value] of Object.entries(config.tags ?? {})) Tags.of(stack).add(key, value);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -59,13 +59,30 @@ describe('stages', () => {
   let devTemplate: Template;
   let prodTemplate: Template;
 
-  // The shipped config/dev.json and config/prod.json, as `cdk synth -c stage=...` reads them.
+  let dir: string;
+
+  // Two stages as `cdk synth -c stage=...` reads them, from files of the test's own (a deployment's
+  // edits to the shipped config/ files must not break this test; the last test checks those files).
   beforeAll(() => {
-    dev = createStageStack(noBundling('dev'));
-    prod = createStageStack(noBundling('prod'));
+    dir = mkdtempSync(path.join(tmpdir(), 'stages-'));
+    writeFileSync(
+      path.join(dir, 'dev.json'),
+      JSON.stringify({ tableRemovalPolicy: 'destroy', logRetentionDays: 7 }),
+    );
+    writeFileSync(
+      path.join(dir, 'prod.json'),
+      JSON.stringify({
+        tableRemovalPolicy: 'retain',
+        logRetentionDays: 90,
+        functions: { api: { reservedConcurrency: 20 }, authorizer: { reservedConcurrency: 20 } },
+      }),
+    );
+    dev = createStageStack(noBundling('dev'), { configDir: dir });
+    prod = createStageStack(noBundling('prod'), { configDir: dir });
     devTemplate = Template.fromStack(dev);
     prodTemplate = Template.fromStack(prod);
   }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('names the stack after the stage', () => {
     expect(dev.stackName).toBe('CommBoxWebhooks-dev');
@@ -196,7 +213,7 @@ describe('stage configuration files', () => {
   it("reports the construct's own refusals with the file", () => {
     write('qa2', { functions: { deliver: { reservedConcurrency: 10 } } });
     expect(() => createStageStack(noBundling('qa2'), { configDir: dir })).toThrow(
-      /config\/qa2\.json: WebhooksService: functions\.deliver\.reservedConcurrency/,
+      /qa2\.json: WebhooksService: functions\.deliver\.reservedConcurrency/,
     );
   });
 
@@ -206,7 +223,14 @@ describe('stage configuration files', () => {
     expect(() => createStageStack(new App())).toThrow(/-c stage=<name>/);
   });
 
-  it('ships a valid file for every stage in config/', () => {
-    for (const stage of ['dev', 'prod']) expect(() => loadStageConfig(stage, CONFIG_DIR)).not.toThrow();
-  });
+  it('ships files in config/ that synthesize: dev and prod at least', () => {
+    const stages = readdirSync(CONFIG_DIR)
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => file.slice(0, -'.json'.length));
+    expect(stages).toEqual(expect.arrayContaining(['dev', 'prod']));
+    for (const stage of stages) {
+      const stack = createStageStack(noBundling(stage));
+      expect(stack.stackName).toMatch(new RegExp(`${stage}$`));
+    }
+  }, 60_000);
 });
