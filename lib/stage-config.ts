@@ -21,6 +21,11 @@ import { WebhooksStack } from './webhooks-stack.js';
 export const STAGE_CONTEXT = 'stage';
 /** The folder of the per-stage files, `config/<stage>.json`. */
 export const CONFIG_DIR = path.join(import.meta.dirname, '..', 'config');
+/**
+ * The context key of another folder for them (`-c configDir=../webhooks-config`, relative to the working
+ * directory): a deployment can keep its files in its own repository, out of the way of upgrades.
+ */
+export const CONFIG_DIR_CONTEXT = 'configDir';
 /** The stack name of a stage, unless its file sets `stackName`. */
 export const stackNameOf = (stage: string) => `CommBoxWebhooks-${stage}`;
 
@@ -206,7 +211,10 @@ export function createStageStack(app: App, options: { configDir?: string } = {})
   const stage = app.node.tryGetContext(STAGE_CONTEXT) as unknown;
   if (typeof stage !== 'string')
     throw new Error(`no stage: pass one with -c ${STAGE_CONTEXT}=<name> (cdk.json sets "dev")`);
-  const dir = options.configDir ?? CONFIG_DIR;
+  const fromContext = app.node.tryGetContext(CONFIG_DIR_CONTEXT) as unknown;
+  if (fromContext !== undefined && typeof fromContext !== 'string')
+    throw new Error(`-c ${CONFIG_DIR_CONTEXT}=<folder> must be a folder name`);
+  const dir = options.configDir ?? (fromContext ? path.resolve(fromContext) : CONFIG_DIR);
   const config = loadStageConfig(stage, dir);
   const stackName = config.stackName ?? stackNameOf(stage);
   let stack: WebhooksStack;

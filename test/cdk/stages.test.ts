@@ -4,7 +4,13 @@ import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONFIG_DIR, createStageStack, loadStageConfig, STAGE_CONTEXT } from '../../lib/stage-config.js';
+import {
+  CONFIG_DIR,
+  CONFIG_DIR_CONTEXT,
+  createStageStack,
+  loadStageConfig,
+  STAGE_CONTEXT,
+} from '../../lib/stage-config.js';
 import type { WebhooksStack } from '../../lib/webhooks-stack.js';
 
 /*
@@ -209,6 +215,14 @@ describe('stage configuration files', () => {
     write('qa1', content);
     expect(() => loadStageConfig('qa1', dir)).toThrow(message);
   });
+
+  it('reads the files from the folder -c configDir names', () => {
+    write('qa3', { stackName: 'FromElsewhere' });
+    const app = new App({
+      context: { [STAGE_CONTEXT]: 'qa3', [CONFIG_DIR_CONTEXT]: dir, 'aws:cdk:bundling-stacks': [] },
+    });
+    expect(createStageStack(app).stackName).toBe('FromElsewhere');
+  }, 60_000);
 
   it("reports the construct's own refusals with the file", () => {
     write('qa2', { functions: { deliver: { reservedConcurrency: 10 } } });
