@@ -20,6 +20,13 @@ export const SERVICE_NAME = 'commbox-webhooks';
 const ESM_REQUIRE_SHIM =
   "import { createRequire as __bannerCreateRequire } from 'node:module'; const require = __bannerCreateRequire(import.meta.url);";
 
+/**
+ * Context key: when true, esbuild also writes its metafile (`index.meta.json`, every input of the bundle)
+ * next to each bundle, so a test can check what a bundle is made of. Off for a deployment: the metafile
+ * would only make the asset larger.
+ */
+export const BUNDLE_METAFILE_CONTEXT = 'commbox-webhooks:bundleMetafile';
+
 /** One entry of FUNCTIONS (lib/definitions.ts). */
 export interface FunctionDefinition {
   /** The handler file, relative to the repository root; it exports `handler`. */
@@ -31,6 +38,21 @@ export interface FunctionDefinition {
 export interface WebhooksFunctionProps {
   /** Entry file, memory and timeout, from FUNCTIONS. */
   readonly definition: FunctionDefinition;
+  /**
+   * Memory in MB, instead of the definition's.
+   * @default - definition.memoryMb
+   */
+  readonly memorySize?: number;
+  /**
+   * Timeout, instead of the definition's.
+   * @default - definition.timeoutSeconds
+   */
+  readonly timeout?: Duration;
+  /**
+   * Concurrency reserved for this function (and the most it may use).
+   * @default - none: the function draws on the account's unreserved concurrency
+   */
+  readonly reservedConcurrency?: number;
   /**
    * Variables added to the defaults (POWERTOOLS_SERVICE_NAME, NODE_OPTIONS).
    * @default - the defaults only
@@ -79,8 +101,11 @@ export class WebhooksFunction extends NodejsFunction {
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.definition.memoryMb,
-      timeout: Duration.seconds(props.definition.timeoutSeconds),
+      memorySize: props.memorySize ?? props.definition.memoryMb,
+      timeout: props.timeout ?? Duration.seconds(props.definition.timeoutSeconds),
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
       tracing: Tracing.ACTIVE,
       logGroup,
       environment: {
@@ -100,6 +125,7 @@ export class WebhooksFunction extends NodejsFunction {
         banner: ESM_REQUIRE_SHIM,
         esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
         forceDockerBundling: false,
+        metafile: scope.node.tryGetContext(BUNDLE_METAFILE_CONTEXT) === true,
       },
     });
 

@@ -1,4 +1,4 @@
-import { Annotations, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -118,6 +118,13 @@ export interface WebhooksServiceProps {
    */
   readonly deliveryMaxConcurrency?: number;
   /**
+   * Memory, timeout and reserved concurrency of each function; what is not set keeps its default. A
+   * queue's visibility timeout grows with its consumer's timeout (six times it, as AWS advises).
+   * @default - FUNCTIONS (lib/definitions.ts): api 512 MB / 29 s, authorizer 256 MB / 10 s, route 512 MB /
+   * 30 s, deliver 512 MB / 60 s; no reserved concurrency
+   */
+  readonly functions?: WebhooksFunctionsSettings;
+  /**
    * The most subscriptions one brand may have: one event fans out to each, so this bounds what one
    * brand's event costs the others. One more is refused with 409 `subscription_quota_exceeded`.
    * @default 100
@@ -153,6 +160,54 @@ export interface WebhooksServiceProps {
   readonly secretsKey?: IKey;
 }
 
+/** Settings of one function of the service; each one not set keeps its default. */
+export interface WebhooksFunctionSettings {
+  /**
+   * Memory in MB (128 to 10,240); Lambda gives CPU in proportion.
+   * @default - the function's entry in FUNCTIONS (lib/definitions.ts)
+   */
+  readonly memorySize?: number;
+  /**
+   * How long one invocation may run (whole seconds, 1 s to 15 min; the api's at most 30 s, the HTTP API's
+   * integration timeout).
+   * @default - the function's entry in FUNCTIONS (lib/definitions.ts)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Concurrency reserved for the function, which is also the most it may use. For route and deliver, at
+   * least their event source mapping's maximum concurrency (`ingestMaxConcurrency`,
+   * `deliveryMaxConcurrency`), or the mapping gets throttled.
+   * @default - none: the function uses the account's unreserved concurrency
+   */
+  readonly reservedConcurrency?: number;
+}
+
+/** Per-function settings, by function. */
+export interface WebhooksFunctionsSettings {
+  /** @default - FUNCTIONS.api: 512 MB, 29 s, no reserved concurrency */
+  readonly api?: WebhooksFunctionSettings;
+  /** @default - FUNCTIONS.authorizer: 256 MB, 10 s, no reserved concurrency */
+  readonly authorizer?: WebhooksFunctionSettings;
+  /** @default - FUNCTIONS.route: 512 MB, 30 s, no reserved concurrency */
+  readonly route?: WebhooksFunctionSettings;
+  /** @default - FUNCTIONS.deliver: 512 MB, 60 s, no reserved concurrency */
+  readonly deliver?: WebhooksFunctionSettings;
+}
+
+/** Lambda memory, in MB: https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html */
+const LAMBDA_MEMORY_MB = { min: 128, max: 10_240 } as const;
+/** Lambda's longest timeout: https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html */
+const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+/** HTTP API integration timeout: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html */
+const HTTP_API_INTEGRATION_TIMEOUT_SECONDS = 30;
+/**
+ * A source queue's visibility timeout should be at least six times its consumer's timeout:
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
+ */
+const VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT = 6;
+
+/** The longest SNS topic display name (CreateTopic, DisplayName): https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html */
+const SNS_DISPLAY_NAME_MAX_LENGTH = 100;
 const DEFAULT_API_THROTTLE: ThrottleSettings = { rateLimit: 100, burstLimit: 200 };
 /** SQS's longest; longer than the source queues' (QUEUES), since SQS expires a dead letter by its first send. */
 const DLQ_RETENTION = Duration.days(14);
@@ -223,10 +278,16 @@ export class WebhooksService extends Construct {
       props.tableDeletionProtection ?? tableRemovalPolicy !== RemovalPolicy.DESTROY,
     );
 
-    ({ queue: this.ingestQueue, dlq: this.ingestDlq } = this.createQueueWithDlq('Ingest', QUEUES.ingest));
+    const functions = functionSettings(props);
+    ({ queue: this.ingestQueue, dlq: this.ingestDlq } = this.createQueueWithDlq(
+      'Ingest',
+      QUEUES.ingest,
+      functions.route.timeout,
+    ));
     ({ queue: this.deliveryQueue, dlq: this.deliveryDlq } = this.createQueueWithDlq(
       'Delivery',
       QUEUES.delivery,
+      functions.deliver.timeout,
     ));
 
     // Events EventBridge cannot hand to the queue go to the ingest DLQ: same body, same redrive.
@@ -255,19 +316,19 @@ export class WebhooksService extends Construct {
     const settingsEnv = deliverySettingsEnvironment(props);
 
     this.apiFunction = new WebhooksFunction(this, 'Api', {
-      definition: FUNCTIONS.api,
+      ...functions.api,
       description: 'Webhooks API: subscriptions, secrets, test events, delivery log, resend, replay',
       logRetention,
       environment: { ...tableEnv, ...queueEnv, ...settingsEnv },
     });
     this.authorizerFunction = new WebhooksFunction(this, 'Authorizer', {
-      definition: FUNCTIONS.authorizer,
+      ...functions.authorizer,
       description: "Webhooks API authorizer: API key to the key's brand",
       logRetention,
       environment: tableEnv,
     });
     this.routeFunction = new WebhooksFunction(this, 'Route', {
-      definition: FUNCTIONS.route,
+      ...functions.route,
       description: 'Matches each event to subscriptions, one delivery message per match',
       logRetention,
       environment: {
@@ -278,7 +339,7 @@ export class WebhooksService extends Construct {
       },
     });
     this.deliverFunction = new WebhooksFunction(this, 'Deliver', {
-      definition: FUNCTIONS.deliver,
+      ...functions.deliver,
       description: 'Signs and POSTs one delivery per message, retries on the schedule',
       logRetention,
       // The queue URL too: a retry is a ChangeMessageVisibility call, which takes it.
@@ -346,7 +407,22 @@ export class WebhooksService extends Construct {
   private createAlarmTopic(): Topic {
     // Not KMS-encrypted: alarm notifications carry alarm names and states, no customer data (pass an
     // encrypted topic as alarmTopic to have one).
-    return new Topic(this, 'AlarmTopic', { displayName: 'CommBox webhooks alarms', enforceSSL: true });
+    // The display name is the sender of the alarm mails: it says which stage (stack) is alarming.
+    return new Topic(this, 'AlarmTopic', {
+      displayName: `CommBox webhooks alarms: ${this.deploymentName()}`.slice(0, SNS_DISPLAY_NAME_MAX_LENGTH),
+      enforceSSL: true,
+    });
+  }
+
+  /**
+   * The stack name and the construct's path in it (`CommBoxWebhooks-prod-Webhooks`): the names that
+   * CloudFormation does not generate from the stack name are built from this, so two stages (two stacks)
+   * in one account and region never share one.
+   */
+  private deploymentName(): string {
+    const stack = Stack.of(this);
+    const below = this.node.scopes.slice(this.node.scopes.indexOf(stack) + 1).map((scope) => scope.node.id);
+    return [stack.stackName, ...below].join('-');
   }
 
   private createTable(removalPolicy: RemovalPolicy, deletionProtection: boolean): Table {
@@ -371,14 +447,23 @@ export class WebhooksService extends Construct {
     return table;
   }
 
-  private createQueueWithDlq(name: string, definition: QueueDefinition): { queue: Queue; dlq: Queue } {
+  private createQueueWithDlq(
+    name: string,
+    definition: QueueDefinition,
+    consumerTimeout: Duration,
+  ): { queue: Queue; dlq: Queue } {
     const dlq = new Queue(this, `${name}Dlq`, {
       retentionPeriod: DLQ_RETENTION,
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
     const queue = new Queue(this, `${name}Queue`, {
-      visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),
+      visibilityTimeout: Duration.seconds(
+        Math.max(
+          definition.visibilityTimeoutSeconds,
+          VISIBILITY_TIMEOUTS_PER_FUNCTION_TIMEOUT * consumerTimeout.toSeconds(),
+        ),
+      ),
       retentionPeriod: Duration.seconds(definition.retentionSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -438,6 +523,7 @@ export class WebhooksService extends Construct {
   ): { httpApi: HttpApi; stage: HttpStage } {
     // The default stage is created here rather than by HttpApi: only a stage created this way takes throttling.
     const httpApi = new HttpApi(this, 'HttpApi', {
+      apiName: this.deploymentName(),
       description: 'CommBox webhooks: subscriptions and the delivery log',
       createDefaultStage: false,
     });
@@ -471,6 +557,27 @@ export class WebhooksService extends Construct {
     }
     return { httpApi, stage };
   }
+}
+
+type FunctionName = keyof typeof FUNCTIONS;
+
+/** Each function's definition with the props' settings over it: what WebhooksFunction takes. */
+function functionSettings(props: WebhooksServiceProps) {
+  const settings = (name: FunctionName) => {
+    const given = props.functions?.[name] ?? {};
+    return {
+      definition: FUNCTIONS[name],
+      memorySize: given.memorySize ?? FUNCTIONS[name].memoryMb,
+      timeout: given.timeout ?? Duration.seconds(FUNCTIONS[name].timeoutSeconds),
+      ...(given.reservedConcurrency === undefined ? {} : { reservedConcurrency: given.reservedConcurrency }),
+    };
+  };
+  return {
+    api: settings('api'),
+    authorizer: settings('authorizer'),
+    route: settings('route'),
+    deliver: settings('deliver'),
+  };
 }
 
 /** The settings the handlers read (lambdas/config.ts); unset ones fall back to the handlers' defaults. */
@@ -507,11 +614,12 @@ function validateProps(props: WebhooksServiceProps): void {
     }
   };
   if (props.retrySchedule) check('retrySchedule', settingSchemas.retrySchedule, props.retrySchedule);
+  validateFunctionSettings(props);
   if (props.deliveryTimeout) {
-    const functionMs = FUNCTIONS.deliver.timeoutSeconds * 1000;
+    const functionSeconds = functionSettings(props).deliver.timeout.toSeconds();
     const timeout = settingSchemas.deliveryTimeoutMs.max(
-      functionMs - 1,
-      `must be below the deliver function's timeout (${FUNCTIONS.deliver.timeoutSeconds} s)`,
+      functionSeconds * 1000 - 1,
+      `must be below the deliver function's timeout (${functionSeconds} s)`,
     );
     check('deliveryTimeout', timeout, props.deliveryTimeout.toMilliseconds());
   }
@@ -535,4 +643,46 @@ function validateProps(props: WebhooksServiceProps): void {
       settingSchemas.maxSubscriptionsPerBrand,
       props.maxSubscriptionsPerBrand,
     );
+}
+
+/** Memory, timeouts and reserved concurrency within Lambda's limits, and consistent with the mappings'. */
+function validateFunctionSettings(props: WebhooksServiceProps): void {
+  const mappingConcurrency: Partial<Record<FunctionName, [string, number]>> = {
+    route: ['ingestMaxConcurrency', props.ingestMaxConcurrency ?? 10],
+    deliver: ['deliveryMaxConcurrency', props.deliveryMaxConcurrency ?? 50],
+  };
+  for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {
+    const given = props.functions?.[name];
+    if (!given) continue;
+    const fail = (field: string, reason: string) => {
+      throw new Error(`WebhooksService: functions.${name}.${field} ${reason}`);
+    };
+    const { memorySize, timeout, reservedConcurrency } = given;
+    if (
+      memorySize !== undefined &&
+      (!Number.isInteger(memorySize) ||
+        memorySize < LAMBDA_MEMORY_MB.min ||
+        memorySize > LAMBDA_MEMORY_MB.max)
+    )
+      fail(
+        'memorySize',
+        `must be a whole number of MB from ${LAMBDA_MEMORY_MB.min} to ${LAMBDA_MEMORY_MB.max}`,
+      );
+    if (timeout !== undefined) {
+      const seconds = timeout.toMilliseconds() / 1000;
+      const max = name === 'api' ? HTTP_API_INTEGRATION_TIMEOUT_SECONDS : LAMBDA_MAX_TIMEOUT_SECONDS;
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > max)
+        fail('timeout', `must be whole seconds from 1 to ${max} (is ${seconds} s)`);
+    }
+    if (reservedConcurrency !== undefined) {
+      if (!Number.isInteger(reservedConcurrency) || reservedConcurrency < 1)
+        fail('reservedConcurrency', 'must be a whole number of at least 1');
+      const mapping = mappingConcurrency[name];
+      if (mapping && reservedConcurrency < mapping[1])
+        fail(
+          'reservedConcurrency',
+          `(${reservedConcurrency}) must be at least ${mapping[0]} (${mapping[1]}), or its queue's mapping is throttled`,
+        );
+    }
+  }
 }

@@ -4,10 +4,11 @@ import { WebhooksService, type WebhooksServiceProps } from './webhooks-service.j
 
 export interface WebhooksStackProps extends StackProps {
   /**
-   * Configuration of the service (retry schedule, retention, alarm topic, ...).
+   * Configuration of the service (retry schedule, retention, alarm topic, ...), or a function of the
+   * stack that returns it (to import a topic, a key or a bus into the stack first).
    * @default - the service's defaults
    */
-  readonly service?: WebhooksServiceProps;
+  readonly service?: WebhooksServiceProps | ((stack: WebhooksStack) => WebhooksServiceProps);
 }
 
 /** The deployable stack: the webhooks service and the outputs an operator needs after `cdk deploy`. */
@@ -16,7 +17,8 @@ export class WebhooksStack extends Stack {
 
   constructor(scope: Construct, id: string, props: WebhooksStackProps = {}) {
     super(scope, id, props);
-    this.service = new WebhooksService(this, 'Webhooks', props.service);
+    const serviceProps = typeof props.service === 'function' ? props.service(this) : props.service;
+    this.service = new WebhooksService(this, 'Webhooks', serviceProps);
     const { service } = this;
 
     const output = (name: string, value: string, description: string) =>

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { jsonObjectSchema } from './json-object.js';
 
 /*
- * The data shapes CommBox producers put in `Detail.data` (COMMBOX.md, "The data shapes we accept"): the
+ * The data shapes CommBox producers put in `Detail.data` (the CommBox producers' contract): the
  * identifying field required, the rest optional, values kept as sent, undeclared keys stripped on parse
  * (why: docs/DECISIONS.md, "Catalogue and events in"). Each event's schema is a builder, called on first
  * use (catalogue.ts): building every zod schema at load would cost cold-start time.

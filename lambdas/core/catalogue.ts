@@ -2,7 +2,7 @@ import * as z from 'zod';
 import * as schemas from './catalogue-schemas.js';
 
 /**
- * The CommBox catalogue: every entity, its events, their data schemas and components (COMMBOX.md).
+ * The CommBox catalogue: every entity, its events, their data schemas and components.
  * It is data: the API validates subscriptions against it, the router validates events with it, and the
  * OpenAPI document and `GET /event-types` print it. Adding an event is one entry in `EVENT_DEFINITIONS`.
  */

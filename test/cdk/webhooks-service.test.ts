@@ -744,6 +744,41 @@ describe('WebhooksService props', () => {
     // A second synth (without bundling): seconds, more when the machine is busy.
   }, 60_000);
 
+  it("sets each function's memory, timeout and reserved concurrency, and its queue's visibility timeout from it", () => {
+    const { customStack, built, customTemplate } = build({
+      functions: {
+        api: { memorySize: 1024 },
+        authorizer: { reservedConcurrency: 20 },
+        route: { timeout: Duration.minutes(1) },
+        deliver: { memorySize: 256, timeout: Duration.minutes(2), reservedConcurrency: 60 },
+      },
+      deliveryTimeout: Duration.seconds(100),
+    });
+    const props = (fn: WebhooksFunction) => functionProperties(fn, customTemplate, customStack);
+    expect(props(built.apiFunction)).toMatchObject({
+      MemorySize: 1024,
+      Timeout: FUNCTIONS.api.timeoutSeconds,
+    });
+    expect(props(built.apiFunction)).not.toHaveProperty('ReservedConcurrentExecutions');
+    expect(props(built.authorizerFunction)).toMatchObject({
+      MemorySize: FUNCTIONS.authorizer.memoryMb,
+      ReservedConcurrentExecutions: 20,
+    });
+    expect(props(built.routeFunction)).toMatchObject({ MemorySize: FUNCTIONS.route.memoryMb, Timeout: 60 });
+    expect(props(built.deliverFunction)).toMatchObject({
+      MemorySize: 256,
+      Timeout: 120,
+      ReservedConcurrentExecutions: 60,
+    });
+    expect(environmentOf(built.deliverFunction, customTemplate, customStack)[ENV.deliveryTimeoutMs]).toBe(
+      '100000',
+    );
+    // Six times the consumer's timeout when that exceeds the definition's visibility timeout.
+    const queues = resources('AWS::SQS::Queue', customTemplate);
+    expect(queues[logicalId(built.ingestQueue, customStack)]?.Properties.VisibilityTimeout).toBe(360);
+    expect(queues[logicalId(built.deliveryQueue, customStack)]?.Properties.VisibilityTimeout).toBe(720);
+  }, 60_000);
+
   it.each<[string, (stack: Stack) => WebhooksServiceProps, RegExp]>([
     [
       'an event bus together with a bus name',
@@ -770,6 +805,40 @@ describe('WebhooksService props', () => {
       /deliveryLog/,
     ],
     ['a subscription quota of zero', () => ({ maxSubscriptionsPerBrand: 0 }), /maxSubscriptionsPerBrand/],
+    ['64 MB of memory', () => ({ functions: { route: { memorySize: 64 } } }), /functions\.route\.memorySize/],
+    [
+      'an api timeout above the HTTP API integration timeout',
+      () => ({ functions: { api: { timeout: Duration.seconds(31) } } }),
+      /functions\.api\.timeout .*1 to 30/,
+    ],
+    [
+      'a timeout of a fraction of a second',
+      () => ({ functions: { deliver: { timeout: Duration.millis(1500) } } }),
+      /functions\.deliver\.timeout/,
+    ],
+    [
+      'a timeout above 15 minutes',
+      () => ({ functions: { route: { timeout: Duration.minutes(16) } } }),
+      /functions\.route\.timeout .*1 to 900/,
+    ],
+    [
+      "a delivery timeout as long as a configured deliver function's",
+      () => ({
+        functions: { deliver: { timeout: Duration.seconds(20) } },
+        deliveryTimeout: Duration.seconds(20),
+      }),
+      /deliveryTimeout.*20 s/,
+    ],
+    [
+      'a reserved concurrency of zero',
+      () => ({ functions: { authorizer: { reservedConcurrency: 0 } } }),
+      /functions\.authorizer\.reservedConcurrency/,
+    ],
+    [
+      "deliver's reserved concurrency below its mapping's maximum concurrency",
+      () => ({ functions: { deliver: { reservedConcurrency: 40 } } }),
+      /functions\.deliver\.reservedConcurrency .*deliveryMaxConcurrency \(50\)/,
+    ],
   ])('rejects %s', (_name, props, message) => {
     const rejectStack = new Stack(new App(), 'Rejected');
     expect(() => new WebhooksService(rejectStack, 'Webhooks', props(rejectStack))).toThrow(message);

@@ -8,7 +8,7 @@ import {
 } from '../../lambdas/core/catalogue.js';
 import { exampleData } from '../support/factories.js';
 
-// The entity/event table of shared/docs/COMMBOX.md, copied by hand: a change there must be made here too.
+// The entity/event table of the CommBox contract, copied by hand: a second record the catalogue must match.
 const COMMBOX_EVENTS = [
   'Object.OnNew',
   'Object.OnNewChild',
