@@ -278,7 +278,7 @@ export class WebhooksService extends Construct {
       definition: FUNCTIONS.deliver,
       description: 'Signs and POSTs one delivery per message, retries on the schedule',
       logRetention,
-      // The queue URL too: a retry is a ChangeMessageVisibility call, which takes it.
+      // The queue URL too: a retry is a new, delayed message on the delivery queue.
       environment: {
         ...tableEnv,
         ...queueEnv,
