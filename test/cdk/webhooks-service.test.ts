@@ -193,7 +193,7 @@ describe('WebhooksService events and queues', () => {
     // Bounded, so the delivery path cannot take the concurrency the API's functions need.
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: logicalId(service.routeFunction) },
-      ScalingConfig: { MaximumConcurrency: 10 },
+      ScalingConfig: { MaximumConcurrency: 16 },
     });
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: logicalId(service.deliverFunction) },

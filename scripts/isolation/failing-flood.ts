@@ -1,0 +1,84 @@
+/**
+ * Failing flood under a small in-flight limit: the stack runs with WEBHOOKS_QUEUE_INFLIGHT_LIMIT=1000
+ * (SQS allows about 120,000 per queue); brand A puts 3,000 events (× ISOLATION_SCALE) to a listener that
+ * answers 500 to every one, with a retry schedule whose retry waits 10 minutes, while brand B puts one
+ * event every 200 ms. A retry is a new delayed message, so A's waiting deliveries hold nothing in flight
+ * and B's receives are never refused. Prints B's latency, the delivery queue's most messages in flight and
+ * A's totals.
+ */
+import { queueReader } from '../../test/integration/support/queues.js';
+import {
+  A,
+  B,
+  DELIVERY_QUEUE,
+  flood,
+  RecordingListener,
+  type ScenarioResult,
+  scaled,
+  sleep,
+  startStack,
+  steady,
+  subscribe,
+  summary,
+  waitFor,
+} from './support.js';
+
+const FAILING_EVENTS = scaled(3_000);
+const IN_FLIGHT_LIMIT = 1_000;
+/** After A's last put, how long B keeps going (A's deferrals and probes go on meanwhile). */
+const AFTER_MS = 15_000;
+
+export async function run(): Promise<ScenarioResult> {
+  const stack = await startStack({ WEBHOOKS_QUEUE_INFLIGHT_LIMIT: String(IN_FLIGHT_LIMIT) });
+  const listenerA = await RecordingListener.start(() => 'fail');
+  const listenerB = await RecordingListener.start(() => 'healthy');
+  const queues = queueReader(stack.process);
+  let maxInFlight = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      maxInFlight = Math.max(maxInFlight, (await queues.depth(DELIVERY_QUEUE)).inFlight);
+      await sleep(100);
+    }
+  })();
+  try {
+    await subscribe(stack.a, 'a-failing', listenerA.url, { retrySchedule: [0, 600] });
+    await subscribe(stack.b, 'b-steady', listenerB.url);
+    const warm = steady(stack.producer, B.brand);
+    await sleep(2_000);
+    await warm.stop();
+    await waitFor(() => listenerB.requests >= 1, 10_000);
+
+    const from = Date.now();
+    const during = steady(stack.producer, B.brand);
+    const lastPut = await flood(stack.producer, A.brand, FAILING_EVENTS);
+    await sleep(AFTER_MS);
+    const sent = await during.stop();
+    const until = Date.now();
+    await waitFor(() => listenerB.latencies.filter((entry) => entry.sentAt >= from).length >= sent, 10_000);
+    sampling = false;
+    await sampler;
+    const depth = await queues.depth(DELIVERY_QUEUE);
+
+    const latencies = listenerB.latencies
+      .filter((entry) => entry.sentAt >= from && entry.sentAt < until)
+      .map((entry) => entry.ms);
+    return {
+      title: `failing flood: in-flight limit ${IN_FLIGHT_LIMIT}, A's listener fails ${FAILING_EVENTS} deliveries (retry in 10 min), B one every 200 ms`,
+      lines: [
+        `B event→listener, A failing:    ${summary(latencies)}; ${latencies.length}/${sent} delivered`,
+        `delivery queue: at most ${maxInFlight} in flight (limit ${IN_FLIGHT_LIMIT}); at the end ` +
+          `${depth.delayed} delayed, ${depth.visible} visible, ${depth.inFlight} in flight`,
+        `A: ${listenerA.requests} attempts reached its listener (the rest deferred by its open circuit); ` +
+          `puts took ${((lastPut - from) / 1000).toFixed(1)} s`,
+      ],
+    };
+  } finally {
+    sampling = false;
+    await sampler;
+    queues.close();
+    listenerA.close();
+    listenerB.close();
+    await stack.stop();
+  }
+}
