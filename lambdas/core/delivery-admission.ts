@@ -15,6 +15,15 @@ interface AdmissionDeps {
   readonly queue: DeliveryQueue;
 }
 
+/**
+ * How long a delivery waits while its subscription's circuit is open: the longest one SQS delay, not the
+ * cool-down (30 s, doubling to 5 min). A long outage then costs one receive, send and delete per pending
+ * delivery every 15 minutes instead of every cool-down (docs/PERFORMANCE.md, "A long outage"); the
+ * breaker's probes are the deliveries that arrive meanwhile, and after a recovery a held delivery comes
+ * back within 15 minutes.
+ */
+export const OPEN_CIRCUIT_HOLD_SECONDS = SQS_MAX_DELAY_SECONDS;
+
 /** A deferral: how long to put the delivery back, and why. */
 export type Deferral = Extract<Admission, { verdict: 'defer' }>;
 
@@ -35,7 +44,9 @@ export async function admit(deps: AdmissionDeps, subscription: Subscription): Pr
   const admission = deps.breakers.admit(subscription.id);
   if (admission.verdict === 'defer') {
     release();
-    return admission;
+    return admission.circuit === 'open'
+      ? { ...admission, delayMs: Math.max(admission.delayMs, OPEN_CIRCUIT_HOLD_SECONDS * 1000) }
+      : admission;
   }
   return { verdict: 'go', release, record: admission.release };
 }

@@ -15,6 +15,7 @@ import {
   RecordingListener,
   type ScenarioResult,
   scaled,
+  sendCounter,
   sleep,
   startStack,
   steady,
@@ -25,14 +26,15 @@ import {
 
 const FAILING_EVENTS = scaled(3_000);
 const IN_FLIGHT_LIMIT = 1_000;
-/** After A's last put, how long B keeps going (A's deferrals and probes go on meanwhile). */
-const AFTER_MS = 15_000;
+/** How long B keeps going once A's deliveries wait: longer than the circuit's 30 s cool-down, to see any churn. */
+const AFTER_MS = 40_000;
 
 export async function run(): Promise<ScenarioResult> {
   const stack = await startStack({ WEBHOOKS_QUEUE_INFLIGHT_LIMIT: String(IN_FLIGHT_LIMIT) });
   const listenerA = await RecordingListener.start(() => 'fail');
   const listenerB = await RecordingListener.start(() => 'healthy');
   const queues = queueReader(stack.process);
+  const sendsOfA = sendCounter(stack.process, A.brand);
   let maxInFlight = 0;
   let sampling = true;
   const sampler = (async () => {
@@ -52,7 +54,12 @@ export async function run(): Promise<ScenarioResult> {
     const from = Date.now();
     const during = steady(stack.producer, B.brand);
     const lastPut = await flood(stack.producer, A.brand, FAILING_EVENTS);
+    // Once every one of A's deliveries was attempted or held, how often they go through the queue again.
+    await waitFor(() => listenerA.requests > 0, 10_000);
+    await sleep(5_000);
+    const churnFrom = Date.now();
     await sleep(AFTER_MS);
+    const churn = sendsOfA.between(churnFrom, Date.now());
     const sent = await during.stop();
     const until = Date.now();
     await waitFor(() => listenerB.latencies.filter((entry) => entry.sentAt >= from).length >= sent, 10_000);
@@ -69,14 +76,16 @@ export async function run(): Promise<ScenarioResult> {
         `B event→listener, A failing:    ${summary(latencies)}; ${latencies.length}/${sent} delivered`,
         `delivery queue: at most ${maxInFlight} in flight (limit ${IN_FLIGHT_LIMIT}); at the end ` +
           `${depth.delayed} delayed, ${depth.visible} visible, ${depth.inFlight} in flight`,
-        `A: ${listenerA.requests} attempts reached its listener (the rest deferred by its open circuit); ` +
-          `puts took ${((lastPut - from) / 1000).toFixed(1)} s`,
+        `A: ${listenerA.requests} attempts reached its listener (the rest held by its open circuit); ` +
+          `puts took ${((lastPut - from) / 1000).toFixed(1)} s; ${churn} of A's messages queued again in the ` +
+          `${AFTER_MS / 1000} s after that (a long outage's churn)`,
       ],
     };
   } finally {
     sampling = false;
     await sampler;
     queues.close();
+    sendsOfA.close();
     listenerA.close();
     listenerB.close();
     await stack.stop();

@@ -240,3 +240,31 @@ export function routedProbe(stack: LocalProcess, brand: string) {
     close: () => db.close(),
   };
 }
+
+/**
+ * Every message queued in `brand`'s group of the delivery queue (routed, retried, deferred or a hop),
+ * counted by a trigger on the stack's SQLite file: how much a brand's deliveries churn through the queue.
+ */
+export function sendCounter(stack: LocalProcess, brand: string) {
+  const file = stack.databaseFile();
+  if (!file) throw new Error('the send counter needs the SQLite mode');
+  const db = new DatabaseSync(file);
+  db.exec('PRAGMA busy_timeout = 10000');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS isolation_sends (sent_at INTEGER);
+    CREATE TRIGGER IF NOT EXISTS isolation_sends_${brand} AFTER INSERT ON queue_messages
+    WHEN NEW.queue = '${DELIVERY_QUEUE}' AND NEW.group_id = '${brand}'
+    BEGIN
+      INSERT INTO isolation_sends VALUES (NEW.sent_at);
+    END;`);
+  return {
+    /** Messages queued between `from` and `until` (epoch ms). */
+    between(from: number, until: number): number {
+      const row = db
+        .prepare('SELECT count(*) AS n FROM isolation_sends WHERE sent_at >= ? AND sent_at < ?')
+        .get(from, until) as { n: number };
+      return row.n;
+    },
+    close: () => db.close(),
+  };
+}

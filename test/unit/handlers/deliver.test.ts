@@ -533,7 +533,7 @@ describe('infrastructure failures', () => {
 });
 
 describe('listener isolation', () => {
-  it('defers a delivery whose circuit is open as a new message on the delivery queue, delayed by SQS', async () => {
+  it('holds a delivery whose circuit is open as a new message on the delivery queue, delayed 900 s by SQS', async () => {
     const delivery = aDelivery();
     listener.answer(() => ({ status: 503 }));
     for (let failure = 0; failure < 5; failure += 1) {
@@ -549,7 +549,7 @@ describe('listener isolation', () => {
     expect(queued().slice(retries)).toEqual([
       {
         queueUrl: QUEUE_URL,
-        delaySeconds: 30,
+        delaySeconds: 900,
         groupId: delivery.subscription.brand,
         message: atAttempt(delivery.message, 2),
       },
