@@ -37,8 +37,10 @@ export const QUEUES = {
     maxBatchingWindowSeconds: 1,
   },
   /**
-   * route → deliver. Each receive is one attempt, so maxReceiveCount exceeds the longest retry schedule
-   * (20 attempts) with room for crashes; retention covers 20 delays of 12 h (10 days), below the DLQs' 14.
+   * route → deliver. A message makes at most one attempt (a retry, a deferral or a hop is a new message),
+   * so a receive count above one means the message was handed over again after a failure (a crash, the
+   * table or the queue unreachable): 25 of them go to the DLQ. A message waits at most 900 s; retention
+   * stays below the DLQs' 14 days.
    */
   delivery: {
     visibilityTimeoutSeconds: 360,
