@@ -67,7 +67,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
   };
 }
 
-export type Behaviour = 'healthy' | 'hang' | 'fail';
+/** `fail` answers 500 (opens the circuit after five), `reject` 400 (a quick client error, which does not). */
+export type Behaviour = 'healthy' | 'hang' | 'fail' | 'reject';
 
 /** A loopback listener. Each request's event carries `SentAt` (epoch ms) and `tagId`. */
 export class RecordingListener {
@@ -97,8 +98,8 @@ export class RecordingListener {
         }
         const mode = behaviour();
         if (mode === 'hang') return; // never answers: the sender's timeout ends it
-        if (mode === 'fail') {
-          response.writeHead(500).end();
+        if (mode === 'fail' || mode === 'reject') {
+          response.writeHead(mode === 'fail' ? 500 : 400).end();
           return;
         }
         const sentAt = Number(/"SentAt":(\d+)/.exec(body)?.[1]);
