@@ -269,6 +269,13 @@ describe("brand A's key on brand B's data", { timeout: 30_000 }, () => {
 describe("brand A's flood and failing listener against brand B's latency", { timeout: 180_000 }, () => {
   /** B's target, as in the issue: p99 event→listener within a second. */
   const B_P99_MS = 1_000;
+  /**
+   * Whether the stack's delivery queue orders receives as an SQS fair queue does: the SQLite queues of the
+   * embedded default do; fauxqs (WEBHOOKS_LOCAL_BACKEND=aws-emulators) keeps no message group on a standard
+   * queue and hands messages out in arrival order, so there B waits behind A by design of the emulator,
+   * and only what does not depend on the order is checked (nothing lost, nothing of A's in flight).
+   */
+  const fairQueue = () => local.stack.databaseFile() !== undefined;
 
   async function tagSubscription(api: ApiClient, listener: Listener, extra: Record<string, unknown> = {}) {
     return createSubscription(api, {
@@ -351,7 +358,8 @@ describe("brand A's flood and failing listener against brand B's latency", { tim
     expect(new Set(listenerA.requests.map((request) => request.headers['webhook-id'])).size).toBe(count);
     const latencies = latenciesOf(listenerB);
     expect(latencies.length).toBeGreaterThanOrEqual(5);
-    expect(p99(latencies), `B's latencies: ${latencies.join(', ')} ms`).toBeLessThanOrEqual(B_P99_MS);
+    if (fairQueue())
+      expect(p99(latencies), `B's latencies: ${latencies.join(', ')} ms`).toBeLessThanOrEqual(B_P99_MS);
   });
 
   it("delivers B's events within a second while A's listener fails 400 deliveries whose retries wait 10 minutes, nothing of A's in flight", async () => {
@@ -382,7 +390,8 @@ describe("brand A's flood and failing listener against brand B's latency", { tim
       expect(listenerA.requests).toHaveLength(count);
       const latencies = latenciesOf(listenerB);
       expect(latencies.length).toBeGreaterThanOrEqual(10);
-      expect(p99(latencies), `B's latencies: ${latencies.join(', ')} ms`).toBeLessThanOrEqual(B_P99_MS);
+      if (fairQueue())
+        expect(p99(latencies), `B's latencies: ${latencies.join(', ')} ms`).toBeLessThanOrEqual(B_P99_MS);
     } finally {
       queues.close();
     }
