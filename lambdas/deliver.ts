@@ -5,7 +5,7 @@ import { logFailedRecord } from './commons/failed-records.js';
 import { parseJsonOrUndefined } from './commons/json.js';
 import { logger } from './commons/logger.js';
 import { readConfig } from './config.js';
-import { type DeliveryDeps, deliverMessage, RetryScheduled } from './core/delivery.js';
+import { type DeliveryDeps, deliverMessage } from './core/delivery.js';
 import { deliveryMessageSchema } from './core/model.js';
 
 let deps: DeliveryDeps | undefined;
@@ -14,8 +14,10 @@ let deps: DeliveryDeps | undefined;
 const DELIVERY_MAX_RECEIVE_COUNT = 25;
 
 /**
- * Consumer of the delivery queue: each record is one attempt of one delivery. A retry leaves the record
- * failed with its visibility set to the next delay; a malformed message is logged and dropped.
+ * Consumer of the delivery queue: each record is at most one attempt of one delivery. Every outcome,
+ * a retry included (queued again as a new, delayed message), lets the record succeed and be deleted; a
+ * malformed message is logged and dropped. A record fails only when the attempt's outcome could not be
+ * kept (a store or queue failure), and SQS hands it over again.
  */
 async function deliverRecord(record: SQSRecord): Promise<void> {
   deps ??= deliveryDeps(readConfig());
@@ -25,32 +27,22 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
     return;
   }
   try {
-    const result = await deliverMessage(deps, message.data, {
-      receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
-      receiptHandle: record.receiptHandle,
-    });
+    const result = await deliverMessage(deps, message.data);
     logger.info(`delivery ${result.outcome}`, {
       deliveryId: message.data.deliveryId,
       subscriptionId: message.data.subscriptionId,
       ...result,
     });
   } catch (error) {
-    if (error instanceof RetryScheduled) {
-      logger.info('delivery retry scheduled', {
-        deliveryId: error.deliveryId,
-        delaySeconds: error.delaySeconds,
-      });
-    } else {
-      const { eventKey, subscriptionId, deliveryId } = message.data;
-      logFailedRecord(record, error, { eventKey, subscriptionId, deliveryId }, DELIVERY_MAX_RECEIVE_COUNT);
-    }
+    const { eventKey, subscriptionId, deliveryId } = message.data;
+    logFailedRecord(record, error, { eventKey, subscriptionId, deliveryId }, DELIVERY_MAX_RECEIVE_COUNT);
     throw error;
   }
 }
 
 export async function handler(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   // A processor per invocation: it holds the batch's state, and the local runtime may run two batches at once.
-  // A batch in which every delivery waits for a retry is normal, not a function error.
+  // A batch whose every record failed (the table unreachable) is reported record by record all the same.
   return processPartialResponse(event, deliverRecord, new BatchProcessor(EventType.SQS), {
     context,
     throwOnFullBatchFailure: false,

@@ -62,11 +62,9 @@ export function grantLeastPrivilege(targets: PermissionTargets): void {
   deliver.addToRolePolicy(onItems(table, ['GetItem', 'BatchGetItem'], [brand, event]));
   deliver.addToRolePolicy(onItems(table, ['UpdateItem'], [brand, delivery]));
   deliver.addToRolePolicy(onItems(table, ['PutItem', 'BatchWriteItem'], [delivery]));
+  // The event source mapping grants consumption to the function; a wait is a new message, never a
+  // change of a received message's visibility.
   deliver.addToRolePolicy(sendDeliveries);
-  // The event source mapping grants consumption to the function; this states the retry delay on its own.
-  deliver.addToRolePolicy(
-    new PolicyStatement({ actions: ['sqs:ChangeMessageVisibility'], resources: [deliveryQueue.queueArn] }),
-  );
   eventBus.grantPutEventsTo(deliver);
 
   // Subscriptions, name locks and the brand's subscription count (create, replace, delete in transactions),

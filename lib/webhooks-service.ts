@@ -28,7 +28,13 @@ import { settingSchemas } from '../lambdas/config.js';
 import { OPERATIONAL_EVENT_SOURCE } from '../lambdas/core/event-sources.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
-import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
+import {
+  FUNCTIONS,
+  INGEST_MAX_CONCURRENCY,
+  INGEST_RULE_PATTERN,
+  QUEUES,
+  type QueueDefinition,
+} from './definitions.js';
 import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
 import { OperationalEvents } from './webhooks-operational-events.js';
@@ -108,7 +114,7 @@ export interface WebhooksServiceProps {
    * Most concurrent route invocations (the ingest event source mapping's `MaximumConcurrency`, 2 to
    * 1,000). With `deliveryMaxConcurrency`, what the queue consumers can take of the account's Lambda
    * concurrency: the API's functions keep the rest.
-   * @default 10
+   * @default INGEST_MAX_CONCURRENCY (16, lib/definitions.ts)
    */
   readonly ingestMaxConcurrency?: number;
   /**
@@ -342,7 +348,7 @@ export class WebhooksService extends Construct {
       ...functions.deliver,
       description: 'Signs and POSTs one delivery per message, retries on the schedule',
       logRetention,
-      // The queue URL too: a retry is a ChangeMessageVisibility call, which takes it.
+      // The queue URL too: a retry is a new, delayed message on the delivery queue.
       environment: {
         ...tableEnv,
         ...queueEnv,
@@ -371,7 +377,10 @@ export class WebhooksService extends Construct {
       writers: [this.apiFunction],
       readers: [this.deliverFunction],
     });
-    this.connectQueues(props.ingestMaxConcurrency ?? 10, props.deliveryMaxConcurrency ?? 50);
+    this.connectQueues(
+      props.ingestMaxConcurrency ?? INGEST_MAX_CONCURRENCY,
+      props.deliveryMaxConcurrency ?? 50,
+    );
     this.apiAccessLogGroup = new LogGroup(this, 'ApiAccessLogs', {
       retention: logRetention,
       // An audit trail of who called the API as which brand: deleting the stack must not erase it.

@@ -1,6 +1,7 @@
-import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DeliveryMessage } from '../core/model.js';
 import type { DeliveryQueue } from '../core/ports.js';
+import { SQS_MAX_DELAY_SECONDS } from '../core/retry.js';
 import { inSendMessageBatches, sqsSafeJson } from '../core/sqs-text.js';
 
 /** SQS takes at most ten messages per SendMessageBatch. */
@@ -10,10 +11,12 @@ const BATCH = 10;
  * any). Messages carry their event, up to MAX_EVENT_DATA_BYTES of data each: ten of them can be far over.
  */
 export const MAX_BATCH_BYTES = 256 * 1024;
-/** SQS delays a new message at most 15 minutes. */
-const MAX_DELAY_SECONDS = 900;
-
-/** The delivery queue on SQS: batched sends, and retries delayed through the message's visibility. */
+/**
+ * The delivery queue on SQS: batched sends, each message in its brand's message group, which makes the
+ * standard queue a fair queue (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-fair-queues.html):
+ * while one brand holds a large share of the messages in flight, the other brands' messages are handed
+ * to consumers first.
+ */
 export class SqsDeliveryQueue implements DeliveryQueue {
   constructor(
     private readonly client: SQSClient,
@@ -35,24 +38,15 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     );
   }
 
-  async delay(receiptHandle: string, seconds: number): Promise<void> {
-    await this.client.send(
-      new ChangeMessageVisibilityCommand({
-        QueueUrl: this.queueUrl,
-        ReceiptHandle: receiptHandle,
-        VisibilityTimeout: seconds,
-      }),
-    );
-  }
-
   private async sendBatch(chunk: readonly Outgoing[], delaySeconds: number): Promise<DeliveryMessage[]> {
     const output = await this.client.send(
       new SendMessageBatchCommand({
         QueueUrl: this.queueUrl,
-        Entries: chunk.map(({ body }, index) => ({
+        Entries: chunk.map(({ message, body }, index) => ({
           Id: String(index),
           MessageBody: body,
-          ...(delaySeconds > 0 ? { DelaySeconds: Math.min(delaySeconds, MAX_DELAY_SECONDS) } : {}),
+          MessageGroupId: message.brand,
+          ...(delaySeconds > 0 ? { DelaySeconds: Math.min(delaySeconds, SQS_MAX_DELAY_SECONDS) } : {}),
         })),
       }),
     );

@@ -28,7 +28,13 @@ export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
 /** May this delivery go now? `defer` says for how long to put it back. */
 export type Admission =
   | { readonly verdict: 'go'; readonly release: (outcome: AttemptOutcome) => void }
-  | { readonly verdict: 'defer'; readonly delayMs: number; readonly reason: string };
+  | {
+      readonly verdict: 'defer';
+      readonly delayMs: number;
+      readonly reason: string;
+      /** The circuit's state, when it is the circuit that defers. */
+      readonly circuit?: 'open' | 'probing';
+    };
 
 interface Circuit {
   consecutiveFailures: number;
@@ -49,7 +55,7 @@ export class CircuitBreakers {
     const circuit = this.circuitOf(key);
     const now = this.clock();
     if (circuit.openUntil > now) {
-      return { verdict: 'defer', delayMs: circuit.openUntil - now, reason: 'circuit open' };
+      return { verdict: 'defer', delayMs: circuit.openUntil - now, reason: 'circuit open', circuit: 'open' };
     }
     const halfOpen = circuit.openUntil > 0;
     if (halfOpen && circuit.probing) {
@@ -57,6 +63,7 @@ export class CircuitBreakers {
         verdict: 'defer',
         delayMs: Math.min(circuit.cooldownMs, 5_000),
         reason: 'circuit half-open, probing',
+        circuit: 'probing',
       };
     }
     if (halfOpen) circuit.probing = true;

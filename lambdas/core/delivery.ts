@@ -1,6 +1,6 @@
 import { findEvent } from './catalogue.js';
 import type { CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
-import { admit, defer } from './delivery-admission.js';
+import { admit, defer, requeue, waitUntilDue } from './delivery-admission.js';
 import type { DeliveryLogMode } from './delivery-log.js';
 import { clientCertificateProblem, noticeCertificateExpiry } from './delivery-tls.js';
 import {
@@ -45,39 +45,29 @@ export interface DeliveryDeps {
   readonly operational: OperationalEvents;
 }
 
-/** How SQS handed the message over: each receive is one attempt. */
-export interface Receipt {
-  readonly receiveCount: number;
-  readonly receiptHandle: string;
-}
-
-/** Thrown to leave the message on the queue: its visibility was set to the next retry's delay. */
-export class RetryScheduled extends Error {
-  constructor(
-    readonly deliveryId: string,
-    readonly delaySeconds: number,
-  ) {
-    super(`delivery ${deliveryId} retries in ${delaySeconds}s`);
-    this.name = 'RetryScheduled';
-  }
-}
-
 export type DeliveryResult =
   | { readonly outcome: 'succeeded' | 'failed' | 'gone'; readonly attempt: number; readonly reason?: string }
+  | {
+      readonly outcome: 'retrying';
+      readonly attempt: number;
+      readonly reason: string;
+      readonly delaySeconds: number;
+    }
   | { readonly outcome: 'dropped'; readonly reason: string }
-  | { readonly outcome: 'deferred'; readonly reason: string; readonly delaySeconds: number };
+  | { readonly outcome: 'deferred'; readonly reason: string; readonly delaySeconds: number }
+  | { readonly outcome: 'waiting'; readonly delaySeconds: number };
 
 /**
  * Makes one attempt of a delivery: renders the event for the subscription, signs it with every active
- * secret, POSTs it, records the attempt and decides what follows. A retry sets the message's visibility to
- * the next delay and throws RetryScheduled, so the batch reports the record as failed and SQS redelivers
- * it then; everything else returns, and the message is deleted.
+ * secret, POSTs it, records the attempt and decides what follows. Every outcome returns and the received
+ * message is deleted: a retry (or a deferral, or the next hop of a long wait) is a new, delayed message
+ * carrying the delivery's place in its schedule, so nothing waits in flight. Throws only when the
+ * attempt's outcome could not be kept (a store or queue failure): SQS then hands the message over again.
  */
-export async function deliverMessage(
-  deps: DeliveryDeps,
-  message: DeliveryMessage,
-  receipt: Receipt,
-): Promise<DeliveryResult> {
+export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessage): Promise<DeliveryResult> {
+  // Not due yet (a wait longer than SQS delays a message): the next hop, before any read.
+  const waiting = await waitUntilDue(deps, message);
+  if (waiting) return waiting;
   const subscription = await deps.subscriptions.get(message.brand, message.subscriptionId);
   if (!subscription) return { outcome: 'dropped', reason: 'the subscription was deleted' };
   // The event rides in the message (resends and replays rebuild it from the delivery's record); a legacy
@@ -89,7 +79,7 @@ export async function deliverMessage(
   if (!definition)
     return { outcome: 'dropped', reason: `the catalogue has no ${event.entity}.${event.event}` };
 
-  const attempt = (message.attemptsBefore ?? 0) + receipt.receiveCount;
+  const attempt = (message.attemptsBefore ?? 0) + 1;
   const started = deps.now();
   const id = webhookId(message.eventKey, subscription.id);
   const record = (status: DeliveryStatus, result: ListenerResult, step: NextStep) =>
@@ -105,7 +95,7 @@ export async function deliverMessage(
   // Admission first: a deferred delivery is neither rendered nor signed, and the signature's timestamp is
   // the time the POST goes out, after any wait for a slot.
   const admission = await admit(deps, subscription);
-  if (admission.verdict === 'defer') return defer(deps, message, receipt, admission);
+  if (admission.verdict === 'defer') return defer(deps, message, admission);
   let result: ListenerResult;
   try {
     const payload = renderPayload(subscription.format, {
@@ -148,7 +138,7 @@ export async function deliverMessage(
   admission.record(result.outcome);
   await noticeCertificateExpiry(deps, subscription);
   const step = decideNextStep({
-    attempt: (message.runAttemptsBefore ?? 0) + receipt.receiveCount,
+    attempt: (message.runAttemptsBefore ?? 0) + 1,
     outcome: result.outcome,
     schedule: subscription.retrySchedule ?? deps.retrySchedule,
     now: deps.now(),
@@ -173,8 +163,16 @@ export async function deliverMessage(
     case 'retry':
       await record('pending', result, step);
       await noteFailure(deps, subscription);
-      await deps.queue.delay(receipt.receiptHandle, step.delaySeconds);
-      throw new RetryScheduled(message.deliveryId, step.delaySeconds);
+      await requeue(
+        deps,
+        {
+          ...message,
+          attemptsBefore: (message.attemptsBefore ?? 0) + 1,
+          runAttemptsBefore: (message.runAttemptsBefore ?? 0) + 1,
+        },
+        deps.now().getTime() + step.delaySeconds * 1000,
+      );
+      return { outcome: 'retrying', attempt, reason: step.reason, delaySeconds: step.delaySeconds };
     case 'failed':
       await record('failed', result, step);
       await deps.operational.publish([

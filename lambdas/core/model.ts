@@ -105,13 +105,22 @@ export const deliveryMessageSchema = z.object({
   subscriptionId: z.string().min(1),
   deliveryId: z.string().min(1),
   eventKey: z.string().min(1),
-  /** Attempts made before this message (a resend continues the count for the log). */
+  /**
+   * Attempts made before this message (a resend continues the count for the log). A message makes at
+   * most one attempt: a retry, a deferral or a hop is a new message carrying the count, never a receive
+   * count of the queue's.
+   */
   attemptsBefore: z.number().int().nonnegative().default(0),
   /**
-   * Attempts of the current retry schedule made before this message: a deferred delivery is queued again
-   * as a new message and keeps its place in the schedule; a resend starts a fresh schedule.
+   * Attempts of the current retry schedule made before this message: a retry or a deferred delivery is
+   * queued again as a new message and keeps its place in the schedule; a resend starts a fresh schedule.
    */
   runAttemptsBefore: z.number().int().nonnegative().default(0),
+  /**
+   * When the delivery is due (ISO instant), for a wait longer than SQS delays a message: a message
+   * received before then is sent again for the rest of the wait (up to 900 s a hop), without an attempt.
+   */
+  dueAt: z.string().optional(),
   /** A test event from the API: delivered even while the subscription is paused. */
   test: z.boolean().optional(),
   /**

@@ -146,12 +146,12 @@ export interface ConsoleSessionStore {
 
 export interface DeliveryQueue {
   /**
-   * Queues messages (batched by the adapter), visible after `delaySeconds` (at most 900); returns those
-   * that could not be queued. Throws only when none could be.
+   * Queues messages (batched by the adapter), visible after `delaySeconds` (at most 900, SQS's limit);
+   * returns those that could not be queued. Throws only when none could be. Each message goes in its
+   * brand's message group (`MessageGroupId`), so the queue is fair between brands: a brand with a backlog
+   * does not delay the others' messages.
    */
   send(messages: readonly DeliveryMessage[], delaySeconds?: number): Promise<DeliveryMessage[]>;
-  /** Keeps a received message invisible for `seconds` (its next retry). */
-  delay(receiptHandle: string, seconds: number): Promise<void>;
 }
 
 export const OPERATIONAL_EVENT_TYPES = [

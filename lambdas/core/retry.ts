@@ -6,8 +6,18 @@ import * as z from 'zod';
  * at load, and bundle into route the SSRF guard with its HTTP agents, which route never uses.
  */
 
-/** SQS cannot delay a message longer than 12 hours, so neither can one retry step. */
+/**
+ * The longest one retry step waits: 12 hours. A wait longer than SQS_MAX_DELAY_SECONDS goes in hops of at
+ * most that (the message carries when it is due), one SendMessage per hop: 48 for the longest step.
+ */
 export const MAX_RETRY_DELAY_SECONDS = 12 * 60 * 60;
+
+/**
+ * The longest SQS delays a new message (DelaySeconds, message timers): 900 seconds (15 minutes).
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+ * ("Message timer"); https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatchRequestEntry.html
+ */
+export const SQS_MAX_DELAY_SECONDS = 900;
 export const MAX_ATTEMPTS = 20;
 
 export const retryScheduleSchema = z
@@ -16,10 +26,7 @@ export const retryScheduleSchema = z
       .number()
       .int('a delay is a whole number of seconds')
       .min(0, 'a delay is 0 seconds or more')
-      .max(
-        MAX_RETRY_DELAY_SECONDS,
-        `a delay is at most ${MAX_RETRY_DELAY_SECONDS} seconds (SQS delays a message at most 12 h)`,
-      ),
+      .max(MAX_RETRY_DELAY_SECONDS, `a delay is at most ${MAX_RETRY_DELAY_SECONDS} seconds (12 h)`),
   )
   .min(1, 'at least one delay is needed')
   .max(MAX_ATTEMPTS, `at most ${MAX_ATTEMPTS} attempts are allowed`)
@@ -55,7 +62,7 @@ const TRANSIENT_STATUSES = new Set([408, 425, 429]);
  * Decides what follows attempt number `attempt` (1-based) of a delivery. 2xx succeeds; 410 Gone stops
  * and disables the subscription; every other failure (3xx, which is never followed, 4xx, 5xx, timeouts,
  * connection and TLS errors) is retried on the schedule until it runs out. A `Retry-After` lengthens the wait,
- * never shortens it, and never past the 12 h a queue can delay a message.
+ * never shortens it, and never past the 12 h one step may wait.
  */
 export function decideNextStep(input: {
   readonly attempt: number;

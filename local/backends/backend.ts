@@ -1,4 +1,5 @@
 import type { ApiKeyStore } from '../../lambdas/core/ports.js';
+import { INGEST_MAX_CONCURRENCY } from '../../lib/definitions.js';
 import type { EventEnvelope } from '../put-events.js';
 
 /*
@@ -55,7 +56,7 @@ export interface Backend {
 }
 
 /** Batches in flight at once per function, as Lambda scales its event source mappings. */
-export const ROUTE_CONCURRENCY = 4;
+export const ROUTE_CONCURRENCY = INGEST_MAX_CONCURRENCY;
 /** A batch ends with its slowest record, so deliver gets many: a listener that hangs holds one of them. */
 export const DELIVER_CONCURRENCY = 16;
 export const REGION = 'us-east-1';

@@ -7,11 +7,11 @@ import { MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, MAX_DELAY_SECONDS, QueueError } fro
 /*
  * The DeliveryQueue port on the SQLite queue, as lambdas/adapters/sqs-delivery-queue.ts implements it on
  * SQS: messages sent in SendMessageBatch-sized batches (a batch SQS would refuse whole fails alone, an entry
- * it would refuse is returned as not queued), the delay capped at 900 s as that adapter does, and a retry's
- * wait set with ChangeMessageVisibility on the received message.
+ * it would refuse is returned as not queued), each in its brand's message group (the queue's fair receive
+ * order, ./queue-fair.ts), the delay capped at 900 s as that adapter does.
  */
 export class SqliteDeliveryQueue implements DeliveryQueue {
-  /** `transact` runs each batch's send and each change of visibility; default: at once (see the poller's). */
+  /** `transact` runs each batch's send; default: at once (see the poller's). */
   constructor(
     private readonly queue: SqliteQueue,
     private readonly transact: <T>(work: () => T) => Promise<T> = async (work) => work(),
@@ -30,7 +30,11 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
       try {
         const results = await this.transact(() =>
           this.queue.sendBatch(
-            batch.map(({ body }) => ({ body, ...(delay > 0 ? { delaySeconds: delay } : {}) })),
+            batch.map(({ message, body }) => ({
+              body,
+              groupId: message.brand,
+              ...(delay > 0 ? { delaySeconds: delay } : {}),
+            })),
           ),
         );
         results.forEach((result, index) => {
@@ -45,9 +49,5 @@ export class SqliteDeliveryQueue implements DeliveryQueue {
     }
     if (refused && failed.length === messages.length) throw refused;
     return failed;
-  }
-
-  async delay(receiptHandle: string, seconds: number): Promise<void> {
-    await this.transact(() => this.queue.changeVisibility(receiptHandle, seconds));
   }
 }

@@ -2,23 +2,28 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryMessage } from '../../lambdas/core/model.js';
 import { DATABASE_FILE, openDatabase } from '../../local/sqlite/database.js';
 import { SqliteQueue } from '../../local/sqlite/queue.js';
 import { SqliteDeliveryQueue } from '../../local/sqlite/queue-delivery.js';
-import { describeDeliveryQueueContract, type QueueUnderTest } from './delivery-queue.contract.js';
+import {
+  aDeliveryMessage,
+  describeDeliveryQueueContract,
+  type QueueUnderTest,
+} from './delivery-queue.contract.js';
 
 /* The DeliveryQueue contract against the embedded default's SQLite queue, on a file as the service uses it. */
 
 let folder: string;
 let db: DatabaseSync;
 let subject: QueueUnderTest;
+let queue: SqliteQueue;
 
 beforeAll(() => {
   folder = mkdtempSync(join(tmpdir(), 'queue-contract-'));
   db = openDatabase(join(folder, DATABASE_FILE));
-  const queue = new SqliteQueue(db, {
+  queue = new SqliteQueue(db, {
     name: 'commbox-webhooks-delivery',
     visibilityTimeoutSeconds: 30,
     retentionSeconds: 3600,
@@ -41,3 +46,15 @@ afterAll(() => {
 });
 
 describeDeliveryQueueContract(() => subject);
+
+describe('the SQLite delivery queue', () => {
+  it("puts each message in its brand's message group, for the fair receive order", async () => {
+    const globex = { ...aDeliveryMessage(401), brand: 'globex' };
+    await subject.queue.send([aDeliveryMessage(400), globex]);
+
+    const received = queue.receive(10);
+
+    expect(received.map((message) => message.groupId)).toEqual(['acme', 'globex']);
+    queue.delete(received.map((message) => message.receiptHandle));
+  });
+});

@@ -85,11 +85,16 @@ export class DeliveryWorld {
     };
   }
 
-  /** One attempt: SQS's receive count (1 unless given), and a receipt handle named after the delivery. */
-  deliver(message: DeliveryMessage, receiveCount = 1): Promise<DeliveryResult> {
-    return deliverMessage(this.deps, message, {
-      receiveCount,
-      receiptHandle: `receipt-${message.deliveryId}`,
+  /**
+   * Attempt number `attempt` (1 unless given) of the message's schedule: the message as the retries
+   * before it would have queued it, carrying `attempt - 1` more attempts made.
+   */
+  deliver(message: DeliveryMessage, attempt = 1): Promise<DeliveryResult> {
+    const made = attempt - 1;
+    return deliverMessage(this.deps, {
+      ...message,
+      attemptsBefore: (message.attemptsBefore ?? 0) + made,
+      runAttemptsBefore: (message.runAttemptsBefore ?? 0) + made,
     });
   }
 

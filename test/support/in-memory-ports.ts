@@ -20,10 +20,9 @@ export {
   InMemorySubscriptionStore,
 } from './in-memory-stores.js';
 
-/** A delivery queue that keeps what was sent and delayed; `refuse` answers messages as not queued. */
+/** A delivery queue that keeps what was sent, with its delay; `refuse` answers messages as not queued. */
 export class InMemoryDeliveryQueue implements DeliveryQueue {
   readonly sent: { message: DeliveryMessage; delaySeconds?: number }[] = [];
-  readonly delays: { receiptHandle: string; seconds: number }[] = [];
   /** How many `send` calls were made. */
   sends = 0;
   private refused: (message: DeliveryMessage) => boolean = () => false;
@@ -60,10 +59,6 @@ export class InMemoryDeliveryQueue implements DeliveryQueue {
         });
     }
     return failed.map((message) => ({ ...message }));
-  }
-
-  async delay(receiptHandle: string, seconds: number): Promise<void> {
-    this.delays.push({ receiptHandle, seconds });
   }
 }
 

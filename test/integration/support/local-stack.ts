@@ -21,18 +21,18 @@ export interface LocalStackFixture {
 
 /**
  * Registers the hooks every integration file needs: a local process on a fresh data folder (test
- * settings) before the file's tests; after them, the stack stopped, its listeners closed, the folder
+ * settings, and `env` over them) before the file's tests; after them, the stack stopped, its listeners closed, the folder
  * removed, and no secret or key in any log line or response the file saw. Call it at the top of the file,
  * before the file's own hooks: its `beforeAll` runs first and its `afterAll` last.
  */
-export function useLocalStack(): LocalStackFixture {
+export function useLocalStack(env: Readonly<Record<string, string>> = {}): LocalStackFixture {
   let dataDir: string | undefined;
   let started: Omit<LocalStackFixture, 'listener'> | undefined;
   const listeners: Listener[] = [];
 
   beforeAll(async () => {
     dataDir = await freshDataDir();
-    const stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV } });
+    const stack = await startLocalProcess({ dataDir, env: { ...TEST_ENV, ...env } });
     started = {
       stack,
       acme: apiClient(stack.url, BRANDS.acme.key),

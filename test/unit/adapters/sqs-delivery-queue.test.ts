@@ -64,6 +64,23 @@ describe('queueing delivery messages', () => {
     expect(sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
   });
 
+  it("sends each message in its brand's message group (a fair queue), with the delay asked", async () => {
+    const messages = [aMessage(1), { ...aMessage(2), brand: 'globex' }];
+
+    expect(await queue.send(messages, 30)).toEqual([]);
+
+    expect(batches()[0]?.map((entry) => [entry.MessageGroupId, entry.DelaySeconds])).toEqual([
+      ['acme', 30],
+      ['globex', 30],
+    ]);
+  });
+
+  it('delays a message at most the 900 s SQS allows', async () => {
+    await queue.send([aMessage(1)], 3600);
+
+    expect(batches()[0]?.[0]?.DelaySeconds).toBe(900);
+  });
+
   it('keeps every SendMessageBatch under the 256 KiB SQS takes, for messages carrying large events', async () => {
     const messages = Array.from({ length: 10 }, (_, n) => aMessage(n, MAX_EVENT_DATA_BYTES - 100));
 

@@ -27,7 +27,7 @@ beforeEach(() => {
 });
 
 const aDelivery = (overrides: Partial<Subscription> = {}) => world.aDelivery(overrides);
-const deliver = (message: DeliveryMessage, receiveCount = 1) => world.deliver(message, receiveCount);
+const deliver = (message: DeliveryMessage, attempt = 1) => world.deliver(message, attempt);
 const subscriptionNow = (delivery: Delivery) => world.subscriptionNow(delivery);
 
 describe('listener isolation', () => {
@@ -36,25 +36,28 @@ describe('listener isolation', () => {
     for (let failure = 0; failure < 5; failure += 1) await deliver(message).catch(() => undefined);
   }
 
-  it('opens the circuit after five failures in a row and defers the next delivery without calling the listener', async () => {
+  it('opens the circuit after five failures in a row and holds the next delivery for 15 minutes without calling the listener', async () => {
     const delivery = aDelivery();
     listener.answer(() => respond(503));
     await failFiveTimes(delivery.message);
     const calls = listener.requests.length;
+    const retries = queue.sent.length;
 
     const result = await deliver(delivery.message, 2);
 
     expect(listener.requests).toHaveLength(calls);
-    expect(result).toEqual({ outcome: 'deferred', reason: 'circuit open', delaySeconds: 30 });
-    // The receive that was deferred made no attempt; the one before it did, and keeps its place.
-    expect(queue.sent).toEqual([
+    // Not the 30 s cool-down: an open circuit's deliveries wait the longest one SQS delay, so a long
+    // outage does not churn them through the queue; the deliveries that arrive meanwhile probe.
+    expect(result).toEqual({ outcome: 'deferred', reason: 'circuit open', delaySeconds: 900 });
+    // The message that was deferred made no attempt; the one before it did, and it keeps its place.
+    expect(queue.sent.slice(retries)).toEqual([
       {
         message: expect.objectContaining({
           deliveryId: delivery.message.deliveryId,
           attemptsBefore: 1,
           runAttemptsBefore: 1,
         }),
-        delaySeconds: 30,
+        delaySeconds: 900,
       },
     ]);
   });
@@ -66,12 +69,13 @@ describe('listener isolation', () => {
     listener.answer(() => respond(200));
     clock.advance(31_000);
     const calls = listener.requests.length;
+    const retries = queue.sent.length;
 
     await deliver(delivery.message);
     await deliver(delivery.message);
 
     expect(listener.requests).toHaveLength(calls + 2);
-    expect(queue.sent).toEqual([]);
+    expect(queue.sent.slice(retries)).toEqual([]);
   });
 
   /** Ten deliveries to one listener, which answers after `delayMs` (real time); the peak in flight. */

@@ -1,5 +1,4 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { RetryScheduled } from '../../../lambdas/core/delivery.js';
 import type { DeliveryMessage, Subscription } from '../../../lambdas/core/model.js';
 import { webhookId } from '../../../lambdas/core/signing.js';
 import { DAY_MS, type Delivery, DeliveryWorld, NOW } from '../../support/delivery-world.js';
@@ -12,8 +11,9 @@ import {
 } from '../../support/in-memory-ports.js';
 
 /*
- * deliverMessage's retries at its ports: the queue's delays, the attempts appended to the record, the
- * failing clock that disables a subscription, and the failures-only log.
+ * deliverMessage's retries at its ports: each retry a new delayed message carrying its place in the
+ * schedule (long waits in hops of at most 900 s), the attempts appended to the record, the failing clock
+ * that disables a subscription, and the failures-only log.
  */
 
 let world: DeliveryWorld;
@@ -28,7 +28,7 @@ beforeEach(() => {
 });
 
 const aDelivery = (overrides: Partial<Subscription> = {}) => world.aDelivery(overrides);
-const deliver = (message: DeliveryMessage, receiveCount = 1) => world.deliver(message, receiveCount);
+const deliver = (message: DeliveryMessage, attempt = 1) => world.deliver(message, attempt);
 const recorded = (delivery: Delivery) => world.recorded(delivery);
 const subscriptionNow = (delivery: Delivery) => world.subscriptionNow(delivery);
 
@@ -37,9 +37,15 @@ describe('retrying', () => {
     const delivery = aDelivery();
     listener.answer(() => respond(503, { retryAfter: '30', body: 'busy' }));
 
-    await expect(deliver(delivery.message)).rejects.toThrow(RetryScheduled);
+    const result = await deliver(delivery.message);
 
-    expect(queue.delays).toEqual([{ receiptHandle: `receipt-${delivery.message.deliveryId}`, seconds: 30 }]);
+    expect(result).toEqual({ outcome: 'retrying', attempt: 1, reason: 'HTTP 503', delaySeconds: 30 });
+    expect(queue.sent).toEqual([
+      {
+        message: { ...delivery.message, attemptsBefore: 1, runAttemptsBefore: 1 },
+        delaySeconds: 30,
+      },
+    ]);
     expect(recorded(delivery)).toMatchObject({
       status: 'pending',
       nextAttemptAt: new Date(NOW.getTime() + 30_000).toISOString(),
@@ -52,10 +58,10 @@ describe('retrying', () => {
     const delivery = aDelivery();
     listener.answer(() => ({ outcome: { kind: 'network', code: 'ECONNREFUSED' }, durationMs: 1 }));
 
-    const error = await deliver(delivery.message).catch((thrown: unknown) => thrown);
+    const result = await deliver(delivery.message);
 
-    expect(error).toMatchObject({ name: 'RetryScheduled', delaySeconds: 5 });
-    expect(queue.delays.map((delay) => delay.seconds)).toEqual([5]);
+    expect(result).toMatchObject({ outcome: 'retrying', delaySeconds: 5 });
+    expect(queue.sent.map((sent) => sent.delaySeconds)).toEqual([5]);
     expect(recorded(delivery)).toMatchObject({
       status: 'pending',
       attempts: [{ attempt: 1, error: 'connection failed (ECONNREFUSED)' }],
@@ -66,19 +72,19 @@ describe('retrying', () => {
     const delivery = aDelivery({ retrySchedule: [0, 120] });
     listener.answer(() => respond(500));
 
-    await expect(deliver(delivery.message)).rejects.toThrow(RetryScheduled);
+    await deliver(delivery.message);
 
-    expect(queue.delays.map((delay) => delay.seconds)).toEqual([120]);
+    expect(queue.sent.map((sent) => sent.delaySeconds)).toEqual([120]);
   });
 
-  it('gives up after the last attempt of the schedule: the delivery fails and the message is not delayed', async () => {
+  it('gives up after the last attempt of the schedule: the delivery fails and nothing is queued again', async () => {
     const delivery = aDelivery();
     listener.answer(() => respond(500, { body: 'still broken' }));
 
     const result = await deliver(delivery.message, 3);
 
     expect(result).toEqual({ outcome: 'failed', attempt: 3, reason: 'HTTP 500; gave up after 3 attempts' });
-    expect(queue.delays).toEqual([]);
+    expect(queue.sent).toEqual([]);
     expect(recorded(delivery)).toMatchObject({
       status: 'failed',
       failureReason: 'HTTP 500; gave up after 3 attempts',
@@ -90,11 +96,14 @@ describe('retrying', () => {
   it('sends the same webhook-id on a retry and appends every attempt to the delivery', async () => {
     const delivery = aDelivery();
     listener.answer(() => respond(500));
-    await expect(deliver(delivery.message, 1)).rejects.toThrow(RetryScheduled);
+    await deliver(delivery.message);
     listener.answer(() => respond(200));
     clock.advance(5_000);
+    const [retry] = queue.messages();
 
-    const result = await deliver(delivery.message, 2);
+    if (!retry) throw new Error('no retry was queued');
+
+    const result = await deliver(retry);
 
     expect(result).toEqual({ outcome: 'succeeded', attempt: 2 });
     const ids = listener.requests.map((request) => request.headers['webhook-id']);
@@ -114,12 +123,78 @@ describe('retrying', () => {
     const delivery = aDelivery();
     listener.answer(() => respond(500));
 
-    const error = await deliver({ ...delivery.message, attemptsBefore: 3, runAttemptsBefore: 0 }).catch(
-      (thrown: unknown) => thrown,
-    );
+    const result = await deliver({ ...delivery.message, attemptsBefore: 3, runAttemptsBefore: 0 });
 
-    expect(error).toMatchObject({ name: 'RetryScheduled', delaySeconds: 5 });
+    expect(result).toMatchObject({ outcome: 'retrying', attempt: 4, delaySeconds: 5 });
+    expect(queue.messages()).toEqual([expect.objectContaining({ attemptsBefore: 4, runAttemptsBefore: 1 })]);
     expect(recorded(delivery)?.attempts).toEqual([expect.objectContaining({ attempt: 4, statusCode: 500 })]);
+  });
+});
+
+describe('retries that hold nothing in flight', () => {
+  it('waits longer than SQS delays a message in hops of 900 s, the message carrying when it is due', async () => {
+    const delivery = aDelivery({ retrySchedule: [0, 3600] });
+    listener.answer(() => respond(500));
+    const dueAt = new Date(NOW.getTime() + 3600_000).toISOString();
+
+    await deliver(delivery.message);
+
+    expect(queue.sent).toEqual([
+      {
+        message: { ...delivery.message, attemptsBefore: 1, runAttemptsBefore: 1, dueAt },
+        delaySeconds: 900,
+      },
+    ]);
+  });
+
+  it('sends a hop received before its due time on for the rest of the wait, without an attempt or a read', async () => {
+    const delivery = aDelivery();
+    const dueAt = new Date(NOW.getTime() + 1000_000).toISOString();
+    const reads = world.subscriptions.reads.length;
+
+    const first = await deliver({ ...delivery.message, attemptsBefore: 1, runAttemptsBefore: 1, dueAt });
+    clock.advance(900_000);
+    const [next] = queue.messages();
+    if (!next) throw new Error('no hop was queued');
+    const last = await deliver(next);
+
+    expect(first).toEqual({ outcome: 'waiting', delaySeconds: 900 });
+    expect(last).toEqual({ outcome: 'waiting', delaySeconds: 100 });
+    expect(queue.sent.map((sent) => sent.delaySeconds)).toEqual([900, 100]);
+    // The last hop lands on the due time, and carries it no further.
+    expect(queue.sent[0]?.message).toMatchObject({ dueAt, attemptsBefore: 1, runAttemptsBefore: 1 });
+    expect(queue.sent[1]?.message).not.toHaveProperty('dueAt');
+    expect(listener.requests).toEqual([]);
+    expect(world.subscriptions.reads).toHaveLength(reads);
+  });
+
+  it('attempts a message whose due time has come, as the next attempt of its schedule', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => respond(500));
+    const dueAt = new Date(NOW.getTime() - 1).toISOString();
+
+    const result = await deliver({ ...delivery.message, attemptsBefore: 1, runAttemptsBefore: 1, dueAt });
+
+    expect(result).toMatchObject({ outcome: 'retrying', attempt: 2, delaySeconds: 10 });
+    expect(listener.requests).toHaveLength(1);
+  });
+
+  it('fails (so SQS hands the message over again) when the retry cannot be queued, the attempt kept in the log', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => respond(500));
+    queue.unavailable(new Error('SQS is unavailable'));
+
+    await expect(deliver(delivery.message)).rejects.toThrow('SQS is unavailable');
+
+    expect(recorded(delivery)).toMatchObject({ status: 'pending', attempts: [{ attempt: 1 }] });
+  });
+
+  it('fails when the queue answers the retry as not queued', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => respond(500));
+    queue.refuse(() => true);
+
+    await expect(deliver(delivery.message)).rejects.toThrow();
   });
 });
 
@@ -128,7 +203,7 @@ describe('the failing clock', () => {
     const delivery = aDelivery();
     listener.answer(() => respond(500));
 
-    await expect(deliver(delivery.message)).rejects.toThrow(RetryScheduled);
+    await deliver(delivery.message);
 
     expect(subscriptionNow(delivery)).toMatchObject({ status: 'active', failingSince: NOW.toISOString() });
   });
@@ -138,7 +213,7 @@ describe('the failing clock', () => {
     const delivery = aDelivery({ failingSince });
     listener.answer(() => respond(500));
 
-    await expect(deliver(delivery.message)).rejects.toThrow(RetryScheduled);
+    await deliver(delivery.message);
 
     expect(subscriptionNow(delivery)).toMatchObject({ status: 'active', failingSince });
   });

@@ -39,7 +39,7 @@ beforeEach(() => {
 });
 
 const aDelivery = (overrides: Partial<Subscription> = {}) => world.aDelivery(overrides);
-const deliver = (message: DeliveryMessage, receiveCount = 1) => world.deliver(message, receiveCount);
+const deliver = (message: DeliveryMessage, attempt = 1) => world.deliver(message, attempt);
 const recorded = (delivery: Delivery) => world.recorded(delivery);
 const subscriptionNow = (delivery: Delivery) => world.subscriptionNow(delivery);
 const verifies = (secret: string, request: Pick<ListenerRequest, 'headers' | 'body'>) =>
@@ -90,7 +90,7 @@ describe('delivering a webhook', () => {
       attempts: [{ attempt: 1, at: NOW.toISOString(), statusCode: 200, durationMs: 12 }],
       expiresAt: expiresAtEpoch(anEvent().receivedAt, 30),
     });
-    expect(queue.delays).toEqual([]);
+    expect(queue.sent).toEqual([]);
   });
 
   it('sends a SOAP subscription a signed envelope as text/xml with a SOAPAction', async () => {
@@ -153,7 +153,7 @@ describe("the subscription's state", () => {
       attempt: 1,
       reason: 'HTTP 410 (client error at the listener)',
     });
-    expect(queue.delays).toEqual([]);
+    expect(queue.sent).toEqual([]);
     expect(subscriptionNow(delivery)).toMatchObject({
       status: 'disabled',
       disabledReason: 'the listener answered 410 Gone',
@@ -188,7 +188,7 @@ describe("the subscription's state", () => {
     expect(result).toEqual({ outcome: 'dropped', reason: 'the subscription was deleted' });
     expect(listener.requests).toHaveLength(0);
     expect(deliveries.all()).toEqual([]);
-    expect(queue.delays).toEqual([]);
+    expect(queue.sent).toEqual([]);
   });
 
   it('delivers a legacy message without its event (queued by an older build) from the event that build stored', async () => {
@@ -270,15 +270,15 @@ describe('signing secrets', () => {
 
 describe('infrastructure failures', () => {
   it.each([
-    { case: 'a first-attempt success', receiveCount: 1 },
-    { case: 'a success after a retry', receiveCount: 2 },
+    { case: 'a first-attempt success', attempt: 1 },
+    { case: 'a success after a retry', attempt: 2 },
   ])(
     'fails the delivery, to be retried, when the attempt of $case could not be recorded, although its listener was called',
-    async ({ receiveCount }) => {
+    async ({ attempt }) => {
       const delivery = aDelivery();
       deliveries.failWhen('recordAttempt', new Error('ProvisionedThroughputExceededException'));
 
-      await expect(deliver(delivery.message, receiveCount)).rejects.toThrow(
+      await expect(deliver(delivery.message, attempt)).rejects.toThrow(
         'ProvisionedThroughputExceededException',
       );
 

@@ -1,5 +1,5 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -61,7 +61,7 @@ beforeEach(() => {
   vi.setSystemTime(REAL_NOW);
   logger.setLogLevel('SILENT');
   table = new FakeTable().install(ddb);
-  sqs.on(ChangeMessageVisibilityCommand).resolves({});
+  sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
   eventBridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
   listener.received.length = 0;
   listener.answer(() => ({ status: 200, body: 'ok' }));
@@ -170,7 +170,9 @@ describe('client certificates', () => {
       url: mtls.url(),
       tls: { clientCertificate: expired.cert, clientKey: expired.key, serverCa: pki.ca.cert },
     });
-    expect(await invoke(record)).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+    expect(await invoke(record)).toEqual({ batchItemFailures: [] });
+    // Retried as a new message on the delivery queue.
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
     expect(mtls.requests.length).toBe(before);
     expect(mtls.refusedHandshakes).toBe(0);
     expect(table.item(`SUB#${subscription.id}`, `DLV#${deliveryId}`)).toMatchObject({

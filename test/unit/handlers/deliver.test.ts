@@ -1,5 +1,5 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -75,7 +75,7 @@ beforeEach(() => {
   vi.setSystemTime(NOW);
   logger.setLogLevel('SILENT');
   table = new FakeTable().install(ddb);
-  sqs.on(ChangeMessageVisibilityCommand).resolves({});
+  sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
   listener.received.length = 0;
   listener.answer(() => ({ status: 200, body: 'ok' }));
 });
@@ -124,6 +124,24 @@ function aDelivery(overrides: Partial<Subscription> = {}): Delivery {
 
 const invoke = (...records: SQSRecord[]) => handler(anSqsEvent(...records), aLambdaContext('deliver'));
 
+/** The message of attempt `attempt` of its schedule, as the retry before it queued it. */
+const atAttempt = (message: DeliveryMessage, attempt: number): DeliveryMessage => ({
+  ...message,
+  attemptsBefore: attempt - 1,
+  runAttemptsBefore: attempt - 1,
+});
+
+/** What the handler queued: each entry's delay, group and message. */
+const queued = () =>
+  sqs.commandCalls(SendMessageBatchCommand).flatMap((call) =>
+    (call.args[0].input.Entries ?? []).map((entry) => ({
+      queueUrl: call.args[0].input.QueueUrl,
+      delaySeconds: entry.DelaySeconds,
+      groupId: entry.MessageGroupId,
+      message: JSON.parse(entry.MessageBody ?? '{}') as DeliveryMessage,
+    })),
+  );
+
 /*
  * Reads back through the adapters on a client of the test's own (the same fake table answers it), not the
  * container's client: what the test reads must not count as a command the deliver function sends.
@@ -170,7 +188,7 @@ describe('delivering a webhook', () => {
       now: NOW,
     });
     expect(verified.id).toBe(webhookId('acme/evt-1', delivery.subscription.id));
-    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
     expect(await stored(delivery)).toMatchObject({
       id: delivery.message.deliveryId,
       webhookId: verified.id,
@@ -254,16 +272,21 @@ describe('a batch of deliveries', () => {
 });
 
 describe('retrying', () => {
-  it('reports a record to retry as failed and sets its visibility to the Retry-After delay on its queue', async () => {
+  it('queues a retry as a new message delayed by the Retry-After, and lets the received record succeed', async () => {
     const delivery = aDelivery();
     listener.answer(() => ({ status: 503, headers: { 'Retry-After': '30' }, body: 'busy' }));
     const record = aDeliveryRecord(delivery.message, { receiveCount: 1 });
 
     const response = await invoke(record);
 
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
-    expect(sqs.commandCalls(ChangeMessageVisibilityCommand).map((call) => call.args[0].input)).toEqual([
-      { QueueUrl: QUEUE_URL, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 30 },
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(queued()).toEqual([
+      {
+        queueUrl: QUEUE_URL,
+        delaySeconds: 30,
+        groupId: delivery.subscription.brand,
+        message: { ...delivery.message, attemptsBefore: 1, runAttemptsBefore: 1 },
+      },
     ]);
     expect(await stored(delivery)).toMatchObject({
       status: 'pending',
@@ -271,40 +294,78 @@ describe('retrying', () => {
     });
   });
 
+  it("counts attempts from the message, not from SQS's receive count", async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 500 }));
+
+    // A message handed over again (a crash before its delete) is the same attempt, not the next one.
+    const response = await invoke(aDeliveryRecord(atAttempt(delivery.message, 2), { receiveCount: 7 }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(queued().map((entry) => [entry.delaySeconds, entry.message.runAttemptsBefore])).toEqual([[10, 2]]);
+    expect((await stored(delivery))?.attempts).toEqual([expect.objectContaining({ attempt: 2 })]);
+  });
+
+  it('fails the record, for SQS to hand it over again, when its retry could not be queued', async () => {
+    const delivery = aDelivery();
+    listener.answer(() => ({ status: 503 }));
+    sqs.on(SendMessageBatchCommand).rejects(new Error('SQS is unavailable'));
+    const record = aDeliveryRecord(delivery.message, { messageId: 'unqueued' });
+
+    const response = await invoke(record);
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'unqueued' }] });
+    expect((await stored(delivery))?.status).toBe('pending');
+  });
+
   it('gives up after the last attempt of RETRY_SCHEDULE: the record succeeds and the delivery fails', async () => {
     const delivery = aDelivery();
     listener.answer(() => ({ status: 500, body: 'still broken' }));
 
-    const response = await invoke(aDeliveryRecord(delivery.message, { receiveCount: 3 }));
+    const response = await invoke(aDeliveryRecord(atAttempt(delivery.message, 3)));
 
     expect(response.batchItemFailures).toEqual([]);
-    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+    expect(queued()).toEqual([]);
     expect(await stored(delivery)).toMatchObject({
       status: 'failed',
       failureReason: 'HTTP 500; gave up after 3 attempts',
     });
   });
 
-  it('reports only the record whose listener asks for a retry in a mixed batch', async () => {
+  it('queues again only the delivery whose listener asks for a retry in a mixed batch', async () => {
     const failing = aDelivery({ url: listener.url('/fail') });
     const healthy = aDelivery({ url: listener.url('/ok') });
     listener.answer((request) => ({ status: request.path === '/fail' ? 500 : 200 }));
-    const retried = aDeliveryRecord(failing.message, { messageId: 'to-fail' });
 
-    const response = await invoke(retried, aDeliveryRecord(healthy.message, { messageId: 'to-ok' }));
+    const response = await invoke(
+      aDeliveryRecord(failing.message, { messageId: 'to-fail' }),
+      aDeliveryRecord(healthy.message, { messageId: 'to-ok' }),
+    );
 
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'to-fail' }] });
-    expect(
-      sqs.commandCalls(ChangeMessageVisibilityCommand).map((call) => call.args[0].input.ReceiptHandle),
-    ).toEqual([retried.receiptHandle]);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(queued().map((entry) => entry.message.deliveryId)).toEqual([failing.message.deliveryId]);
     expect((await stored(failing))?.status).toBe('pending');
     expect((await stored(healthy))?.status).toBe('succeeded');
   });
 
-  it('returns every record of a batch of retries without throwing', async () => {
+  it('sends a message that is not due yet on for the rest of its wait, in hops of at most 900 s', async () => {
+    const delivery = aDelivery();
+    const dueAt = new Date(NOW.getTime() + 2 * 60 * 60 * 1000).toISOString();
+
+    const response = await invoke(aDeliveryRecord({ ...atAttempt(delivery.message, 2), dueAt }));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(0);
+    expect(queued()).toEqual([
+      expect.objectContaining({ delaySeconds: 900, message: { ...atAttempt(delivery.message, 2), dueAt } }),
+    ]);
+  });
+
+  it('returns every record of a batch none of whose retries could be queued, without throwing', async () => {
     const first = aDelivery({ url: listener.url('/a') });
     const second = aDelivery({ url: listener.url('/b') });
     listener.answer(() => ({ status: 503 }));
+    sqs.on(SendMessageBatchCommand).rejects(new Error('SQS is unavailable'));
 
     const response = await invoke(
       aDeliveryRecord(first.message, { messageId: 'a' }),
@@ -318,6 +379,8 @@ describe('retrying', () => {
   });
 
   it('reports to each of two concurrent invocations only its own records', async () => {
+    // Retries that cannot be queued fail their records.
+    sqs.on(SendMessageBatchCommand).rejects(new Error('SQS is unavailable'));
     listener.answer((request) => ({
       status: request.path.endsWith('fail') ? 500 : 200,
       delayMs: request.path === '/slow-fail' ? 50 : 0,
@@ -341,7 +404,7 @@ describe("the subscription's state", () => {
     const delivery = aDelivery({ failingSince });
     listener.answer(() => ({ status: 500 }));
 
-    await invoke(aDeliveryRecord(delivery.message, { receiveCount: 3 }));
+    await invoke(aDeliveryRecord(atAttempt(delivery.message, 3)));
 
     expect(await subscriptionNow(delivery)).toMatchObject({
       status: 'disabled',
@@ -438,7 +501,7 @@ describe('infrastructure failures', () => {
     ]);
   });
 
-  it('logs no failure for a delivery whose retry is scheduled: a retry is not an error', async () => {
+  it('logs no failure for a delivery whose retry is queued: a retry is not an error', async () => {
     const delivery = aDelivery();
     listener.answer(() => ({ status: 503, body: 'busy' }));
     const warn = vi.spyOn(logger, 'warn');
@@ -446,7 +509,7 @@ describe('infrastructure failures', () => {
 
     const response = await invoke(aDeliveryRecord(delivery.message, { messageId: 'busy', receiveCount: 1 }));
 
-    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'busy' }]);
+    expect(response.batchItemFailures).toEqual([]);
     const failures = [...warn.mock.calls, ...error.mock.calls].filter(([message]) =>
       String(message).startsWith('record failed'),
     );
@@ -470,29 +533,27 @@ describe('infrastructure failures', () => {
 });
 
 describe('listener isolation', () => {
-  it('defers a delivery whose circuit is open as a new message on the delivery queue, delayed by SQS', async () => {
-    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+  it('holds a delivery whose circuit is open as a new message on the delivery queue, delayed 900 s by SQS', async () => {
     const delivery = aDelivery();
     listener.answer(() => ({ status: 503 }));
     for (let failure = 0; failure < 5; failure += 1) {
       await invoke(aDeliveryRecord(delivery.message, { receiveCount: 1 }));
     }
     const calls = listener.received.length;
+    const retries = queued().length;
 
-    const response = await invoke(
-      aDeliveryRecord(delivery.message, { receiveCount: 2, messageId: 'deferred' }),
-    );
+    const response = await invoke(aDeliveryRecord(atAttempt(delivery.message, 2), { messageId: 'deferred' }));
 
     expect(listener.received).toHaveLength(calls);
     expect(response.batchItemFailures).toEqual([]);
-    const input = sqs.commandCalls(SendMessageBatchCommand)[0]?.args[0].input;
-    expect(input?.QueueUrl).toBe(QUEUE_URL);
-    expect(input?.Entries?.[0]?.DelaySeconds).toBe(30);
-    expect(JSON.parse(input?.Entries?.[0]?.MessageBody ?? '{}')).toMatchObject({
-      deliveryId: delivery.message.deliveryId,
-      attemptsBefore: 1,
-      runAttemptsBefore: 1,
-    });
+    expect(queued().slice(retries)).toEqual([
+      {
+        queueUrl: QUEUE_URL,
+        delaySeconds: 900,
+        groupId: delivery.subscription.brand,
+        message: atAttempt(delivery.message, 2),
+      },
+    ]);
   });
 
   it('delivers a full batch for one quick listener in one invocation, at most eight requests at a time', async () => {
