@@ -18,6 +18,7 @@ const PARTITIONS = {
   event: 'EVENT#*',
   rejected: 'REJECTED#*',
   apiKey: 'APIKEY#*',
+  rateBucket: 'RATE#*',
 } as const;
 
 export interface PermissionTargets {
@@ -41,7 +42,7 @@ function onItems(table: Table, actions: string[], partitions: string[]): PolicyS
 export function grantLeastPrivilege(targets: PermissionTargets): void {
   const { table, deliveryQueue, eventBus } = targets;
   const { api, authorizer, route, deliver } = targets.functions;
-  const { brand, delivery, event, rejected, apiKey } = PARTITIONS;
+  const { brand, delivery, event, rejected, apiKey, rateBucket } = PARTITIONS;
   const sendDeliveries = new PolicyStatement({
     actions: ['sqs:SendMessage'],
     resources: [deliveryQueue.queueArn],
@@ -60,6 +61,9 @@ export function grantLeastPrivilege(targets: PermissionTargets): void {
   deliver.addToRolePolicy(onItems(table, ['GetItem', 'BatchGetItem'], [brand, event]));
   deliver.addToRolePolicy(onItems(table, ['UpdateItem'], [brand, delivery]));
   deliver.addToRolePolicy(onItems(table, ['PutItem', 'BatchWriteItem'], [delivery]));
+  // The rate buckets of subscriptions with maxRequestsPerSecond: a conditional update per delivery, and a
+  // consistent read of the bucket when a failed condition returned no item.
+  deliver.addToRolePolicy(onItems(table, ['UpdateItem', 'GetItem'], [rateBucket]));
   deliver.addToRolePolicy(sendDeliveries);
   // The event source mapping grants consumption to the function; this states the retry delay on its own.
   deliver.addToRolePolicy(

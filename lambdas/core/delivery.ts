@@ -19,8 +19,10 @@ import type {
   ListenerResult,
   OperationalEvent,
   OperationalEvents,
+  RateLimiter,
   SubscriptionStore,
 } from './ports.js';
+import { pace } from './rate-limit.js';
 import { renderPayload } from './render.js';
 import { decideNextStep, type NextStep } from './retry.js';
 import { signWebhook, webhookId } from './signing.js';
@@ -43,6 +45,10 @@ export interface DeliveryDeps {
   readonly breakers: CircuitBreakers;
   readonly limiter: InFlightLimiter;
   readonly operational: OperationalEvents;
+  /** Slots of subscriptions with `maxRequestsPerSecond`, shared by every container. */
+  readonly rateLimiter: RateLimiter;
+  /** Waits for a rate-limited subscription's slot when it is less than a second off. */
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
 /** How SQS handed the message over: each receive is one attempt. */
@@ -102,7 +108,11 @@ export async function deliverMessage(
     return { outcome: 'failed', attempt, reason };
   }
 
-  // Admission first: a deferred delivery is neither rendered nor signed, and the signature's timestamp is
+  // The subscription's rate limit before anything else: a delivery past it waits for its slot or goes back
+  // on the queue without an attempt, and takes no in-flight slot meanwhile.
+  const paced = await pace(deps, subscription);
+  if (paced) return defer(deps, message, receipt, paced);
+  // Admission next: a deferred delivery is neither rendered nor signed, and the signature's timestamp is
   // the time the POST goes out, after any wait for a slot.
   const admission = await admit(deps, subscription);
   if (admission.verdict === 'defer') return defer(deps, message, receipt, admission);

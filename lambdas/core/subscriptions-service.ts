@@ -212,6 +212,7 @@ function specOf(subscription: Subscription): SubscriptionSpec {
     headers,
     publicHeaders,
     retrySchedule,
+    maxRequestsPerSecond,
     description,
   } = subscription;
   const { signatureScheme, soap, tls } = subscription;
@@ -226,6 +227,7 @@ function specOf(subscription: Subscription): SubscriptionSpec {
     ...(headers ? { headers } : {}),
     ...(publicHeaders ? { publicHeaders } : {}),
     ...(retrySchedule ? { retrySchedule } : {}),
+    ...(maxRequestsPerSecond ? { maxRequestsPerSecond } : {}),
     ...(description ? { description } : {}),
     ...(signatureScheme ? { signatureScheme } : {}),
     ...(soap ? { soap } : {}),

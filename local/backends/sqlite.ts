@@ -109,6 +109,7 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
         events,
         deliveries,
         queue: deliveryQueue,
+        rateLimiter: stores.rateLimiter,
       });
       modules.api.useServiceDeps({
         ...serviceDeps(config),

@@ -5,6 +5,7 @@ import { DynamoApiKeyStore } from '../../lambdas/adapters/dynamo-api-keys.js';
 import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
 import { DynamoDeliveryStore } from '../../lambdas/adapters/dynamo-deliveries.js';
 import { DynamoEventStore } from '../../lambdas/adapters/dynamo-events.js';
+import { DynamoRateLimiter } from '../../lambdas/adapters/dynamo-rate-limiter.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
 import { type DynamoServer, startDynamoServer } from '../../local/aws-emulators/dynamo-server.js';
 import { createTableInput } from '../../local/table.js';
@@ -34,6 +35,7 @@ beforeAll(async () => {
     events: new DynamoEventStore(client, TABLE_NAME),
     deliveries: new DynamoDeliveryStore(client, TABLE_NAME),
     apiKeys: new DynamoApiKeyStore(client, TABLE_NAME),
+    rateLimiter: new DynamoRateLimiter(client, TABLE_NAME),
   };
 });
 

@@ -3,12 +3,14 @@ import type {
   ApiKeyStore,
   DeliveryStore,
   EventStore,
+  RateLimiter,
   RejectedEventStore,
   SubscriptionStore,
 } from '../../lambdas/core/ports.js';
 import { apiKeyContract } from './api-keys.contract.js';
 import { deliveryContract } from './deliveries.contract.js';
 import { eventContract } from './events.contract.js';
+import { rateLimiterContract } from './rate-limiter.contract.js';
 import { subscriptionContract } from './subscriptions.contract.js';
 
 /*
@@ -22,6 +24,7 @@ export interface Stores {
   readonly events: EventStore & RejectedEventStore;
   readonly deliveries: DeliveryStore;
   readonly apiKeys: ApiKeyStore;
+  readonly rateLimiter: RateLimiter;
 }
 
 /** The stores under test, ready by the time the tests run (built in the backend file's beforeAll). */
@@ -35,4 +38,5 @@ export function describeStoreContract(stores: StoresUnderTest): void {
   eventContract(stores);
   deliveryContract(stores);
   apiKeyContract(stores);
+  rateLimiterContract(stores);
 }

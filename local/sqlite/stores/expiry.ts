@@ -1,7 +1,7 @@
 import type { DatabaseSync } from 'node:sqlite';
 
 /*
- * DynamoDB's TTL for the SQLite store: event claims, rejected events and deliveries carry `expires_at`
+ * DynamoDB's TTL for the SQLite store: event claims, rejected events, deliveries and rate buckets carry `expires_at`
  * (epoch seconds, retentionDays after the event) and a sweep deletes those past it, in bounded batches so
  * no single transaction holds the file for long. As with DynamoDB TTL, an expired record stays readable
  * until the sweep removes it; nothing filters on expiry when reading (docs/DECISIONS.md, "Local runtime").
@@ -12,7 +12,12 @@ const PURGE_BATCH = 500;
 /** How often the sweeper runs by default. */
 export const DEFAULT_EXPIRY_INTERVAL_MS = 10 * 60 * 1000;
 
-const EXPIRING_TABLES = ['store_event_claims', 'store_rejected_events', 'store_deliveries'] as const;
+const EXPIRING_TABLES = [
+  'store_event_claims',
+  'store_rejected_events',
+  'store_deliveries',
+  'store_rate_buckets',
+] as const;
 
 /** Deletes every record whose expiry is at or before `nowEpochSeconds`; returns how many went. */
 export function purgeExpired(db: DatabaseSync, nowEpochSeconds: number): number {

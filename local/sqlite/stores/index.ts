@@ -3,12 +3,14 @@ import type {
   ApiKeyStore,
   DeliveryStore,
   EventStore,
+  RateLimiter,
   RejectedEventStore,
   SubscriptionStore,
 } from '../../../lambdas/core/ports.js';
 import { SqliteApiKeyStore } from './api-keys.js';
 import { SqliteDeliveryStore } from './deliveries.js';
 import { SqliteEventStore } from './events.js';
+import { SqliteRateLimiter } from './rate-limiter.js';
 import { createStoreSchema } from './schema.js';
 import { SqliteSubscriptionStore } from './subscriptions.js';
 import { turnBatchFor } from './turn-batch.js';
@@ -25,6 +27,7 @@ export interface SqliteStores {
   readonly events: EventStore & RejectedEventStore;
   readonly deliveries: DeliveryStore;
   readonly apiKeys: ApiKeyStore;
+  readonly rateLimiter: RateLimiter;
 }
 
 /** The stores on `db`, creating their tables the first time. */
@@ -36,5 +39,6 @@ export function createSqliteStores(db: DatabaseSync): SqliteStores {
     events: new SqliteEventStore(db, batch),
     deliveries: new SqliteDeliveryStore(db, batch),
     apiKeys: new SqliteApiKeyStore(db),
+    rateLimiter: new SqliteRateLimiter(db, batch),
   };
 }
