@@ -86,3 +86,20 @@ export function grantLeastPrivilege(targets: PermissionTargets): void {
   );
   api.addToRolePolicy(sendDeliveries);
 }
+
+/**
+ * Dedicated lanes (lib/webhooks-lanes.ts): whatever sends deliveries may send to each lane's queue, and
+ * deliver sets a retry's wait on the lane the message came from. The mappings grant consumption.
+ */
+export function grantLaneQueues(
+  functions: Readonly<Record<'api' | 'route' | 'deliver', WebhooksFunction>>,
+  queues: readonly IQueue[],
+): void {
+  if (queues.length === 0) return;
+  const resources = queues.map((queue) => queue.queueArn);
+  const send = new PolicyStatement({ actions: ['sqs:SendMessage'], resources });
+  for (const fn of [functions.api, functions.route, functions.deliver]) fn.addToRolePolicy(send);
+  functions.deliver.addToRolePolicy(
+    new PolicyStatement({ actions: ['sqs:ChangeMessageVisibility'], resources }),
+  );
+}

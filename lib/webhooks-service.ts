@@ -31,11 +31,20 @@ import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
 import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
 import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
+import {
+  addDedicatedLanes,
+  type BuiltLane,
+  type DedicatedLane,
+  reserveConcurrency,
+  sharedIngestPattern,
+  validateLanes,
+} from './webhooks-lanes.js';
 import { OperationalEvents } from './webhooks-operational-events.js';
 import { grantLeastPrivilege } from './webhooks-permissions.js';
 import { encryptSecretsAtRest } from './webhooks-secrets.js';
 
 export type { DeliveryLogMode } from '../lambdas/environment.js';
+export type { BuiltLane, DedicatedLane } from './webhooks-lanes.js';
 
 export interface WebhooksServiceProps {
   /**
@@ -118,6 +127,21 @@ export interface WebhooksServiceProps {
    */
   readonly deliveryMaxConcurrency?: number;
   /**
+   * Brands with a lane of their own: a delivery queue (+ DLQ) and an event source mapping on the deliver
+   * function with its own `maxConcurrency`, so their backlog never delays another brand's deliveries
+   * (retries and resends stay in the lane); `ownIngest` also gives a brand its own rule and ingest queue.
+   * `deliveryMaxConcurrency` is then the shared lane's. docs/DEPLOY.md, "Dedicated lanes".
+   * @default - none: every brand shares the delivery queue
+   */
+  readonly dedicatedLanes?: readonly DedicatedLane[];
+  /**
+   * Reserved concurrency of the deliver function: guarantees the lanes their invocations. The shared
+   * lane's and every dedicated lane's maxConcurrency must add up to no more than this (checked at synth):
+   * beyond it Lambda throttles the mappings.
+   * @default - none reserved: the lanes draw on the account's unreserved concurrency
+   */
+  readonly deliverReservedConcurrency?: number;
+  /**
    * The most subscriptions one brand may have: one event fans out to each, so this bounds what one
    * brand's event costs the others. One more is refused with 409 `subscription_quota_exceeded`.
    * @default 100
@@ -193,6 +217,8 @@ export class WebhooksService extends Construct {
   public readonly ingestDlq: Queue;
   public readonly deliveryQueue: Queue;
   public readonly deliveryDlq: Queue;
+  /** The dedicated lanes (`dedicatedLanes`), in the order given. */
+  public readonly lanes: readonly BuiltLane[];
   public readonly apiFunction: WebhooksFunction;
   public readonly authorizerFunction: WebhooksFunction;
   public readonly routeFunction: WebhooksFunction;
@@ -230,7 +256,10 @@ export class WebhooksService extends Construct {
     this.ingestRule = new Rule(this, 'IngestRule', {
       eventBus: this.eventBus,
       description: 'CommBox entity events to the ingest queue',
-      eventPattern: { source: [...INGEST_RULE_PATTERN.source] },
+      // Brands with an ingest lane of their own have their own rule (lib/webhooks-lanes.ts).
+      eventPattern: sharedIngestPattern(
+        (props.dedicatedLanes ?? []).filter((lane) => lane.ownIngest).map((lane) => lane.brand),
+      ),
       targets: [new SqsQueue(this.ingestQueue, { deadLetterQueue: this.ingestDlq })],
     });
     this.operationalEvents = new OperationalEvents(this, 'OperationalEvents', {
@@ -308,6 +337,12 @@ export class WebhooksService extends Construct {
       readers: [this.deliverFunction],
     });
     this.connectQueues(props.ingestMaxConcurrency ?? 10, props.deliveryMaxConcurrency ?? 50);
+    this.lanes = addDedicatedLanes(this, props.dedicatedLanes ?? [], {
+      eventBus: this.eventBus,
+      queueWithDlq: (name, definition) => this.createQueueWithDlq(name, definition),
+      functions: { api: this.apiFunction, route: this.routeFunction, deliver: this.deliverFunction },
+    });
+    reserveConcurrency(this.deliverFunction, props.deliverReservedConcurrency);
     this.apiAccessLogGroup = new LogGroup(this, 'ApiAccessLogs', {
       retention: logRetention,
       // An audit trail of who called the API as which brand: deleting the stack must not erase it.
@@ -522,6 +557,11 @@ function validateProps(props: WebhooksServiceProps): void {
       );
     }
   }
+  validateLanes(
+    props.dedicatedLanes ?? [],
+    props.deliveryMaxConcurrency ?? 50,
+    props.deliverReservedConcurrency,
+  );
   if (props.retentionDays !== undefined) check('retentionDays', settingSchemas.days, props.retentionDays);
   if (props.disableAfterDays !== undefined)
     check('disableAfterDays', settingSchemas.days, props.disableAfterDays);

@@ -183,7 +183,7 @@ export async function deliverMessage(
     case 'retry':
       await record('pending', result, step);
       await noteFailure(deps, subscription);
-      await deps.queue.delay(receipt.receiptHandle, step.delaySeconds);
+      await deps.queue.delay(receipt.receiptHandle, step.delaySeconds, message.brand);
       throw new RetryScheduled(message.deliveryId, step.delaySeconds);
     case 'failed':
       await record('failed', result, step);

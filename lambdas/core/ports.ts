@@ -129,8 +129,11 @@ export interface DeliveryQueue {
    * that could not be queued. Throws only when none could be.
    */
   send(messages: readonly DeliveryMessage[], delaySeconds?: number): Promise<DeliveryMessage[]>;
-  /** Keeps a received message invisible for `seconds` (its next retry). */
-  delay(receiptHandle: string, seconds: number): Promise<void>;
+  /**
+   * Keeps a received message invisible for `seconds` (its next retry); `brand` is the message's, which
+   * names its queue when the brand has a dedicated lane.
+   */
+  delay(receiptHandle: string, seconds: number, brand?: string): Promise<void>;
 }
 
 /** A send slot of a rate-limited subscription, or how long until one is near enough to wait for. */
