@@ -23,6 +23,8 @@ export interface Go {
   readonly release?: () => void;
   /** Tells the circuit breaker how the attempt went. */
   readonly record: (outcome: AttemptOutcome) => void;
+  /** Tells the circuit breaker nothing was sent after all (the delivery goes back on the queue). */
+  readonly abandon: () => void;
 }
 
 /** The listener's in-flight bound first (waiting a moment for a slot), then the subscription's circuit. */
@@ -36,7 +38,7 @@ export async function admit(deps: AdmissionDeps, subscription: Subscription): Pr
     release();
     return admission;
   }
-  return { verdict: 'go', release, record: admission.release };
+  return { verdict: 'go', release, record: admission.release, abandon: admission.abandon };
 }
 
 /**

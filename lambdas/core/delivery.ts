@@ -22,7 +22,7 @@ import type {
   RateLimiter,
   SubscriptionStore,
 } from './ports.js';
-import { pace } from './rate-limit.js';
+import { missedSlot, pace, slotMissed } from './rate-limit.js';
 import { renderPayload } from './render.js';
 import { decideNextStep, type NextStep } from './retry.js';
 import { signWebhook, webhookId } from './signing.js';
@@ -110,13 +110,17 @@ export async function deliverMessage(
 
   // The subscription's rate limit before anything else: a delivery past it waits for its slot or goes back
   // on the queue without an attempt, and takes no in-flight slot meanwhile.
-  const paced = await pace(deps, subscription);
-  if (paced) return defer(deps, message, receipt, paced);
+  const paced = await pace(deps, subscription, message);
+  const { rateSlotAt: _held, ...unslotted } = message;
+  if (paced?.verdict === 'defer') {
+    const next = paced.slotAt === undefined ? unslotted : { ...unslotted, rateSlotAt: paced.slotAt };
+    return defer(deps, next, receipt, paced);
+  }
   // Admission next: a deferred delivery is neither rendered nor signed, and the signature's timestamp is
   // the time the POST goes out, after any wait for a slot.
   const admission = await admit(deps, subscription);
   if (admission.verdict === 'defer') return defer(deps, message, receipt, admission);
-  let result: ListenerResult;
+  let result: ListenerResult | undefined;
   try {
     const payload = renderPayload(subscription.format, {
       definition,
@@ -134,19 +138,24 @@ export async function deliverMessage(
     });
     // An expired client certificate fails the attempt before connecting, with a reason in the log.
     const certificateProblem = clientCertificateProblem(subscription, now);
-    result = certificateProblem
-      ? { outcome: certificateProblem, durationMs: 0 }
-      : await deps.listener.post({
-          url: subscription.url,
-          body: payload.body,
-          headers: {
-            ...subscription.headers,
-            ...payload.headers,
-            'Content-Type': payload.contentType,
-            ...signature,
-          },
-          ...(subscription.tls ? { tls: subscription.tls } : {}),
-        });
+    // A rate-limited delivery that stalled past its slot since the wait does not go: sent late, it would
+    // bunch with the punctual ones after it.
+    result =
+      paced && slotMissed(deps, paced.slotAt)
+        ? undefined
+        : certificateProblem
+          ? { outcome: certificateProblem, durationMs: 0 }
+          : await deps.listener.post({
+              url: subscription.url,
+              body: payload.body,
+              headers: {
+                ...subscription.headers,
+                ...payload.headers,
+                'Content-Type': payload.contentType,
+                ...signature,
+              },
+              ...(subscription.tls ? { tls: subscription.tls } : {}),
+            });
   } catch (error) {
     // Nothing was sent (the listener client reports its failures as results): the circuit still hears
     // of it, so a half-open circuit does not wait for this probe forever, and the record is retried.
@@ -154,6 +163,10 @@ export async function deliverMessage(
     throw error;
   } finally {
     admission.release?.();
+  }
+  if (!result) {
+    admission.abandon();
+    return defer(deps, unslotted, receipt, missedSlot());
   }
   admission.record(result.outcome);
   await noticeCertificateExpiry(deps, subscription);

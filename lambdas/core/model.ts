@@ -112,6 +112,11 @@ export const deliveryMessageSchema = z.object({
    * as a new message and keeps its place in the schedule; a resend starts a fresh schedule.
    */
   runAttemptsBefore: z.number().int().nonnegative().default(0),
+  /**
+   * Rate-limited subscriptions: the send slot (epoch ms) this delivery reserved before it was queued again
+   * to wait for it (lambdas/core/rate-limit.ts); a slot that has passed is not used.
+   */
+  rateSlotAt: z.number().int().positive().optional(),
   /** A test event from the API: delivered even while the subscription is paused. */
   test: z.boolean().optional(),
   /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { RateReservation } from '../../lambdas/core/ports.js';
+import { slotIntervalMs } from '../../lambdas/core/rate-limit.js';
 import type { StoresUnderTest } from './stores.contract.js';
 
 /* The rate buckets of `maxRequestsPerSecond` (RateLimiter in lambdas/core/ports.ts). */
@@ -18,23 +19,25 @@ export function rateLimiterContract(stores: StoresUnderTest): void {
       expect(await stores().rateLimiter.reserve(aKey(), 10, T0, 1000)).toEqual({ granted: true, atMs: T0 });
     });
 
-    it('spaces the slots of one key by 1000 / perSecond ms, up to the horizon, then says how long to wait', async () => {
+    it('spaces the slots of one key by slotIntervalMs, up to the horizon, then says how long to wait', async () => {
       const key = aKey();
+      const step = slotIntervalMs(2);
+      const horizon = 2 * step + 50;
       const reservations: RateReservation[] = [];
       for (let index = 0; index < 4; index++)
-        reservations.push(await stores().rateLimiter.reserve(key, 2, T0, 1000));
+        reservations.push(await stores().rateLimiter.reserve(key, 2, T0, horizon));
 
       expect(reservations).toEqual([
         { granted: true, atMs: T0 },
-        { granted: true, atMs: T0 + 500 },
-        { granted: true, atMs: T0 + 1000 },
-        // The next slot (T0 + 1500) is 500 ms past the horizon.
-        { granted: false, retryAfterMs: 500 },
+        { granted: true, atMs: T0 + step },
+        { granted: true, atMs: T0 + 2 * step },
+        // The next slot (3 steps on) is past the horizon.
+        { granted: false, retryAfterMs: 3 * step - horizon },
       ]);
       // The refusal took nothing: once the horizon reaches it, that slot is the next one granted.
-      expect(await stores().rateLimiter.reserve(key, 2, T0 + 500, 1000)).toEqual({
+      expect(await stores().rateLimiter.reserve(key, 2, T0 + 3 * step - horizon, horizon)).toEqual({
         granted: true,
-        atMs: T0 + 1500,
+        atMs: T0 + 3 * step,
       });
     });
 
@@ -48,7 +51,7 @@ export function rateLimiterContract(stores: StoresUnderTest): void {
       expect(slots).toHaveLength(20);
       expect(slots[0]).toBe(T0);
       for (let index = 1; index < slots.length; index++) {
-        expect((slots[index] ?? 0) - (slots[index - 1] ?? 0)).toBeGreaterThanOrEqual(20);
+        expect((slots[index] ?? 0) - (slots[index - 1] ?? 0)).toBeGreaterThanOrEqual(slotIntervalMs(50));
       }
     });
 
@@ -62,7 +65,7 @@ export function rateLimiterContract(stores: StoresUnderTest): void {
 
       expect([first, second]).toEqual([
         { granted: true, atMs: later },
-        { granted: true, atMs: later + 100 },
+        { granted: true, atMs: later + slotIntervalMs(10) },
       ]);
     });
 

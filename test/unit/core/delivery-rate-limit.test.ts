@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { RATE_WAIT_HORIZON_MS } from '../../../lambdas/core/rate-limit.js';
+import { RATE_WAIT_HORIZON_MS, slotIntervalMs } from '../../../lambdas/core/rate-limit.js';
 import { DeliveryWorld, NOW } from '../../support/delivery-world.js';
 
 /*
@@ -18,22 +18,26 @@ beforeEach(() => {
 });
 
 describe('rate limit', () => {
-  it('spaces the requests of a limited subscription by 1 / limit, waiting for slots up to a second off', async () => {
+  it('spaces the requests of a limited subscription by slotIntervalMs, waiting for near slots', async () => {
     const { message } = world.aDelivery({ maxRequestsPerSecond: 5 });
 
     const results = [];
     for (let index = 0; index < 6; index++) results.push(await world.deliver(message));
 
     expect(results.map((result) => result.outcome)).toEqual(Array(6).fill('succeeded'));
-    expect(waits).toEqual([200, 400, 600, 800, 1000]);
+    const step = slotIntervalMs(5);
+    expect(waits).toEqual([step, 2 * step, 3 * step, 4 * step, 5 * step]);
     expect(world.listener.requests).toHaveLength(6);
     expect(world.queue.sent).toEqual([]);
   });
 
-  it('puts a delivery whose slot is further off back on the queue, keeping its attempts, and posts nothing', async () => {
+  it('puts a delivery whose slot is further off back on the queue, keeping its attempts and its slot, and posts nothing', async () => {
     const delivery = world.aDelivery({ maxRequestsPerSecond: 5 });
     const { message } = delivery;
-    for (let index = 0; index <= RATE_WAIT_HORIZON_MS / 200; index++) await world.deliver(message);
+    // Slots one step apart from 0 up to 2 s: each within the 2 s a delivery may wait in the container.
+    const step = slotIntervalMs(5);
+    const near = Math.floor(RATE_WAIT_HORIZON_MS / step) + 1;
+    for (let index = 0; index < near; index++) await world.deliver(message);
     const posted = world.listener.requests.length;
     const attempts = world.recorded(delivery)?.attempts.length;
 
@@ -53,23 +57,38 @@ describe('rate limit', () => {
           deliveryId: message.deliveryId,
           attemptsBefore: 2,
           runAttemptsBefore: 2,
+          rateSlotAt: NOW.getTime() + near * step,
         }),
         delaySeconds: 1,
       },
     ]);
   });
 
-  it('grants slots again as time passes', async () => {
+  it('uses the slot a deferred delivery comes back with, without reserving again', async () => {
     const { message } = world.aDelivery({ maxRequestsPerSecond: 1 });
-    await world.deliver(message);
-    await world.deliver(message);
-    expect((await world.deliver(message)).outcome).toBe('deferred');
+    const step = slotIntervalMs(1);
+    // Slots at 0 and one step (within 2 s); the third, two steps on, is further.
+    for (let index = 0; index < 2; index++) await world.deliver(message);
+    expect(await world.deliver(message)).toMatchObject({ outcome: 'deferred', delaySeconds: 1 });
+    const [requeued] = world.queue.messages();
+    const dueBefore = [...world.rateLimiter.dueAt.values()];
 
+    // Back a second and a half later: its slot is still ahead.
     world.clock.set(new Date(NOW.getTime() + 1_500));
-    const result = await world.deliver(message);
+    const result = await world.deliver(requeued ?? message);
 
     expect(result.outcome).toBe('succeeded');
-    expect(waits).toEqual([1000, 500]);
+    expect(waits).toEqual([step, 2 * step - 1_500]);
+    expect([...world.rateLimiter.dueAt.values()]).toEqual(dueBefore);
+  });
+
+  it('reserves anew when the slot it comes back with has passed', async () => {
+    const { message } = world.aDelivery({ maxRequestsPerSecond: 1 });
+
+    const result = await world.deliver({ ...message, rateSlotAt: NOW.getTime() - 1_000 });
+
+    expect(result.outcome).toBe('succeeded');
+    expect([...world.rateLimiter.dueAt.values()]).toEqual([NOW.getTime() + slotIntervalMs(1)]);
   });
 
   it('gives up a slot it woke up late for (no bunching behind a busy container), and defers after three', async () => {
@@ -80,8 +99,33 @@ describe('rate limit', () => {
 
     const result = await world.deliver(message);
 
-    expect(result).toMatchObject({ outcome: 'deferred', delaySeconds: 1 });
+    expect(result).toMatchObject({ outcome: 'deferred', delaySeconds: 2 });
     expect(world.listener.requests).toHaveLength(1);
+  });
+
+  it('does not send a delivery that stalled past its slot after the wait, and puts it back without an attempt', async () => {
+    const { message } = world.aDelivery({ maxRequestsPerSecond: 10 });
+    const limiter = world.deps.limiter;
+    // The container stalls for 200 ms between the wait for the slot and the request.
+    world.deps = {
+      ...world.deps,
+      limiter: {
+        acquire: async (origin: string) => {
+          world.clock.advance(200);
+          return limiter.acquire(origin);
+        },
+      } as unknown as typeof limiter,
+    };
+
+    const result = await world.deliver(message, 2);
+
+    expect(result).toEqual({
+      outcome: 'deferred',
+      reason: 'the rate limit slot passed before the request could go out',
+      delaySeconds: 1,
+    });
+    expect(world.listener.requests).toHaveLength(0);
+    expect(world.queue.messages()).toEqual([expect.objectContaining({ attemptsBefore: 1 })]);
   });
 
   it('leaves subscriptions without a limit alone: no bucket, no wait', async () => {

@@ -20,6 +20,7 @@ import { readConfig } from '../../../lambdas/config.js';
 import { deliveryIdFor } from '../../../lambdas/core/ids.js';
 import type { DeliveryEvent, DeliveryMessage, Subscription } from '../../../lambdas/core/model.js';
 import type { ListenerPoster, ListenerResult } from '../../../lambdas/core/ports.js';
+import { slotIntervalMs } from '../../../lambdas/core/rate-limit.js';
 import { webhookId } from '../../../lambdas/core/signing.js';
 import { verifyWebhook } from '../../../lambdas/core/verify.js';
 import { handler, useDeliveryDeps } from '../../../lambdas/deliver.js';
@@ -204,8 +205,10 @@ describe('a batch of deliveries', () => {
 
     expect(response.batchItemFailures).toEqual([]);
     expect(listener.received).toHaveLength(2);
-    // Two slots 10 ms apart were taken: the next token is due 20 ms after the first.
-    expect(table.item(`RATE#${delivery.subscription.id}`, 'RATE')?.dueAt).toBe(NOW.getTime() + 20);
+    // Two slots were taken, one interval apart: the next token is due two intervals after the first.
+    expect(table.item(`RATE#${delivery.subscription.id}`, 'RATE')?.dueAt).toBe(
+      NOW.getTime() + 2 * slotIntervalMs(100),
+    );
   });
 
   it('leaves the bucket alone for a subscription without a limit', async () => {
