@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Archive, EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -29,7 +30,12 @@ import { OPERATIONAL_EVENT_SOURCE } from '../lambdas/core/event-sources.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS, type DeliveryLogMode, ENV } from '../lambdas/environment.js';
 import { FUNCTIONS, INGEST_RULE_PATTERN, QUEUES, type QueueDefinition } from './definitions.js';
-import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from './webhooks-alarms.js';
+import {
+  createLaneAlarms,
+  createWebhooksAlarms,
+  deliveryAgeThreshold,
+  type WebhooksAlarms,
+} from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
 import {
   addDedicatedLanes,
@@ -230,6 +236,8 @@ export class WebhooksService extends Construct {
   /** One JSON line per API request (ACCESS_LOG_FORMAT); kept when the stack is deleted. */
   public readonly apiAccessLogGroup: LogGroup;
   public readonly alarms: WebhooksAlarms;
+  /** Each dedicated lane's alarms: DLQ depth and queue age, of its ingest queue too when it has one. */
+  public readonly laneAlarms: readonly Alarm[];
   /** The topic every alarm notifies: the one given as a prop, or one created here. */
   public readonly alarmTopic: ITopic;
   /** Wraps the data keys of secret fields; only the api (GenerateDataKey, Decrypt) and deliver (Decrypt) use it. */
@@ -373,6 +381,14 @@ export class WebhooksService extends Construct {
         deliveryAgeThreshold(props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE),
       topic: this.alarmTopic,
     });
+    this.laneAlarms = this.lanes.flatMap((lane) =>
+      createLaneAlarms(this, lane, {
+        topic: this.alarmTopic,
+        deliveryAgeThreshold:
+          props.deliveryAgeAlarmThreshold ??
+          deliveryAgeThreshold(props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE),
+      }),
+    );
   }
 
   private createAlarmTopic(): Topic {

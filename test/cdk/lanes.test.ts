@@ -165,6 +165,23 @@ describe('dedicated lanes', () => {
     expect(lane('busy.brand').ingest).toBeUndefined();
   });
 
+  it("alarms on each lane's DLQ depth and queue age (its ingest queue's too), to the alarm topic, with a runbook section", () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (alarm) => alarm.Properties as { AlarmDescription: string; AlarmActions: unknown[] },
+    );
+    const of = (brand: string) => alarms.filter((alarm) => alarm.AlarmDescription.includes(`brand ${brand}`));
+    expect(
+      of('big-brand')
+        .map((alarm) => /#([a-z-]+)$/.exec(alarm.AlarmDescription)?.[1])
+        .sort(),
+    ).toEqual(['delivery-dlq-depth', 'delivery-queue-age', 'ingest-dlq-depth', 'ingest-lag']);
+    expect(of('busy.brand')).toHaveLength(2);
+    expect(service.laneAlarms).toHaveLength(6);
+    const topic = stack.resolve((service.alarmTopic as unknown as { topicArn: string }).topicArn);
+    for (const alarm of [...of('big-brand'), ...of('busy.brand')])
+      expect(alarm.AlarmActions).toEqual([topic]);
+  });
+
   it('passes the AwsSolutions checks with lanes, acknowledging nothing new', () => {
     const report = JSON.parse(readFileSync(path.join(app.outdir, 'validation-report.json'), 'utf8')) as {
       pluginReports: {

@@ -33,6 +33,8 @@ beforeAll(async () => {
     dataDir,
     env: {
       ...TEST_ENV,
+      // Lanes run on the embedded default, whichever backend the suite is run on: the test reads its file.
+      WEBHOOKS_LOCAL_BACKEND: 'sqlite',
       WEBHOOKS_RETRY_SCHEDULE: '0,60',
       WEBHOOKS_DEDICATED_LANES: `${BRANDS.globex.brand}:2`,
     },
