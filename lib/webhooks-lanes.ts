@@ -54,6 +54,13 @@ export interface BuiltLane {
  */
 export const MAPPING_CONCURRENCY = { min: 2, max: 1_000 } as const;
 const DEFAULT_LANE_INGEST_CONCURRENCY = 5;
+/**
+ * At most this many lanes: each adds about 100 bytes (brand and queue URL) to DEDICATED_LANES, and a
+ * function's environment variables may hold 4 KB in all; a platform with more big brands than this wants
+ * a deployment per group of brands, not one queue each.
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ */
+export const MAX_DEDICATED_LANES = 20;
 
 /**
  * The rule pattern of the shared ingest queue: every CommBox event but those of brands with an ingest
@@ -90,6 +97,10 @@ export function validateLanes(
   const fail = (message: string): never => {
     throw new Error(`WebhooksService: ${message}`);
   };
+  if (lanes.length > MAX_DEDICATED_LANES)
+    fail(
+      `dedicatedLanes: at most ${MAX_DEDICATED_LANES} lanes (their queue URLs share the functions' 4 KB of environment)`,
+    );
   const brandRule = detailSchema.shape.brand;
   const seen = new Set<string>();
   for (const lane of lanes) {

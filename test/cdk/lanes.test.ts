@@ -248,6 +248,13 @@ describe('dedicated lanes', () => {
       /big's ingestMaxConcurrency/,
     ],
     [
+      'more than 20 lanes',
+      {
+        dedicatedLanes: Array.from({ length: 21 }, (_, index) => ({ brand: `b${index}`, maxConcurrency: 2 })),
+      },
+      /at most 20 lanes/,
+    ],
+    [
       'a reserved concurrency of 0',
       { deliverReservedConcurrency: 0 },
       /deliverReservedConcurrency must be a whole number/,
