@@ -4,7 +4,8 @@
  * in SQLite under DATA_DIR; `npm start -- --aws-emulators` (or WEBHOOKS_LOCAL_BACKEND=aws-emulators) runs
  * them on dynalite and fauxqs instead. Settings come from the environment: PORT, HOST, DATA_DIR,
  * WEBHOOKS_LOCAL_BACKEND, WEBHOOKS_API_KEYS, WEBHOOKS_ALLOW_LOCAL_TARGETS, WEBHOOKS_RETRY_SCHEDULE,
- * WEBHOOKS_TIMEOUT_MS, WEBHOOKS_QUEUE_VISIBILITY_SECONDS, WEBHOOKS_QUEUE_INFLIGHT_LIMIT, DYNAMODB_PORT, SQS_PORT.
+ * WEBHOOKS_TIMEOUT_MS, WEBHOOKS_QUEUE_VISIBILITY_SECONDS, WEBHOOKS_QUEUE_INFLIGHT_LIMIT,
+ * WEBHOOKS_DEDICATED_LANES, DYNAMODB_PORT, SQS_PORT.
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
@@ -12,7 +13,7 @@ import { retryScheduleText } from '../lambdas/config.js';
 import { CONSOLE_SESSION_PREFIX, isConsoleSessionToken } from '../lambdas/core/console-session-tokens.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS } from '../lambdas/environment.js';
-import { LOCAL_BACKENDS } from '../local/backends/backend.js';
+import { LANE_CONCURRENCY, LOCAL_BACKENDS } from '../local/backends/backend.js';
 import { STANDARD_QUEUE_IN_FLIGHT_LIMIT } from '../local/sqlite/queue-limits.js';
 import { isLoopback, startLocalStack } from '../local/stack.js';
 
@@ -59,6 +60,35 @@ const settingsSchema = z.object({
       });
     }),
   WEBHOOKS_RETRY_SCHEDULE: retryScheduleText,
+  /**
+   * SQLite mode: brands with a delivery queue and poller of their own, `brand[:maxConcurrency]` separated
+   * by commas (as the construct's `dedicatedLanes`).
+   */
+  WEBHOOKS_DEDICATED_LANES: z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined || value.trim() === '') return [];
+      const lanes = value.split(',').map((entry) => {
+        const [brand = '', concurrency] = entry.trim().split(':');
+        const maxConcurrency = concurrency === undefined ? LANE_CONCURRENCY : Number(concurrency);
+        if (
+          !/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(brand) ||
+          !Number.isInteger(maxConcurrency) ||
+          maxConcurrency < 1
+        ) {
+          context.addIssue({
+            code: 'custom',
+            message: 'each entry must be brand or brand:maxConcurrency (1 or more)',
+          });
+        }
+        return { brand, maxConcurrency };
+      });
+      if (new Set(lanes.map((lane) => lane.brand)).size !== lanes.length) {
+        context.addIssue({ code: 'custom', message: 'a brand may have one lane only' });
+      }
+      return lanes;
+    }),
   WEBHOOKS_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).optional(),
   /** Soak and crash tests only (SQS's own range); see LocalStackOptions.queueVisibilityTimeoutSeconds. */
   WEBHOOKS_QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200).optional(),
@@ -93,6 +123,9 @@ async function main(): Promise<void> {
       : {}),
     ...(settings.WEBHOOKS_QUEUE_INFLIGHT_LIMIT
       ? { queueInFlightLimit: settings.WEBHOOKS_QUEUE_INFLIGHT_LIMIT }
+      : {}),
+    ...(settings.WEBHOOKS_DEDICATED_LANES.length > 0
+      ? { dedicatedLanes: settings.WEBHOOKS_DEDICATED_LANES }
       : {}),
     ...(settings.WEBHOOKS_RETRY_SCHEDULE ? { retrySchedule: settings.WEBHOOKS_RETRY_SCHEDULE } : {}),
     ...(settings.WEBHOOKS_TIMEOUT_MS ? { timeoutMs: settings.WEBHOOKS_TIMEOUT_MS } : {}),

@@ -28,6 +28,21 @@ const portsText = z
   .transform((value) => (value ? value.split(',').map((port) => Number(port.trim())) : []))
   .pipe(z.array(z.number().int().min(1).max(65_535)));
 
+/** DEDICATED_LANES: JSON mapping each brand with a lane of its own to its delivery queue URL. */
+const lanesText = z
+  .string()
+  .optional()
+  .transform((value, context) => {
+    if (!value) return {};
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      context.addIssue({ code: 'custom', message: 'must be JSON: {"<brand>": "<queue URL>"}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1), z.string().min(1)));
+
 const flag = z
   .enum(['true', 'false'])
   .default('false')
@@ -37,6 +52,7 @@ const fromText = (schema: z.ZodNumber, fallback: number) => z.coerce.number().pi
 const schema = z.object({
   [ENV.tableName]: z.string().min(3),
   [ENV.deliveryQueueUrl]: z.string().min(1).optional(),
+  [ENV.dedicatedLanes]: lanesText,
   [ENV.eventBusName]: z.string().min(1).optional(),
   [ENV.allowLocalTargets]: flag,
   [ENV.refusedListenerPorts]: portsText,
@@ -57,6 +73,8 @@ const schema = z.object({
 export interface Config {
   readonly tableName: string;
   readonly deliveryQueueUrl?: string;
+  /** Brands whose deliveries have a queue of their own: brand → queue URL (the rest use deliveryQueueUrl). */
+  readonly dedicatedLanes: Readonly<Record<string, string>>;
   readonly eventBusName?: string;
   /** Local runtime only: loopback listeners and plain http are allowed. */
   readonly allowLocalTargets: boolean;
@@ -95,6 +113,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     tableName: values[ENV.tableName],
     deliveryQueueUrl: values[ENV.deliveryQueueUrl],
+    dedicatedLanes: values[ENV.dedicatedLanes],
     eventBusName: values[ENV.eventBusName],
     allowLocalTargets: values[ENV.allowLocalTargets],
     refusedListenerPorts: values[ENV.refusedListenerPorts],

@@ -18,6 +18,11 @@ export const ENV = {
   /** Instead of KMS, locally: the key file (`$DATA_DIR/secret.key`) that wraps them. */
   secretsKeyFile: 'SECRETS_KEY_FILE',
   maxSubscriptionsPerBrand: 'MAX_SUBSCRIPTIONS_PER_BRAND',
+  /**
+   * Brands with a delivery queue of their own (a dedicated lane), as JSON `{"<brand>": "<queue URL>"}`;
+   * every other brand's deliveries go to DELIVERY_QUEUE_URL.
+   */
+  dedicatedLanes: 'DEDICATED_LANES',
 } as const;
 
 import type { DeliveryLogMode } from './core/delivery-log.js';

@@ -78,6 +78,16 @@ export const stageConfigSchema = z.strictObject({
   maxSubscriptionsPerBrand: settingSchemas.maxSubscriptionsPerBrand.optional(),
   ingestMaxConcurrency: z.number().int().optional(),
   deliveryMaxConcurrency: z.number().int().optional(),
+  dedicatedLanes: z
+    .array(
+      z.strictObject({
+        brand: z.string(),
+        maxConcurrency: z.number().int(),
+        ownIngest: z.boolean().optional(),
+        ingestMaxConcurrency: z.number().int().optional(),
+      }),
+    )
+    .optional(),
   apiThrottle: z
     .strictObject({ rateLimit: z.number().positive(), burstLimit: z.number().int().positive() })
     .optional(),
@@ -175,6 +185,7 @@ export function serviceProps(stack: WebhooksStack, config: StageConfig): Webhook
     maxSubscriptionsPerBrand: config.maxSubscriptionsPerBrand,
     ingestMaxConcurrency: config.ingestMaxConcurrency,
     deliveryMaxConcurrency: config.deliveryMaxConcurrency,
+    dedicatedLanes: config.dedicatedLanes,
     apiThrottle: config.apiThrottle,
     alarmTopic:
       config.alarmTopicArn === undefined

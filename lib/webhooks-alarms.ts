@@ -67,8 +67,9 @@ export interface AlarmedParts {
 const runbook = (anchor: string) => ` Runbook: docs/RUNBOOK.md#${anchor}`;
 
 /** DLQ depth, queue age, API 5xx, and each function's errors and throttles, all to the topic. */
-export function createWebhooksAlarms(scope: Construct, parts: AlarmedParts): WebhooksAlarms {
-  const action = new SnsAction(parts.topic);
+/** Alarms that notify `topic` when they fire and when they recover. */
+function alarmBuilders(scope: Construct, topic: ITopic) {
+  const action = new SnsAction(topic);
   const fiveMinutes = Duration.minutes(5);
   const alarm = (
     id: string,
@@ -108,6 +109,11 @@ export function createWebhooksAlarms(scope: Construct, parts: AlarmedParts): Web
         inclusive: false,
       },
     );
+  return { alarm, dlqDepth, queueAge, fiveMinutes };
+}
+
+export function createWebhooksAlarms(scope: Construct, parts: AlarmedParts): WebhooksAlarms {
+  const { alarm, dlqDepth, queueAge, fiveMinutes } = alarmBuilders(scope, parts.topic);
   const functionErrors = (id: string, fn: WebhooksFunction, name: string) =>
     alarm(id, fn.metricErrors({ period: fiveMinutes, statistic: Stats.SUM }), {
       threshold: 1,
@@ -163,4 +169,54 @@ export function createWebhooksAlarms(scope: Construct, parts: AlarmedParts): Web
     routeThrottles: throttles('RouteThrottlesAlarm', route, 'route', true),
     deliverThrottles: throttles('DeliverThrottlesAlarm', deliver, 'deliver', true),
   };
+}
+
+/** What a dedicated lane's alarms watch (lib/webhooks-lanes.ts). */
+export interface AlarmedLane {
+  readonly brand: string;
+  readonly queue: Queue;
+  readonly dlq: Queue;
+  readonly ingest?: { readonly queue: Queue; readonly dlq: Queue };
+}
+
+/**
+ * A dedicated lane's queues get the alarms of the shared ones (same thresholds, same runbook sections),
+ * named after the brand.
+ */
+export function createLaneAlarms(
+  scope: Construct,
+  lane: AlarmedLane,
+  options: { readonly topic: ITopic; readonly deliveryAgeThreshold: Duration },
+): Alarm[] {
+  const { dlqDepth, queueAge } = alarmBuilders(scope, options.topic);
+  const id = `Lane-${lane.brand}`;
+  const alarms = [
+    dlqDepth(
+      `${id}-DeliveryDlqDepthAlarm`,
+      lane.dlq,
+      `Delivery messages of brand ${lane.brand}'s lane were given up on (deliver crashed on them 25 times). Inspect, fix, redrive.${runbook('delivery-dlq-depth')}`,
+    ),
+    queueAge(
+      `${id}-DeliveryQueueAgeAlarm`,
+      lane.queue,
+      options.deliveryAgeThreshold,
+      `A delivery message in brand ${lane.brand}'s lane is older than its whole retry schedule plus an hour.${runbook('delivery-queue-age')}`,
+    ),
+  ];
+  if (lane.ingest) {
+    alarms.push(
+      dlqDepth(
+        `${id}-IngestDlqDepthAlarm`,
+        lane.ingest.dlq,
+        `Events of brand ${lane.brand} were given up on (route failed 5 times, or EventBridge could not queue them). Inspect, fix, redrive.${runbook('ingest-dlq-depth')}`,
+      ),
+      queueAge(
+        `${id}-IngestQueueAgeAlarm`,
+        lane.ingest.queue,
+        INGEST_AGE_THRESHOLD,
+        `Ingest lag in brand ${lane.brand}'s lane: an event waits for routing for more than 10 minutes.${runbook('ingest-lag')}`,
+      ),
+    );
+  }
+  return alarms;
 }

@@ -19,6 +19,7 @@ const PARTITIONS = {
   rejected: 'REJECTED#*',
   apiKey: 'APIKEY#*',
   consoleSession: 'CONSOLE#*',
+  rateBucket: 'RATE#*',
 } as const;
 
 export interface PermissionTargets {
@@ -42,7 +43,7 @@ function onItems(table: Table, actions: string[], partitions: string[]): PolicyS
 export function grantLeastPrivilege(targets: PermissionTargets): void {
   const { table, deliveryQueue, eventBus } = targets;
   const { api, authorizer, route, deliver } = targets.functions;
-  const { brand, delivery, event, rejected, apiKey, consoleSession } = PARTITIONS;
+  const { brand, delivery, event, rejected, apiKey, consoleSession, rateBucket } = PARTITIONS;
   const sendDeliveries = new PolicyStatement({
     actions: ['sqs:SendMessage'],
     resources: [deliveryQueue.queueArn],
@@ -64,6 +65,9 @@ export function grantLeastPrivilege(targets: PermissionTargets): void {
   deliver.addToRolePolicy(onItems(table, ['PutItem', 'BatchWriteItem'], [delivery]));
   // The event source mapping grants consumption to the function; a wait is a new message, never a
   // change of a received message's visibility.
+  // The rate buckets of subscriptions with maxRequestsPerSecond: a conditional update per delivery, and a
+  // consistent read of the bucket when a failed condition returned no item.
+  deliver.addToRolePolicy(onItems(table, ['UpdateItem', 'GetItem'], [rateBucket]));
   deliver.addToRolePolicy(sendDeliveries);
   eventBus.grantPutEventsTo(deliver);
 
@@ -83,4 +87,18 @@ export function grantLeastPrivilege(targets: PermissionTargets): void {
     }),
   );
   api.addToRolePolicy(sendDeliveries);
+}
+
+/**
+ * Dedicated lanes (lib/webhooks-lanes.ts): whatever sends deliveries may send to each lane's queue (a
+ * retry is a new message sent to its brand's lane). The mappings grant consumption.
+ */
+export function grantLaneQueues(
+  functions: Readonly<Record<'api' | 'route' | 'deliver', WebhooksFunction>>,
+  queues: readonly IQueue[],
+): void {
+  if (queues.length === 0) return;
+  const resources = queues.map((queue) => queue.queueArn);
+  const send = new PolicyStatement({ actions: ['sqs:SendMessage'], resources });
+  for (const fn of [functions.api, functions.route, functions.deliver]) fn.addToRolePolicy(send);
 }

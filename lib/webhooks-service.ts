@@ -9,6 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Archive, EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
@@ -35,13 +36,26 @@ import {
   QUEUES,
   type QueueDefinition,
 } from './definitions.js';
-import { createWebhooksAlarms, deliveryAgeThreshold, type WebhooksAlarms } from './webhooks-alarms.js';
+import {
+  createLaneAlarms,
+  createWebhooksAlarms,
+  deliveryAgeThreshold,
+  type WebhooksAlarms,
+} from './webhooks-alarms.js';
 import { WebhooksFunction } from './webhooks-function.js';
+import {
+  addDedicatedLanes,
+  type BuiltLane,
+  type DedicatedLane,
+  sharedIngestPattern,
+  validateLanes,
+} from './webhooks-lanes.js';
 import { OperationalEvents } from './webhooks-operational-events.js';
 import { grantLeastPrivilege } from './webhooks-permissions.js';
 import { encryptSecretsAtRest } from './webhooks-secrets.js';
 
 export type { DeliveryLogMode } from '../lambdas/environment.js';
+export type { BuiltLane, DedicatedLane } from './webhooks-lanes.js';
 
 export interface WebhooksServiceProps {
   /**
@@ -130,6 +144,14 @@ export interface WebhooksServiceProps {
    * 30 s, deliver 512 MB / 60 s; no reserved concurrency
    */
   readonly functions?: WebhooksFunctionsSettings;
+  /**
+   * Brands with a lane of their own: a delivery queue (+ DLQ) and an event source mapping on the deliver
+   * function with its own `maxConcurrency`, so their backlog never delays another brand's deliveries
+   * (retries and resends stay in the lane); `ownIngest` also gives a brand its own rule and ingest queue.
+   * `deliveryMaxConcurrency` is then the shared lane's. docs/DEPLOY.md, "Dedicated lanes".
+   * @default - none: every brand shares the delivery queue
+   */
+  readonly dedicatedLanes?: readonly DedicatedLane[];
   /**
    * The most subscriptions one brand may have: one event fans out to each, so this bounds what one
    * brand's event costs the others. One more is refused with 409 `subscription_quota_exceeded`.
@@ -257,6 +279,8 @@ export class WebhooksService extends Construct {
   public readonly ingestDlq: Queue;
   public readonly deliveryQueue: Queue;
   public readonly deliveryDlq: Queue;
+  /** The dedicated lanes (`dedicatedLanes`), in the order given. */
+  public readonly lanes: readonly BuiltLane[];
   public readonly apiFunction: WebhooksFunction;
   public readonly authorizerFunction: WebhooksFunction;
   public readonly routeFunction: WebhooksFunction;
@@ -268,6 +292,8 @@ export class WebhooksService extends Construct {
   /** One JSON line per API request (ACCESS_LOG_FORMAT); kept when the stack is deleted. */
   public readonly apiAccessLogGroup: LogGroup;
   public readonly alarms: WebhooksAlarms;
+  /** Each dedicated lane's alarms: DLQ depth and queue age, of its ingest queue too when it has one. */
+  public readonly laneAlarms: readonly Alarm[];
   /** The topic every alarm notifies: the one given as a prop, or one created here. */
   public readonly alarmTopic: ITopic;
   /** Wraps the data keys of secret fields; only the api (GenerateDataKey, Decrypt) and deliver (Decrypt) use it. */
@@ -300,7 +326,10 @@ export class WebhooksService extends Construct {
     this.ingestRule = new Rule(this, 'IngestRule', {
       eventBus: this.eventBus,
       description: 'CommBox entity events to the ingest queue',
-      eventPattern: { source: [...INGEST_RULE_PATTERN.source] },
+      // Brands with an ingest lane of their own have their own rule (lib/webhooks-lanes.ts).
+      eventPattern: sharedIngestPattern(
+        (props.dedicatedLanes ?? []).filter((lane) => lane.ownIngest).map((lane) => lane.brand),
+      ),
       targets: [new SqsQueue(this.ingestQueue, { deadLetterQueue: this.ingestDlq })],
     });
     this.operationalEvents = new OperationalEvents(this, 'OperationalEvents', {
@@ -381,6 +410,16 @@ export class WebhooksService extends Construct {
       props.ingestMaxConcurrency ?? INGEST_MAX_CONCURRENCY,
       props.deliveryMaxConcurrency ?? 50,
     );
+    this.lanes = addDedicatedLanes(this, props.dedicatedLanes ?? [], {
+      eventBus: this.eventBus,
+      queueWithDlq: (name, definition) =>
+        this.createQueueWithDlq(
+          name,
+          definition,
+          definition === QUEUES.ingest ? functions.route.timeout : functions.deliver.timeout,
+        ),
+      functions: { api: this.apiFunction, route: this.routeFunction, deliver: this.deliverFunction },
+    });
     this.apiAccessLogGroup = new LogGroup(this, 'ApiAccessLogs', {
       retention: logRetention,
       // An audit trail of who called the API as which brand: deleting the stack must not erase it.
@@ -411,6 +450,14 @@ export class WebhooksService extends Construct {
         deliveryAgeThreshold(props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE),
       topic: this.alarmTopic,
     });
+    this.laneAlarms = this.lanes.flatMap((lane) =>
+      createLaneAlarms(this, lane, {
+        topic: this.alarmTopic,
+        deliveryAgeThreshold:
+          props.deliveryAgeAlarmThreshold ??
+          deliveryAgeThreshold(props.retrySchedule ?? DEFAULT_RETRY_SCHEDULE),
+      }),
+    );
   }
 
   private createAlarmTopic(): Topic {
@@ -642,6 +689,11 @@ function validateProps(props: WebhooksServiceProps): void {
       );
     }
   }
+  validateLanes(
+    props.dedicatedLanes ?? [],
+    props.deliveryMaxConcurrency ?? 50,
+    props.functions?.deliver?.reservedConcurrency,
+  );
   if (props.retentionDays !== undefined) check('retentionDays', settingSchemas.days, props.retentionDays);
   if (props.disableAfterDays !== undefined)
     check('disableAfterDays', settingSchemas.days, props.disableAfterDays);
@@ -657,7 +709,7 @@ function validateProps(props: WebhooksServiceProps): void {
 /** Memory, timeouts and reserved concurrency within Lambda's limits, and consistent with the mappings'. */
 function validateFunctionSettings(props: WebhooksServiceProps): void {
   const mappingConcurrency: Partial<Record<FunctionName, [string, number]>> = {
-    route: ['ingestMaxConcurrency', props.ingestMaxConcurrency ?? 10],
+    route: ['ingestMaxConcurrency', props.ingestMaxConcurrency ?? INGEST_MAX_CONCURRENCY],
     deliver: ['deliveryMaxConcurrency', props.deliveryMaxConcurrency ?? 50],
   };
   for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {

@@ -13,6 +13,7 @@ import {
   type HandlerModules,
   LOCAL_CREDENTIALS,
   type LocalBackendName,
+  type LocalLane,
   REGION,
 } from './backends/backend.js';
 import { createPutEventsHandler, type EventEnvelope, isPutEventsRequest } from './put-events.js';
@@ -36,6 +37,11 @@ export interface LocalStackOptions {
    * loopback; a service reachable from other machines gets the SSRF guard of the AWS shape.
    */
   readonly allowLocalTargets?: boolean;
+  /**
+   * SQLite mode: brands with a delivery queue of their own (dedicated lanes, as the construct's
+   * `dedicatedLanes`), each with its own poller of `maxConcurrency` batches at once.
+   */
+  readonly dedicatedLanes?: readonly LocalLane[];
   /** SQLite mode: each queue's in-flight limit instead of SQS's 120,000 (tests). */
   readonly queueInFlightLimit?: number;
   readonly dynamoPort?: number;
@@ -89,6 +95,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log(`${message}: ${error instanceof Error ? error.message : String(error)}`);
   const host = options.host ?? LOOPBACK;
   const allowLocalTargets = options.allowLocalTargets ?? isLoopback(host);
+  if (options.backend === 'aws-emulators' && (options.dedicatedLanes?.length ?? 0) > 0) {
+    throw new Error('dedicated lanes (WEBHOOKS_DEDICATED_LANES) run on the SQLite backend only');
+  }
   // Each backend is loaded only when chosen: the SQLite default never loads the emulators.
   const backend: Backend =
     options.backend === 'aws-emulators'
@@ -103,6 +112,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           dataDir: options.dataDir,
           queueVisibilityTimeoutSeconds: options.queueVisibilityTimeoutSeconds,
           inFlightLimit: options.queueInFlightLimit,
+          dedicatedLanes: options.dedicatedLanes ?? [],
           onError,
         });
   const stops: (() => Promise<unknown>)[] = [() => backend.stop()];

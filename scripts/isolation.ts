@@ -5,11 +5,15 @@
  * and A's totals. Loopback only; every wait is bounded.
  *
  * Settings: ISOLATION_SCALE (default 1) scales the event counts (e.g. 0.1 for a quick run); the slow
- * neighbour reads ISOLATION_RATE, ISOLATION_SECONDS and ISOLATION_TIMEOUT_MS.
+ * neighbour reads ISOLATION_RATE, ISOLATION_SECONDS and ISOLATION_TIMEOUT_MS, the rate limit
+ * RATE_LIMIT_PER_SECOND and RATE_LIMIT_EVENTS. Each scenario also runs alone:
+ * `npx tsx scripts/isolation/<name>.ts` for rate-limit and lanes.
  */
 import os from 'node:os';
 import * as failingFlood from './isolation/failing-flood.js';
 import * as flood from './isolation/flood.js';
+import * as lanes from './isolation/lanes.js';
+import * as rateLimit from './isolation/rate-limit.js';
 import * as slowNeighbour from './isolation/slow-neighbour.js';
 import type { ScenarioResult } from './isolation/support.js';
 
@@ -18,7 +22,8 @@ const SCENARIOS: readonly { readonly run: () => Promise<ScenarioResult> }[] = [
   flood,
   failingFlood,
   slowNeighbour,
-  // rate-limit (scripts/isolation/rate-limit.ts) goes here.
+  rateLimit,
+  lanes,
 ];
 
 async function main(): Promise<void> {

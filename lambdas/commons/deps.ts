@@ -1,8 +1,10 @@
 import { DynamoDeliveryStore } from '../adapters/dynamo-deliveries.js';
 import { DynamoEventStore } from '../adapters/dynamo-events.js';
 import { DynamoSubscriptionStore } from '../adapters/dynamo-subscriptions.js';
+import { LaneDeliveryQueue } from '../adapters/lane-delivery-queue.js';
 import { SqsDeliveryQueue } from '../adapters/sqs-delivery-queue.js';
 import type { Config } from '../config.js';
+import type { DeliveryQueue } from '../core/ports.js';
 import type { RoutingDeps } from '../core/routing.js';
 import { documentClient, sqsClient } from './clients.js';
 
@@ -25,9 +27,16 @@ export function storesFor(config: Config) {
   };
 }
 
-export function deliveryQueueFor(config: Config): SqsDeliveryQueue {
+/** The delivery queue, with each dedicated lane's brand sent to its own queue (DEDICATED_LANES). */
+export function deliveryQueueFor(config: Config): DeliveryQueue {
   if (!config.deliveryQueueUrl) throw new Error('DELIVERY_QUEUE_URL is not set');
-  return new SqsDeliveryQueue(sqsClient(), config.deliveryQueueUrl);
+  const shared = new SqsDeliveryQueue(sqsClient(), config.deliveryQueueUrl);
+  const lanes = Object.entries(config.dedicatedLanes);
+  if (lanes.length === 0) return shared;
+  return new LaneDeliveryQueue(
+    shared,
+    new Map(lanes.map(([brand, url]) => [brand, new SqsDeliveryQueue(sqsClient(), url)])),
+  );
 }
 
 export function routingDeps(config: Config): RoutingDeps {

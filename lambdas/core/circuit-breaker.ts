@@ -27,7 +27,12 @@ export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
 
 /** May this delivery go now? `defer` says for how long to put it back. */
 export type Admission =
-  | { readonly verdict: 'go'; readonly release: (outcome: AttemptOutcome) => void }
+  | {
+      readonly verdict: 'go';
+      readonly release: (outcome: AttemptOutcome) => void;
+      /** Nothing was sent after all: frees a probe's turn without counting for or against the circuit. */
+      readonly abandon: () => void;
+    }
   | {
       readonly verdict: 'defer';
       readonly delayMs: number;
@@ -74,6 +79,11 @@ export class CircuitBreakers {
         if (released) return;
         released = true;
         this.record(circuit, halfOpen, outcome);
+      },
+      abandon: () => {
+        if (released) return;
+        released = true;
+        if (halfOpen) circuit.probing = false;
       },
     };
   }

@@ -33,6 +33,8 @@ export interface Go {
   readonly release?: () => void;
   /** Tells the circuit breaker how the attempt went. */
   readonly record: (outcome: AttemptOutcome) => void;
+  /** Tells the circuit breaker nothing was sent after all (the delivery goes back on the queue). */
+  readonly abandon: () => void;
 }
 
 /** The listener's in-flight bound first (waiting a moment for a slot), then the subscription's circuit. */
@@ -48,7 +50,7 @@ export async function admit(deps: AdmissionDeps, subscription: Subscription): Pr
       ? { ...admission, delayMs: Math.max(admission.delayMs, OPEN_CIRCUIT_HOLD_SECONDS * 1000) }
       : admission;
   }
-  return { verdict: 'go', release, record: admission.release };
+  return { verdict: 'go', release, record: admission.release, abandon: admission.abandon };
 }
 
 /** Puts the delivery back without an attempt: a new message, delayed, that keeps its place in the schedule. */

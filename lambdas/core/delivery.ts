@@ -19,8 +19,10 @@ import type {
   ListenerResult,
   OperationalEvent,
   OperationalEvents,
+  RateLimiter,
   SubscriptionStore,
 } from './ports.js';
+import { missedSlot, pace, slotMissed } from './rate-limit.js';
 import { renderPayload } from './render.js';
 import { decideNextStep, type NextStep } from './retry.js';
 import { signWebhook, webhookId } from './signing.js';
@@ -43,6 +45,10 @@ export interface DeliveryDeps {
   readonly breakers: CircuitBreakers;
   readonly limiter: InFlightLimiter;
   readonly operational: OperationalEvents;
+  /** Slots of subscriptions with `maxRequestsPerSecond`, shared by every container. */
+  readonly rateLimiter: RateLimiter;
+  /** Waits for a rate-limited subscription's slot when it is less than a second off. */
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
 export type DeliveryResult =
@@ -92,11 +98,19 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
     return { outcome: 'failed', attempt, reason };
   }
 
-  // Admission first: a deferred delivery is neither rendered nor signed, and the signature's timestamp is
+  // The subscription's rate limit before anything else: a delivery past it waits for its slot or goes back
+  // on the queue without an attempt, and takes no in-flight slot meanwhile.
+  const paced = await pace(deps, subscription, message);
+  const { rateSlotAt: _held, ...unslotted } = message;
+  if (paced?.verdict === 'defer') {
+    const next = paced.slotAt === undefined ? unslotted : { ...unslotted, rateSlotAt: paced.slotAt };
+    return defer(deps, next, paced);
+  }
+  // Admission next: a deferred delivery is neither rendered nor signed, and the signature's timestamp is
   // the time the POST goes out, after any wait for a slot.
   const admission = await admit(deps, subscription);
   if (admission.verdict === 'defer') return defer(deps, message, admission);
-  let result: ListenerResult;
+  let result: ListenerResult | undefined;
   try {
     const payload = renderPayload(subscription.format, {
       definition,
@@ -114,19 +128,24 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
     });
     // An expired client certificate fails the attempt before connecting, with a reason in the log.
     const certificateProblem = clientCertificateProblem(subscription, now);
-    result = certificateProblem
-      ? { outcome: certificateProblem, durationMs: 0 }
-      : await deps.listener.post({
-          url: subscription.url,
-          body: payload.body,
-          headers: {
-            ...subscription.headers,
-            ...payload.headers,
-            'Content-Type': payload.contentType,
-            ...signature,
-          },
-          ...(subscription.tls ? { tls: subscription.tls } : {}),
-        });
+    // A rate-limited delivery that stalled past its slot since the wait does not go: sent late, it would
+    // bunch with the punctual ones after it.
+    result =
+      paced && slotMissed(deps, paced.slotAt)
+        ? undefined
+        : certificateProblem
+          ? { outcome: certificateProblem, durationMs: 0 }
+          : await deps.listener.post({
+              url: subscription.url,
+              body: payload.body,
+              headers: {
+                ...subscription.headers,
+                ...payload.headers,
+                'Content-Type': payload.contentType,
+                ...signature,
+              },
+              ...(subscription.tls ? { tls: subscription.tls } : {}),
+            });
   } catch (error) {
     // Nothing was sent (the listener client reports its failures as results): the circuit still hears
     // of it, so a half-open circuit does not wait for this probe forever, and the record is retried.
@@ -134,6 +153,10 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
     throw error;
   } finally {
     admission.release?.();
+  }
+  if (!result) {
+    admission.abandon();
+    return defer(deps, unslotted, missedSlot());
   }
   admission.record(result.outcome);
   await noticeCertificateExpiry(deps, subscription);

@@ -121,6 +121,11 @@ export const deliveryMessageSchema = z.object({
    * received before then is sent again for the rest of the wait (up to 900 s a hop), without an attempt.
    */
   dueAt: z.string().optional(),
+  /**
+   * Rate-limited subscriptions: the send slot (epoch ms) this delivery reserved before it was queued again
+   * to wait for it (lambdas/core/rate-limit.ts); a slot that has passed is not used.
+   */
+  rateSlotAt: z.number().int().positive().optional(),
   /** A test event from the API: delivered even while the subscription is paused. */
   test: z.boolean().optional(),
   /**

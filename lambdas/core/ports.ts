@@ -154,6 +154,24 @@ export interface DeliveryQueue {
   send(messages: readonly DeliveryMessage[], delaySeconds?: number): Promise<DeliveryMessage[]>;
 }
 
+/** A send slot of a rate-limited subscription, or how long until one is near enough to wait for. */
+export type RateReservation =
+  | { readonly granted: true; readonly atMs: number }
+  | { readonly granted: false; readonly retryAfterMs: number };
+
+/**
+ * The per-subscription rate limit (`maxRequestsPerSecond`), shared by every deliver container: a token
+ * bucket holding one token, kept as the time its next token is due (GCRA; lambdas/core/rate-limit.ts).
+ */
+export interface RateLimiter {
+  /**
+   * Reserves `key`'s next send slot at `perSecond` if it falls at most `horizonMs` after `nowMs`: slots of
+   * one key are never closer than 1000 / perSecond ms, and never before the `nowMs` of the call that took
+   * them. Otherwise reserves nothing and says how long until a slot is within the horizon (at least 1 ms).
+   */
+  reserve(key: string, perSecond: number, nowMs: number, horizonMs: number): Promise<RateReservation>;
+}
+
 export const OPERATIONAL_EVENT_TYPES = [
   'Subscription.Disabled',
   'Subscription.Recovered',

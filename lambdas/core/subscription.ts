@@ -103,6 +103,9 @@ const headersSchema = z
  */
 const wellFormed = { error: 'must be valid Unicode text (no unpaired surrogate)' } as const;
 
+/** The highest rate limit a subscription may set: above it, a limit would not limit anything deliver does. */
+export const MAX_REQUESTS_PER_SECOND = 1_000;
+
 const fields = {
   name: z
     .string()
@@ -124,6 +127,16 @@ const fields = {
     .max(MAX_CUSTOM_HEADERS)
     .meta({ description: 'Names of custom headers whose values views may show (they are not credentials)' }),
   retrySchedule: retryScheduleSchema,
+  maxRequestsPerSecond: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_REQUESTS_PER_SECOND)
+    .meta({
+      description:
+        'At most this many requests per second to the listener, across all deliveries of the subscription; ' +
+        'deliveries past it wait (they do not fail or use up attempts). Absent: no limit.',
+    }),
   /** Clients may pause and resume; only the platform disables (with a reason). */
   status: z.enum(['active', 'paused']),
   description: z
@@ -142,6 +155,7 @@ export const subscriptionCreateSchema = z.strictObject({
   headers: fields.headers.optional(),
   publicHeaders: fields.publicHeaders.optional(),
   retrySchedule: fields.retrySchedule.optional(),
+  maxRequestsPerSecond: fields.maxRequestsPerSecond.optional(),
   status: fields.status.default('active'),
   description: fields.description.optional(),
   signatureScheme: signatureSchemeSchema.default('hmac-sha256'),
@@ -160,6 +174,7 @@ export const subscriptionUpdateSchema = z
     headers: fields.headers.nullable().optional(),
     publicHeaders: fields.publicHeaders.nullable().optional(),
     retrySchedule: fields.retrySchedule.nullable().optional(),
+    maxRequestsPerSecond: fields.maxRequestsPerSecond.nullable().optional(),
     status: fields.status.optional(),
     description: fields.description.nullable().optional(),
     /** Fixed at creation: accepted when unchanged, so a form can send it back. */
@@ -181,6 +196,8 @@ export interface SubscriptionSpec {
   /** Custom header names (any case) whose values views show; every other value is redacted. */
   readonly publicHeaders?: string[];
   readonly retrySchedule?: number[];
+  /** The listener gets at most this many requests per second (lambdas/core/rate-limit.ts). */
+  readonly maxRequestsPerSecond?: number;
   readonly status: 'active' | 'paused';
   readonly description?: string;
   /** Absent in subscriptions stored before ed25519 existed: hmac-sha256. */
@@ -232,7 +249,7 @@ export function applySubscriptionUpdate(
   if (!result.success) throw new ValidationError(toFieldIssues(result.error));
   const merged: Record<string, unknown> = { ...current };
   for (const [key, value] of Object.entries(result.data)) {
-    // null removes an optional field (headers, publicHeaders, retrySchedule, description); undefined leaves it.
+    // null removes an optional field (headers, publicHeaders, retrySchedule, maxRequestsPerSecond, description); undefined leaves it.
     if (value === null) delete merged[key];
     else if (key === 'tls') {
       // Member by member: the key is never shown, so a client changing the CA need not send it again.

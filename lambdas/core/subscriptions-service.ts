@@ -251,6 +251,7 @@ function specOf(subscription: Subscription): SubscriptionSpec {
     headers,
     publicHeaders,
     retrySchedule,
+    maxRequestsPerSecond,
     description,
   } = subscription;
   const { signatureScheme, soap, tls } = subscription;
@@ -265,6 +266,7 @@ function specOf(subscription: Subscription): SubscriptionSpec {
     ...(headers ? { headers } : {}),
     ...(publicHeaders ? { publicHeaders } : {}),
     ...(retrySchedule ? { retrySchedule } : {}),
+    ...(maxRequestsPerSecond ? { maxRequestsPerSecond } : {}),
     ...(description ? { description } : {}),
     ...(signatureScheme ? { signatureScheme } : {}),
     ...(soap ? { soap } : {}),

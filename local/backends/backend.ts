@@ -55,6 +55,16 @@ export interface Backend {
   stop(): Promise<void>;
 }
 
+/** A brand whose deliveries have a queue and a poller of their own (WEBHOOKS_DEDICATED_LANES). */
+export interface LocalLane {
+  readonly brand: string;
+  /** Batches its poller hands the deliver handler at once. */
+  readonly maxConcurrency: number;
+}
+
+/** A lane's batches at once when WEBHOOKS_DEDICATED_LANES names only the brand. */
+export const LANE_CONCURRENCY = 8;
+
 /** Batches in flight at once per function, as Lambda scales its event source mappings. */
 export const ROUTE_CONCURRENCY = INGEST_MAX_CONCURRENCY;
 /** A batch ends with its slowest record, so deliver gets many: a listener that hangs holds one of them. */

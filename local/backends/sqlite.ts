@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { LaneDeliveryQueue } from '../../lambdas/adapters/lane-delivery-queue.js';
 import { deliveryDeps } from '../../lambdas/commons/delivery-deps.js';
 import { routingDeps } from '../../lambdas/commons/deps.js';
 import { withEncryptedSecrets } from '../../lambdas/commons/secrets.js';
@@ -16,7 +17,7 @@ import { checkDataFolder } from '../sqlite/stores/data-folder.js';
 import { startExpirySweeper } from '../sqlite/stores/expiry.js';
 import { createSqliteStores } from '../sqlite/stores/index.js';
 import { turnBatchFor } from '../sqlite/stores/turn-batch.js';
-import { type Backend, DELIVER_CONCURRENCY, REGION, ROUTE_CONCURRENCY } from './backend.js';
+import { type Backend, DELIVER_CONCURRENCY, type LocalLane, REGION, ROUTE_CONCURRENCY } from './backend.js';
 
 /*
  * The embedded default: the store and the queues in one SQLite file, $DATA_DIR/webhooks.sqlite. The
@@ -31,6 +32,8 @@ export interface SqliteBackendOptions {
   readonly queueVisibilityTimeoutSeconds?: number;
   /** The in-flight limit of each queue (tests); default SQS's 120,000. */
   readonly inFlightLimit?: number;
+  /** Brands with a delivery queue (+ DLQ) and a poller of their own. */
+  readonly dedicatedLanes?: readonly LocalLane[];
   readonly onError: (message: string, error: unknown) => void;
 }
 
@@ -68,7 +71,13 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
   const ingest = queueWithDlq(NAMES.ingest, QUEUES.ingest);
   const delivery = queueWithDlq(NAMES.delivery, QUEUES.delivery);
   const operational = queueWithDlq(NAMES.operational, QUEUES.ingest);
-  const allQueues = [ingest, delivery, operational].flatMap(({ queue, dlq }) => [queue, dlq]);
+  // Dedicated lanes: a brand's deliveries on a queue of their own, consumed by a poller of their own.
+  const lanes = (options.dedicatedLanes ?? []).map((lane) => ({
+    ...lane,
+    name: `${NAMES.delivery}-${lane.brand}`,
+    ...queueWithDlq(`${NAMES.delivery}-${lane.brand}`, QUEUES.delivery),
+  }));
+  const allQueues = [ingest, delivery, operational, ...lanes].flatMap(({ queue, dlq }) => [queue, dlq]);
   const purge = setInterval(() => {
     for (const queue of allQueues) queue.purgeExpired();
   }, PURGE_INTERVAL_MS);
@@ -79,7 +88,15 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
   // The delivery path's queue writes join the store's group commit: one commit per event-loop turn.
   const group = turnBatchFor(db);
   const transact = <T>(work: () => T): Promise<T> => group.write(work);
-  const deliveryQueue = new SqliteDeliveryQueue(delivery.queue, transact);
+  const sharedQueue = new SqliteDeliveryQueue(delivery.queue, transact);
+  const deliveryQueue =
+    lanes.length === 0
+      ? sharedQueue
+      : new LaneDeliveryQueue(
+          sharedQueue,
+          new Map(lanes.map((lane) => [lane.brand, new SqliteDeliveryQueue(lane.queue, transact)])),
+        );
+  const queueUrl = (name: string) => `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
   const arn = (name: string) => `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
 
   return {
@@ -88,7 +105,14 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
       AWS_ENDPOINT_URL_DYNAMODB: NOWHERE,
       AWS_ENDPOINT_URL_SQS: NOWHERE,
       [ENV.tableName]: 'commbox-webhooks',
-      [ENV.deliveryQueueUrl]: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${NAMES.delivery}`,
+      [ENV.deliveryQueueUrl]: queueUrl(NAMES.delivery),
+      ...(lanes.length > 0
+        ? {
+            [ENV.dedicatedLanes]: JSON.stringify(
+              Object.fromEntries(lanes.map((lane) => [lane.brand, queueUrl(lane.name)])),
+            ),
+          }
+        : {}),
     },
     apiKeys: stores.apiKeys,
     wire(modules) {
@@ -109,6 +133,7 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
         events,
         deliveries,
         queue: deliveryQueue,
+        rateLimiter: stores.rateLimiter,
       });
       modules.api.useServiceDeps({
         ...serviceDeps(config),
@@ -149,10 +174,31 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
           concurrency: DELIVER_CONCURRENCY,
           transact,
         }),
+        ...lanes.map((lane) =>
+          startQueuePoller({
+            ...hooks,
+            name: `deliver (${lane.brand})`,
+            queue: lane.queue,
+            queueArn: arn(lane.name),
+            region: REGION,
+            batchSize: QUEUES.delivery.batchSize,
+            handler: modules.deliver.handler,
+            timeoutSeconds: FUNCTIONS.deliver.timeoutSeconds,
+            concurrency: lane.maxConcurrency,
+            transact,
+          }),
+        ),
       ];
       return { stop: async () => void (await Promise.all(pollers.map((poller) => poller.stop()))) };
     },
-    banner: () => [`  store and queues (SQLite)      ${databaseFile}`],
+    banner: () => [
+      `  store and queues (SQLite)      ${databaseFile}`,
+      ...(lanes.length > 0
+        ? [
+            `  dedicated lanes                ${lanes.map((lane) => `${lane.brand} (${lane.maxConcurrency})`).join(', ')}`,
+          ]
+        : []),
+    ],
     async stop() {
       clearInterval(purge);
       sweeper.stop();

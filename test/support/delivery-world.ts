@@ -9,6 +9,7 @@ import {
   InMemoryDeliveryQueue,
   InMemoryDeliveryStore,
   InMemoryEventStore,
+  InMemoryRateLimiter,
   InMemorySubscriptionStore,
   RecordingOperationalEvents,
   ScriptedListener,
@@ -46,6 +47,7 @@ export class DeliveryWorld {
   readonly listener = new ScriptedListener();
   readonly operational = new RecordingOperationalEvents();
   readonly clock = new TestClock(NOW);
+  readonly rateLimiter = new InMemoryRateLimiter();
   /** The deps deliverMessage gets: a 3-attempt schedule, auto-disable after 5 days, the full log. */
   deps: DeliveryDeps = {
     subscriptions: this.subscriptions,
@@ -61,6 +63,8 @@ export class DeliveryWorld {
     deliveryLog: 'full',
     breakers: new CircuitBreakers(undefined, this.clock.millis),
     limiter: new InFlightLimiter(),
+    rateLimiter: this.rateLimiter,
+    sleep: async (ms) => this.clock.advance(ms),
   };
 
   /** Stores a subscription (with a custom header) and builds the message of acme/evt-1 for it. */

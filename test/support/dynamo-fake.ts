@@ -258,8 +258,12 @@ export class FakeTable {
       throw conditionFailed(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? old : undefined);
     }
     const next: Item = structuredClone(old ?? { ...key });
-    applyUpdate(input.UpdateExpression ?? '', next, input);
+    const set = applyUpdate(input.UpdateExpression ?? '', next, input);
     this.items.set(keyOf(next), next);
+    if (input.ReturnValues === 'ALL_NEW') return { Attributes: structuredClone(next) };
+    if (input.ReturnValues === 'UPDATED_NEW') {
+      return { Attributes: Object.fromEntries(set.map((name) => [name, structuredClone(next[name])])) };
+    }
     return {};
   }
 
@@ -457,8 +461,24 @@ function clauseHolds(clause: string, item: Item | undefined, expressions: Expres
     const [a, b] = [operand(left, item, expressions), operand(right, item, expressions)];
     return item !== undefined && a === b;
   }
+  for (const [symbol, compare] of COMPARISONS) {
+    const sides = splitTopLevel(clause, ` ${symbol} `);
+    if (sides.length !== 2) continue;
+    const [left = '', right = ''] = sides;
+    const [a, b] = [operand(left, item, expressions), operand(right, item, expressions)];
+    // As in DynamoDB, a comparison with a missing attribute (or of different types) is false.
+    return typeof a === 'number' && typeof b === 'number' && compare(a, b);
+  }
   throw new Error(`fake table: unsupported condition ${clause}`);
 }
+
+/** Number comparisons, the two-character ones first (` < ` is no part of ` <= `, but keep it obvious). */
+const COMPARISONS: readonly [string, (a: number, b: number) => boolean][] = [
+  ['<=', (a, b) => a <= b],
+  ['>=', (a, b) => a >= b],
+  ['<', (a, b) => a < b],
+  ['>', (a, b) => a > b],
+];
 
 /** Whether `text` is one parenthesized group: its first parenthesis closes at its end. */
 function isGroup(text: string): boolean {
@@ -472,7 +492,9 @@ function isGroup(text: string): boolean {
   return false;
 }
 
-function applyUpdate(expression: string, item: Item, expressions: Expressions): void {
+/** Applies SET and REMOVE clauses; returns the names of the attributes SET. */
+function applyUpdate(expression: string, item: Item, expressions: Expressions): string[] {
+  const set: string[] = [];
   const clauses = expression.split(/\b(SET|REMOVE)\b/).map((part) => part.trim());
   if (clauses[0] !== '') throw new Error(`fake table: unsupported update ${expression}`);
   // Every right-hand side reads the item as it was before the update, as in DynamoDB.
@@ -486,9 +508,12 @@ function applyUpdate(expression: string, item: Item, expressions: Expressions): 
         continue;
       }
       const [path = '', value = ''] = splitTopLevel(part, ' = ');
-      item[attributeName(path, expressions.ExpressionAttributeNames)] = operand(value, before, expressions);
+      const name = attributeName(path, expressions.ExpressionAttributeNames);
+      item[name] = operand(value, before, expressions);
+      set.push(name);
     }
   }
+  return set;
 }
 
 function parseKeyCondition(input: QueryCommandInput): { pk: unknown; skPrefix?: unknown } {

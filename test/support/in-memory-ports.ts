@@ -6,11 +6,14 @@ import type {
   ListenerResult,
   OperationalEvent,
   OperationalEvents,
+  RateLimiter,
+  RateReservation,
 } from '../../lambdas/core/ports.js';
+import { reservationOf, takeSlot } from '../../lambdas/core/rate-limit.js';
 
 /*
  * The core's ports kept in memory, for tests of the use cases: the stores (in-memory-stores.ts), the
- * delivery queue, the operational events, the listener and a clock. Each keeps the contract its doc
+ * delivery queue, the operational events, the rate buckets, the listener and a clock. Each keeps the contract its doc
  * comment in lambdas/core/ports.ts states, and nothing of SQS's or EventBridge's layout.
  */
 
@@ -118,5 +121,16 @@ export class TestClock {
 
   advance(ms: number): void {
     this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+/** The rate buckets in a map, by the rule both adapters apply (lambdas/core/rate-limit.ts). */
+export class InMemoryRateLimiter implements RateLimiter {
+  readonly dueAt = new Map<string, number>();
+
+  async reserve(key: string, perSecond: number, nowMs: number, horizonMs: number): Promise<RateReservation> {
+    const step = takeSlot(this.dueAt.get(key), perSecond, nowMs, horizonMs);
+    if (step.granted) this.dueAt.set(key, step.nextDueMs);
+    return reservationOf(step);
   }
 }

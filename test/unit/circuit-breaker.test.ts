@@ -50,6 +50,21 @@ describe('CircuitBreakers', () => {
     expect(breakers.isOpen('sub')).toBe(false);
   });
 
+  it('hands the probe to the next delivery when the probing one abandons it, counting nothing', () => {
+    const { breakers, attempt, advance } = breakersAt();
+    for (let i = 0; i < 3; i += 1) attempt(fail);
+    advance(1_000);
+    const probe = breakers.admit('sub');
+    if (probe.verdict !== 'go') throw new Error('no probe');
+
+    probe.abandon();
+
+    const next = breakers.admit('sub');
+    expect(next.verdict).toBe('go');
+    // Still half-open: the abandoned probe did not close the circuit, so only this one goes.
+    expect(breakers.admit('sub').verdict).toBe('defer');
+  });
+
   it('reopens with twice the cool-down, up to the maximum, when the probe fails', () => {
     const { breakers, attempt, advance } = breakersAt();
     for (let i = 0; i < 3; i += 1) attempt(fail);

@@ -17,4 +17,19 @@ describe("the handlers' configuration", () => {
       ENV.refusedListenerPorts,
     );
   });
+
+  it('reads the dedicated lanes as JSON, brand to queue URL, and none when unset', () => {
+    const lanes = { 'big-brand': 'https://sqs.eu-west-1.amazonaws.com/1/big' };
+    expect(readConfig({ ...base, [ENV.dedicatedLanes]: JSON.stringify(lanes) }).dedicatedLanes).toEqual(
+      lanes,
+    );
+    expect(readConfig(base).dedicatedLanes).toEqual({});
+  });
+
+  it.each(['big-brand', '["big-brand"]', '{"big-brand": 3}', '{"big-brand": ""}'])(
+    'refuses %j as dedicated lanes, naming the variable',
+    (lanes) => {
+      expect(() => readConfig({ ...base, [ENV.dedicatedLanes]: lanes })).toThrow(ENV.dedicatedLanes);
+    },
+  );
 });

@@ -67,6 +67,7 @@ describe('parseSubscriptionCreate', () => {
         includeCompleteData: true,
         headers: { 'X-Tenant': 'acme' },
         retrySchedule: [0, 1, 1],
+        maxRequestsPerSecond: 25,
         status: 'paused',
         description: 'Feeds the CRM',
       },
@@ -77,6 +78,7 @@ describe('parseSubscriptionCreate', () => {
       includeCompleteData: true,
       headers: { 'X-Tenant': 'acme' },
       retrySchedule: [0, 1, 1],
+      maxRequestsPerSecond: 25,
       status: 'paused',
     });
   });
@@ -131,6 +133,10 @@ describe('parseSubscriptionCreate', () => {
     ['retrySchedule', { retrySchedule: [] }, 'retrySchedule'],
     ['a retry delay past 12 hours', { retrySchedule: [0, 43201] }, 'retrySchedule.1'],
     ['a negative retry delay', { retrySchedule: [-1] }, 'retrySchedule.0'],
+    ['a zero rate limit', { maxRequestsPerSecond: 0 }, 'maxRequestsPerSecond'],
+    ['a fractional rate limit', { maxRequestsPerSecond: 2.5 }, 'maxRequestsPerSecond'],
+    ['a rate limit given as text', { maxRequestsPerSecond: '10' }, 'maxRequestsPerSecond'],
+    ['a rate limit past the maximum', { maxRequestsPerSecond: 1001 }, 'maxRequestsPerSecond'],
     ['status disabled (only the platform disables)', { status: 'disabled' }, 'status'],
     ['an unknown field', { colour: 'blue' }, 'colour'],
   ])('rejects %s, naming the field', (_, change, field) => {
@@ -183,6 +189,12 @@ describe('applySubscriptionUpdate', () => {
   it('removes an optional field set to null', () => {
     const next = applySubscriptionUpdate(current, { headers: null }, production);
     expect(next.headers).toBeUndefined();
+  });
+
+  it('sets a rate limit and lifts it again with null', () => {
+    const limited = applySubscriptionUpdate(current, { maxRequestsPerSecond: 10 }, production);
+    expect(limited.maxRequestsPerSecond).toBe(10);
+    expect(applySubscriptionUpdate(limited, { maxRequestsPerSecond: null }, production)).toEqual(current);
   });
 
   it('validates the merged subscription, so a new entity must come with its own events', () => {

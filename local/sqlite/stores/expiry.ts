@@ -1,10 +1,11 @@
 import type { DatabaseSync } from 'node:sqlite';
 
 /*
- * DynamoDB's TTL for the SQLite store: event claims, rejected events and deliveries carry `expires_at`
- * (epoch seconds, retentionDays after the event; console sessions: their hour) and a sweep deletes those past it, in bounded batches so
- * no single transaction holds the file for long. As with DynamoDB TTL, an expired record stays readable
- * until the sweep removes it; nothing filters on expiry when reading (docs/DECISIONS.md, "Local runtime").
+ * DynamoDB's TTL for the SQLite store: event claims, rejected events, deliveries and rate buckets carry
+ * `expires_at` (epoch seconds, retentionDays after the event; console sessions: their hour) and a sweep
+ * deletes those past it, in bounded batches so no single transaction holds the file for long. As with
+ * DynamoDB TTL, an expired record stays readable until the sweep removes it; nothing filters on expiry
+ * when reading (docs/DECISIONS.md, "Local runtime").
  */
 
 /** Records deleted per statement: a few milliseconds of holding the write lock. */
@@ -17,6 +18,7 @@ const EXPIRING_TABLES = [
   'store_rejected_events',
   'store_deliveries',
   'store_console_sessions',
+  'store_rate_buckets',
 ] as const;
 
 /** Deletes every record whose expiry is at or before `nowEpochSeconds`; returns how many went. */

@@ -50,6 +50,13 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS store_deliveries_status ON store_deliveries (subscription_id, status, id);
   CREATE INDEX IF NOT EXISTS store_deliveries_expiry ON store_deliveries (expires_at);
 
+  CREATE TABLE IF NOT EXISTS store_rate_buckets (
+    key        TEXT PRIMARY KEY, -- the subscription id
+    due_at     INTEGER NOT NULL, -- epoch ms the next token is due
+    expires_at INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS store_rate_buckets_expiry ON store_rate_buckets (expires_at);
+
   CREATE TABLE IF NOT EXISTS store_api_keys (
     hash   TEXT PRIMARY KEY, -- SHA-256 of the key, never the key
     brand  TEXT NOT NULL,

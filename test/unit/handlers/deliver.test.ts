@@ -20,6 +20,7 @@ import { readConfig } from '../../../lambdas/config.js';
 import { deliveryIdFor } from '../../../lambdas/core/ids.js';
 import type { DeliveryEvent, DeliveryMessage, Subscription } from '../../../lambdas/core/model.js';
 import type { ListenerPoster, ListenerResult } from '../../../lambdas/core/ports.js';
+import { slotIntervalMs } from '../../../lambdas/core/rate-limit.js';
 import { webhookId } from '../../../lambdas/core/signing.js';
 import { verifyWebhook } from '../../../lambdas/core/verify.js';
 import { handler, useDeliveryDeps } from '../../../lambdas/deliver.js';
@@ -215,6 +216,30 @@ describe('delivering a webhook', () => {
 });
 
 describe('a batch of deliveries', () => {
+  it("takes a rate-limited subscription's slots from its bucket in the table, one after the other", async () => {
+    const delivery = aDelivery({ maxRequestsPerSecond: 100 });
+
+    const response = await invoke(aDeliveryRecord(delivery.message), aDeliveryRecord(delivery.message));
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(2);
+    // Two slots were taken, one interval apart: the next token is due two intervals after the first.
+    expect(table.item(`RATE#${delivery.subscription.id}`, 'RATE')?.dueAt).toBe(
+      NOW.getTime() + 2 * slotIntervalMs(100),
+    );
+  });
+
+  it('leaves the bucket alone for a subscription without a limit', async () => {
+    const delivery = aDelivery();
+
+    await invoke(aDeliveryRecord(delivery.message));
+
+    expect(listener.received).toHaveLength(1);
+    expect(table.item(`RATE#${delivery.subscription.id}`, 'RATE')).toBeUndefined();
+    const updates = ddb.commandCalls(UpdateCommand).map((call) => String(call.args[0].input.Key?.pk));
+    expect(updates.filter((pk) => pk.startsWith('RATE#'))).toEqual([]);
+  });
+
   it('reads the subscriptions of three records with one consistent BatchGetItem', async () => {
     const deliveries = ['/a', '/b', '/c'].map((path) => aDelivery({ url: listener.url(path) }));
 
