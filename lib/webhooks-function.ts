@@ -43,6 +43,12 @@ export interface WebhooksFunctionProps {
   readonly logRetention?: RetentionDays;
   /** @default - CloudFormation generates one */
   readonly description?: string;
+  /**
+   * Shell commands run after esbuild, to add files beside the bundle (the API's console). Given the
+   * repository root and the bundle's folder.
+   * @default - none
+   */
+  readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 /**
@@ -100,6 +106,15 @@ export class WebhooksFunction extends NodejsFunction {
         banner: ESM_REQUIRE_SHIM,
         esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
         forceDockerBundling: false,
+        ...(props.afterBundling
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: props.afterBundling,
+              },
+            }
+          : {}),
       },
     });
 
