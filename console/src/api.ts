@@ -51,7 +51,13 @@ export function whenRefused(callback: () => void): void {
   onRefused = callback;
 }
 
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** `signingIn`: a refusal is the sign-in form's to show, not a reason to sign out. */
+export async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { signingIn?: boolean } = {},
+): Promise<T> {
   const headers: Record<string, string> = {};
   const key = credential();
   if (key) headers.authorization = `Bearer ${key}`;
@@ -72,7 +78,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const parsed = text ? safeJson(text) : undefined;
   if (response.ok) return parsed as T;
   if (response.status === 401 || response.status === 403) {
-    onRefused();
+    if (!options.signingIn) onRefused();
     throw new ApiError(response.status, 'The API key was refused.');
   }
   const error = (parsed as { error?: { message?: string; details?: FieldIssue[] } } | undefined)?.error;

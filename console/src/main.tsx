@@ -88,7 +88,7 @@ function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: () 
     signIn(key.trim());
     try {
       // One cheap call proves the key before the screens open.
-      await api('GET', '/subscriptions?limit=1');
+      await api('GET', '/subscriptions?limit=1', undefined, { signingIn: true });
       onSignedIn();
     } catch (failure) {
       signOut();

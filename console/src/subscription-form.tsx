@@ -86,6 +86,15 @@ export function SubscriptionForm({
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const formRef = useRef<HTMLFormElement>(null);
+  const [failures, setFailures] = useState(0);
+  // After a refusal, the first field named takes the focus (its message beside it), else the summary.
+  useEffect(() => {
+    if (failures === 0) return;
+    const form = formRef.current;
+    const invalid = form?.querySelector<HTMLElement>('[aria-invalid="true"]');
+    const target = invalid?.tagName === 'FIELDSET' ? invalid.querySelector<HTMLElement>('input') : invalid;
+    target?.focus();
+  }, [failures]);
 
   useEffect(() => {
     loadCatalogue().then(setEntities, setLoadError);
@@ -174,6 +183,7 @@ export function SubscriptionForm({
     const request = body();
     if ('__errors' in request) {
       setErrors(request.__errors as unknown as Errors);
+      setFailures((count) => count + 1);
       return;
     }
     setBusy(true);
@@ -192,10 +202,7 @@ export function SubscriptionForm({
             ? failure.message
             : String(failure);
       setFormError([summary, ...rest.map((issue) => `${issue.field}: ${issue.message}`)].join(' '));
-      // The first field named takes the focus, its message beside it.
-      requestAnimationFrame(() =>
-        formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus(),
-      );
+      setFailures((count) => count + 1);
     } finally {
       setBusy(false);
     }

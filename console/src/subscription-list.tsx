@@ -64,7 +64,7 @@ export function SubscriptionList() {
         <p>No subscription yet. Add one to start receiving webhooks.</p>
       ) : (
         <div class="table-scroll">
-          <table>
+          <table class="stacked">
             <caption class="visually-hidden">The brand's subscriptions</caption>
             <thead>
               <tr>
@@ -79,16 +79,20 @@ export function SubscriptionList() {
             <tbody>
               {items.map((subscription) => (
                 <tr key={subscription.id}>
-                  <td dir="auto">
-                    <a href={`#/subscriptions/${encodeURIComponent(subscription.id)}`}>{subscription.name}</a>
+                  <td data-label="Name">
+                    <a dir="auto" href={`#/subscriptions/${encodeURIComponent(subscription.id)}`}>
+                      {subscription.name}
+                    </a>
                   </td>
-                  <td>{subscription.entity}</td>
-                  <td>{subscription.events.map((event) => event.name).join(', ')}</td>
-                  <td>{subscription.format === 'soap' ? 'SOAP' : 'REST'}</td>
-                  <td>
+                  <td data-label="Entity">{subscription.entity}</td>
+                  <td data-label="Events">{subscription.events.map((event) => event.name).join(', ')}</td>
+                  <td data-label="Webhook type">{subscription.format === 'soap' ? 'SOAP' : 'REST'}</td>
+                  <td data-label="Status">
                     <span class={`badge ${subscription.status}`}>{subscription.status}</span>
                   </td>
-                  <td class="url">{subscription.url}</td>
+                  <td data-label="Listener URL" class="url">
+                    {subscription.url}
+                  </td>
                 </tr>
               ))}
             </tbody>

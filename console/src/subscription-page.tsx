@@ -326,7 +326,7 @@ function FailedEvents({ id, version, onChanged }: { id: string; version: number;
         <p>No failed event.</p>
       ) : (
         <div class="table-scroll">
-          <table>
+          <table class="stacked">
             <caption class="visually-hidden">Failed events, newest first</caption>
             <thead>
               <tr>
@@ -344,15 +344,17 @@ function FailedEvents({ id, version, onChanged }: { id: string; version: number;
                 const payload = open[delivery.id];
                 return (
                   <tr key={delivery.id}>
-                    <td>
+                    <td data-label="Time">
                       <time dateTime={delivery.receivedAt}>{formatTime(delivery.receivedAt)}</time>
                     </td>
-                    <td>
+                    <td data-label="Event">
                       {delivery.entity}.{delivery.event}
                     </td>
-                    <td>{attempt?.statusCode ?? '—'}</td>
-                    <td dir="auto">{attempt?.error ?? delivery.failureReason ?? '—'}</td>
-                    <td>
+                    <td data-label="HTTP code">{attempt?.statusCode ?? '—'}</td>
+                    <td data-label="Error message">
+                      <span dir="auto">{attempt?.error ?? delivery.failureReason ?? '—'}</span>
+                    </td>
+                    <td data-label="Payload">
                       <button
                         type="button"
                         class="secondary"
@@ -363,7 +365,7 @@ function FailedEvents({ id, version, onChanged }: { id: string; version: number;
                       </button>
                       {payload !== undefined ? <pre class="payload">{payload}</pre> : null}
                     </td>
-                    <td>
+                    <td data-label="Resend">
                       <button type="button" onClick={() => void resend(delivery)}>
                         Resend
                       </button>
