@@ -346,6 +346,16 @@ describe('the console, in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 900 });
   }, 30_000);
 
+  it("shows an error, not a blank page, for a subscription that is not the brand's", async () => {
+    await page.goto(`${local.stack.url}/console#/subscriptions/sub_AAAAAAAAAAAAAAAA`);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toMatch(/sub_AAAAAAAAAAAAAAAA|not found|no subscription/i);
+    await expectAccessible();
+    await page.getByRole('link', { name: 'Back to the subscriptions' }).click();
+    await page.getByRole('heading', { name: 'Subscriptions', level: 1 }).waitFor();
+  }, 30_000);
+
   it('deletes a subscription only after the confirmation', async () => {
     await page.getByRole('link', { name: SOAP_NAME }).click();
     await button('Delete').click();
