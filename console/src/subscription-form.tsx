@@ -20,6 +20,9 @@ interface Chosen {
 
 type Errors = Record<string, string>;
 
+/** What the API shows instead of a secret value (a custom header or a SOAP parameter). */
+const REDACTED = '[redacted]';
+
 /** The control an API issue belongs beside (its `field` is a dotted path into the request body). */
 export function controlOf(field: string): string | undefined {
   const [head = '', second] = field.split('.');
@@ -120,13 +123,31 @@ export function SubscriptionForm({
       return current ? { ...previous, [eventName]: { ...current, ...change } } : previous;
     });
 
-  const body = (): Record<string, unknown> | Errors => {
-    const local: Errors = {};
+  /** The request body, or the mistakes found before asking the API. */
+  const body = (): { request: Record<string, unknown> } | { errors: Errors } => {
+    const errors: Errors = {};
     const headerRecord = linesOf(headers, ':');
-    if (typeof headerRecord === 'string') local.headers = headerRecord;
     const parameterRecord = linesOf(soapParameters, '=');
-    if (typeof parameterRecord === 'string') local.soapParameters = parameterRecord;
-    if (Object.keys(local).length > 0) return { __errors: local } as unknown as Errors;
+    if (typeof headerRecord === 'string') errors.headers = headerRecord;
+    if (typeof parameterRecord === 'string') errors.soapParameters = parameterRecord;
+    // Values shown as [redacted] are secrets the console never had: a change replaces the whole set.
+    const headersChanged = headers !== initialHeaders;
+    const parametersChanged = soapParameters !== initialParameters;
+    const actionChanged = soapAction !== (existing?.soap?.action ?? '');
+    if (existing && headersChanged && typeof headerRecord !== 'string') {
+      if (Object.values(headerRecord).includes(REDACTED))
+        errors.headers = `Type every value again: values shown as ${REDACTED} are secret, and a change replaces them all.`;
+    }
+    if (existing?.soap?.parameters && format === 'soap' && (actionChanged || parametersChanged)) {
+      if (typeof parameterRecord !== 'string' && Object.values(parameterRecord).includes(REDACTED))
+        errors.soapParameters = `Type every value again: values shown as ${REDACTED} are secret, and a change replaces them all.`;
+    }
+    if (
+      typeof headerRecord === 'string' ||
+      typeof parameterRecord === 'string' ||
+      Object.keys(errors).length > 0
+    )
+      return { errors };
     const selected = entityEvents
       .filter((event) => events[event.name])
       .map((event) => {
@@ -146,11 +167,7 @@ export function SubscriptionForm({
         ([, value]) => value.trim() !== '',
       ),
     );
-    const soap = {
-      ...(soapAction.trim() !== '' ? { action: soapAction.trim() } : {}),
-      ...(Object.keys(parameterRecord).length > 0 ? { parameters: parameterRecord } : {}),
-    };
-    const result: Record<string, unknown> = {
+    const request: Record<string, unknown> = {
       name,
       entity,
       events: selected,
@@ -159,33 +176,35 @@ export function SubscriptionForm({
       includeCompleteData,
       signatureScheme,
     };
-    // Redacted values come back as they were shown: send headers and parameters only when changed.
-    if (!existing || headers !== initialHeaders) {
-      if (Object.keys(headerRecord).length > 0) result.headers = headerRecord;
-      else if (existing) result.headers = null;
+    if (!existing || headersChanged) {
+      if (Object.keys(headerRecord).length > 0) request.headers = headerRecord;
+      else if (existing) request.headers = null;
     }
     if (format === 'soap') {
-      if (!existing || soapParameters !== initialParameters || soapAction !== (existing.soap?.action ?? '')) {
-        if (Object.keys(soap).length > 0) {
-          if (existing && soapParameters === initialParameters) delete soap.parameters;
-          result.soap = soap;
-        }
-      }
-    } else if (existing?.soap) result.soap = null;
-    if (Object.keys(tls).length > 0) result.tls = tls;
-    return result;
+      const soap = {
+        ...(soapAction.trim() !== '' ? { action: soapAction.trim() } : {}),
+        ...(Object.keys(parameterRecord).length > 0 ? { parameters: parameterRecord } : {}),
+      };
+      // Unchanged, the stored SOAP options (their secret parameters included) are kept as they are.
+      if (!existing || actionChanged || parametersChanged || existing.format !== 'soap')
+        request.soap = Object.keys(soap).length > 0 ? soap : existing ? null : undefined;
+    } else if (existing?.soap) request.soap = null;
+    if (request.soap === undefined) delete request.soap;
+    if (Object.keys(tls).length > 0) request.tls = tls;
+    return { request };
   };
 
   const submit = async (event: Event) => {
     event.preventDefault();
     setErrors({});
     setFormError(null);
-    const request = body();
-    if ('__errors' in request) {
-      setErrors(request.__errors as unknown as Errors);
+    const built = body();
+    if ('errors' in built) {
+      setErrors(built.errors);
       setFailures((count) => count + 1);
       return;
     }
+    const { request } = built;
     setBusy(true);
     try {
       const saved = existing

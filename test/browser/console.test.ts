@@ -333,6 +333,27 @@ describe('the console, in Chromium', () => {
     await waitUntil(() => failing.requests.length > before, { timeoutMs: 15_000, what: 'the replay' });
   }, 60_000);
 
+  it('asks for the secret SOAP parameters again when a SOAP change would replace them', async () => {
+    await button('Edit').click();
+    expect(await page.getByLabel('SOAP parameters').inputValue()).toBe('Token= [redacted]');
+    await page.getByLabel('SOAP action').fill('urn:crm#UserAdded');
+    await button('Save changes').click();
+
+    const parameters = page.getByLabel('SOAP parameters');
+    await expect.poll(() => parameters.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('#soapParameters-error').textContent()).toContain('Type every value again');
+
+    await parameters.fill('Token = n3w-value');
+    await button('Save changes').click();
+    await page.getByRole('heading', { name: SOAP_NAME, level: 1 }).waitFor();
+    await page.getByText('urn:crm#UserAdded').waitFor();
+    const stored = await local.acme.request('GET', '/subscriptions');
+    const soap = (stored.body as { items: { name: string; soap?: unknown }[] }).items.find(
+      (item) => item.name === SOAP_NAME,
+    )?.soap;
+    expect(soap).toEqual({ action: 'urn:crm#UserAdded', parameters: { Token: '[redacted]' } });
+  }, 30_000);
+
   it('is usable 375 px wide, without sideways scrolling of the page', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     await page.reload();
