@@ -53,7 +53,7 @@ beforeAll(async () => {
   failing = await local.listener({ defaultStatus: 503 });
   browser = await launchChromium(VIEWER);
   page = browser.page;
-  page.setDefaultTimeout(10_000);
+  page.setDefaultTimeout(20_000);
   page.on('request', (request) => requested.push(request.url()));
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(message.text());
