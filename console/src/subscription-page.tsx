@@ -240,15 +240,20 @@ function Details({ subscription }: { subscription: Subscription }) {
   );
 }
 
+/** One subscription's deliveries (newest first), 100 a page; `more` appends the next page. */
 function useDeliveries(id: string, version: number, status?: string) {
   const [items, setItems] = useState<Delivery[] | null>(null);
+  const [cursor, setCursor] = useState<string | undefined>();
   const [error, setError] = useState<unknown>(null);
+  const url = (after?: string) =>
+    `${path(id)}/deliveries?limit=100${status ? `&status=${status}` : ''}${after ? `&cursor=${encodeURIComponent(after)}` : ''}`;
   useEffect(() => {
     let current = true;
-    api<Page<Delivery>>('GET', `${path(id)}/deliveries?limit=100${status ? `&status=${status}` : ''}`).then(
+    api<Page<Delivery>>('GET', url()).then(
       (page) => {
         if (!current) return;
         setItems(page.items);
+        setCursor(page.cursor);
         setError(null);
       },
       (failure) => current && setError(failure),
@@ -257,13 +262,22 @@ function useDeliveries(id: string, version: number, status?: string) {
       current = false;
     };
   }, [id, version, status]);
-  return { items, error };
+  const more = async () => {
+    try {
+      const page = await api<Page<Delivery>>('GET', url(cursor));
+      setItems((previous) => [...(previous ?? []), ...page.items]);
+      setCursor(page.cursor);
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  return { items, error, more: cursor ? more : undefined };
 }
 
 const lastAttempt = (delivery: Delivery) => delivery.attempts[delivery.attempts.length - 1];
 
 function FailedEvents({ id, version, onChanged }: { id: string; version: number; onChanged: () => void }) {
-  const { items, error } = useDeliveries(id, version, 'failed');
+  const { items, error, more } = useDeliveries(id, version, 'failed');
   const [open, setOpen] = useState<Record<string, string>>({});
   const [message, setMessage] = useState('');
   const [actionError, setActionError] = useState<unknown>(null);
@@ -377,6 +391,11 @@ function FailedEvents({ id, version, onChanged }: { id: string; version: number;
           </table>
         </div>
       )}
+      {more ? (
+        <button type="button" class="secondary" onClick={() => void more()}>
+          Show more failed events
+        </button>
+      ) : null}
       <form class="replay" onSubmit={replay} aria-labelledby="replay-heading">
         <h3 id="replay-heading">Replay a time range</h3>
         <p class="hint" id="replay-hint">
@@ -411,7 +430,7 @@ function FailedEvents({ id, version, onChanged }: { id: string; version: number;
 }
 
 function Deliveries({ id, version, onRefresh }: { id: string; version: number; onRefresh: () => void }) {
-  const { items, error } = useDeliveries(id, version);
+  const { items, error, more } = useDeliveries(id, version);
   return (
     <section aria-labelledby="deliveries-heading">
       <h2 id="deliveries-heading">Deliveries</h2>
@@ -477,6 +496,11 @@ function Deliveries({ id, version, onRefresh }: { id: string; version: number; o
           ))}
         </ul>
       )}
+      {more ? (
+        <button type="button" class="secondary" onClick={() => void more()}>
+          Show more deliveries
+        </button>
+      ) : null}
     </section>
   );
 }
