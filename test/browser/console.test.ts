@@ -284,8 +284,17 @@ describe('the console, in Chromium', () => {
     expect(await secret.count()).toBe(0);
   });
 
-  it('pauses and resumes', async () => {
-    await button('Pause').click();
+  it('pauses and resumes, from the keyboard alone', async () => {
+    // From the page's heading, Tab walks the actions in reading order; Enter presses the focused one.
+    await page.getByRole('heading', { level: 1 }).focus();
+    const reached: string[] = [];
+    for (let step = 0; step < 8 && !reached.includes('Pause'); step += 1) {
+      await page.keyboard.press('Tab');
+      reached.push(String(await page.evaluate('document.activeElement?.textContent?.trim()')));
+    }
+    expect(reached).toEqual(expect.arrayContaining(['Edit', 'Pause']));
+    expect(reached.indexOf('Edit')).toBeLessThan(reached.indexOf('Pause'));
+    await page.keyboard.press('Enter');
     await button('Resume').waitFor();
     expect(
       await page
