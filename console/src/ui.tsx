@@ -52,10 +52,17 @@ export function SecretPanel({ label, value, onDone }: { label: string; value: st
   return (
     <section class="secret" aria-labelledby="secret-heading">
       <h2 id="secret-heading">{label}</h2>
-      <p id="secret-once">
-        <strong>This {label.toLowerCase()} will not be shown again.</strong> Copy it now and keep it where
-        your listener can read it: it verifies the signature of every webhook.
-      </p>
+      {label === 'Public key' ? (
+        <p id="secret-once">
+          Your listener verifies the signature of every webhook with this public key (Ed25519). It is not a
+          secret: the subscription's page shows it too.
+        </p>
+      ) : (
+        <p id="secret-once">
+          <strong>This {label.toLowerCase()} will not be shown again.</strong> Copy it now and keep it where
+          your listener can read it: it verifies the signature of every webhook.
+        </p>
+      )}
       <div class="field">
         <label for="secret-value">{label}</label>
         <input

@@ -167,6 +167,13 @@ describe('the console, in Chromium', () => {
     expect(await page.getByText('will not be shown again').isVisible()).toBe(true);
     await expectAccessible();
     await screenshot('secret-shown-once');
+    // The copy button puts exactly the secret on the clipboard, and says so.
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: new URL(local.stack.url).origin,
+    });
+    await button('Copy signing secret').click();
+    await page.getByText('Copied to the clipboard.').waitFor();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(secret);
 
     await button('I have stored it').click();
     const link = page.getByRole('link', { name: JSON_NAME });
@@ -361,6 +368,31 @@ describe('the console, in Chromium', () => {
       (item) => item.name === SOAP_NAME,
     )?.soap;
     expect(soap).toEqual({ action: 'urn:crm#UserAdded', parameters: { Token: '[redacted]' } });
+  }, 30_000);
+
+  it('shows the public key of an Ed25519 subscription, saying it is no secret', async () => {
+    await page.getByRole('link', { name: 'Subscriptions' }).click();
+    await button('Add subscription').click();
+    await page.getByLabel('Name').fill('Signed with Ed25519');
+    await page.getByLabel('Entity').selectOption('Tag');
+    await page.getByRole('checkbox', { name: 'OnAdd', exact: true }).check();
+    await page.getByLabel('Listener URL').fill(ok.url);
+    await page.getByLabel('Signature').selectOption('ed25519');
+    await button('Create subscription').click();
+
+    const key = page.getByRole('textbox', { name: 'Public key' });
+    await key.waitFor();
+    const publicKey = await key.inputValue();
+    expect(publicKey).toMatch(/^whpk_/);
+    const panel = page.getByRole('region', { name: 'Public key' });
+    expect(await panel.textContent()).toContain('It is not a secret');
+    expect(await panel.textContent()).not.toContain('will not be shown again');
+    await button('I have stored it').click();
+    await page.getByRole('link', { name: 'Signed with Ed25519' }).click();
+    await page.getByRole('definition').filter({ hasText: publicKey }).waitFor();
+    await page.getByRole('link', { name: 'Subscriptions' }).click();
+    await page.getByRole('link', { name: SOAP_NAME }).click();
+    await page.getByRole('heading', { name: SOAP_NAME, level: 1 }).waitFor();
   }, 30_000);
 
   it('is usable 375 px wide, without sideways scrolling of the page', async () => {
