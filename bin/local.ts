@@ -9,6 +9,7 @@
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
+import { buildConsole } from '../console/build.js';
 import { retryScheduleText } from '../lambdas/config.js';
 import { CONSOLE_SESSION_PREFIX, isConsoleSessionToken } from '../lambdas/core/console-session-tokens.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
@@ -112,7 +113,10 @@ async function main(): Promise<void> {
   const apiKeys = loopback
     ? settings.WEBHOOKS_API_KEYS
     : settings.WEBHOOKS_API_KEYS.filter((pair) => pair !== DEV_KEY);
+  // The console is built from its sources at every start (esbuild, well under a second): nothing built is kept.
+  const consoleAssets = await buildConsole();
   const stack = await startLocalStack({
+    consoleAssets,
     port: settings.PORT,
     host: settings.HOST,
     backend,
@@ -146,6 +150,7 @@ async function main(): Promise<void> {
         ? 'CommBox webhooks, local runtime (embedded default: store and queues in SQLite)'
         : 'CommBox webhooks, local runtime (AWS emulators: DynamoDB on dynalite, SQS on fauxqs)',
       `  API and EventBridge PutEvents  ${stack.url}${loopback ? '' : '  (reachable beyond this machine)'}`,
+      `  console                        ${stack.url}/console`,
       ...stack.banner,
       `  data folder                    ${dataDir}`,
       `  listeners allowed              ${

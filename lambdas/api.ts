@@ -1,9 +1,10 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { DynamoConsoleSessionStore } from './adapters/dynamo-console-sessions.js';
+import { consoleResponse } from './api/console.js';
 import { type ApiEvent, type ApiResult, httpErrors } from './api/http.js';
 import { OPERATIONS } from './api/operations.js';
-import { API_ROUTES, type ApiRoute, type OperationId, routeKey } from './api/routes.js';
+import { API_ROUTES, type ApiRoute, isConsoleRouteKey, type OperationId, routeKey } from './api/routes.js';
 import { documentClient } from './commons/clients.js';
 import { logger } from './commons/logger.js';
 import { serviceDeps } from './commons/service-deps.js';
@@ -19,6 +20,8 @@ let consoleSessions: ConsoleSessionStore | undefined;
 
 /** API Gateway HTTP API (payload v2): one function for every route, dispatched on the route key. */
 async function dispatch(event: ApiEvent, _context: Context): Promise<ApiResult> {
+  // The console's static files: no key, no brand, no store.
+  if (isConsoleRouteKey(event.routeKey)) return consoleResponse(event.pathParameters?.proxy);
   const route = routes.get(event.routeKey);
   if (!route) throw new ClientError(404, 'not_found', 'No such route');
   const brand = route.authorized ? brandOf(event) : '';
@@ -70,6 +73,8 @@ function requireApiKey(event: ApiEvent): void {
 const stringOf = (value: unknown) => (typeof value === 'string' ? value : '');
 
 export const handler = middy<ApiEvent, ApiResult>().use(httpErrors()).handler(dispatch);
+
+export { useConsoleAssets } from './api/console.js';
 
 /** For tests and the local runtime: replace the dependencies the handler builds from the environment. */
 export function useServiceDeps(replacement: ServiceDeps | undefined): void {

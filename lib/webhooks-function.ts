@@ -65,6 +65,12 @@ export interface WebhooksFunctionProps {
   readonly logRetention?: RetentionDays;
   /** @default - CloudFormation generates one */
   readonly description?: string;
+  /**
+   * Shell commands run after esbuild, to add files beside the bundle (the API's console). Given the
+   * repository root and the bundle's folder.
+   * @default - none
+   */
+  readonly afterBundling?: (inputDir: string, outputDir: string) => string[];
 }
 
 /**
@@ -126,6 +132,15 @@ export class WebhooksFunction extends NodejsFunction {
         esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([from, to]) => `${from}=${to}`) },
         forceDockerBundling: false,
         metafile: scope.node.tryGetContext(BUNDLE_METAFILE_CONTEXT) === true,
+        ...(props.afterBundling
+          ? {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: props.afterBundling,
+              },
+            }
+          : {}),
       },
     });
 

@@ -23,7 +23,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type * as z from 'zod';
 import { TABLE } from '../lambdas/adapters/dynamo-table.js';
-import { API_ROUTES } from '../lambdas/api/routes.js';
+import { API_ROUTES, CONSOLE_ROUTES } from '../lambdas/api/routes.js';
 import { MAX_RECEIVE_COUNT_ENV } from '../lambdas/commons/failed-records.js';
 import { settingSchemas } from '../lambdas/config.js';
 import { OPERATIONAL_EVENT_SOURCE } from '../lambdas/core/event-sources.js';
@@ -355,6 +355,10 @@ export class WebhooksService extends Construct {
       description: 'Webhooks API: subscriptions, secrets, test events, delivery log, resend, replay',
       logRetention,
       environment: { ...tableEnv, ...queueEnv, ...settingsEnv },
+      // The console's files, built from console/src into the bundle's folder (lambdas/api/console.ts reads them).
+      afterBundling: (inputDir, outputDir) => [
+        `cd "${inputDir}" && node --import tsx console/build.ts "${outputDir}/console"`,
+      ],
     });
     this.authorizerFunction = new WebhooksFunction(this, 'Authorizer', {
       ...functions.authorizer,
@@ -597,7 +601,7 @@ export class WebhooksService extends Construct {
       identitySource: ['$request.header.Authorization'],
     });
     const integration = new HttpLambdaIntegration('ApiIntegration', this.apiFunction);
-    for (const route of API_ROUTES) {
+    for (const route of [...API_ROUTES, ...CONSOLE_ROUTES]) {
       const [added] = httpApi.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
@@ -607,7 +611,7 @@ export class WebhooksService extends Construct {
       if (!route.authorized && added) {
         Validations.of(added).acknowledge({
           id: 'AwsSolutions::AwsSolutions-APIG4',
-          reason: `${route.method} ${route.path} is public on purpose (lambdas/api/routes.ts): it serves the event catalogue or the API description, the same for every brand, and reads no brand's data.`,
+          reason: `${route.method} ${route.path} is public on purpose (lambdas/api/routes.ts): it serves the event catalogue, the API description or the console's static files, the same for every brand, and reads no brand's data.`,
         });
       }
     }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { ConsoleAssets } from '../lambdas/api/console.js';
 import { hashApiKey } from '../lambdas/core/api-keys.js';
 import type { ApiKeyStore } from '../lambdas/core/ports.js';
 import { ENV } from '../lambdas/environment.js';
@@ -56,6 +57,8 @@ export interface LocalStackOptions {
   readonly log?: (line: string) => void;
   /** Tests: the clock the authorizer checks console sessions' expiry against (default: the system's). */
   readonly sessionClock?: () => Date;
+  /** The console's files (console/build.ts), served at /console; without them /console answers 404. */
+  readonly consoleAssets?: ConsoleAssets;
   /** Benchmarks: told how long each handler invocation of the pollers took. */
   readonly onInvoke?: (name: string, durationMs: number, records: number) => void;
   /** Benchmarks, emulator mode: handed the stack's own SQS client (the event source mappings' and the rule targets'). */
@@ -166,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const pollers = backend.startPollers(modules, { onError, onInvoke: options.onInvoke });
     stops.unshift(() => pollers.stop());
 
+    api.useConsoleAssets(options.consoleAssets ?? new Map());
     const gateway = createLocalApiGateway({ api: api.handler, authorizer: authorizer.handler });
     const putEvents = createPutEventsHandler({
       region: REGION,

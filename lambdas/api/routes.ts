@@ -127,15 +127,45 @@ export const API_ROUTES = [
 
 export type OperationId = (typeof API_ROUTES)[number]['operationId'];
 
+/**
+ * The console's page and files (lambdas/api/console.ts): public, the same for every brand, no data. Kept
+ * apart from API_ROUTES (they are not API operations: no OpenAPI entry, no tenant-isolation case) but
+ * created, matched and dispatched like them. `{proxy+}` is API Gateway's greedy path variable.
+ */
+export const CONSOLE_ROUTES = [
+  {
+    method: 'GET',
+    path: '/console',
+    operationId: 'getConsole',
+    summary: 'The console (a web page)',
+    authorized: false,
+  },
+  {
+    method: 'GET',
+    path: '/console/{proxy+}',
+    operationId: 'getConsoleFile',
+    summary: "The console's script and style sheet",
+    authorized: false,
+  },
+] as const satisfies readonly ApiRoute[];
+
+/** Whether a route key (`GET /console`) is one of the console's. */
+export function isConsoleRouteKey(key: string): boolean {
+  return CONSOLE_ROUTES.some((route) => routeKey(route) === key);
+}
+
 /** `GET /subscriptions/{id}`: the routeKey API Gateway puts in the event. */
 export function routeKey(route: ApiRoute): string {
   return `${route.method} ${route.path}`;
 }
 
-const matchers = API_ROUTES.map((route) => ({
-  route: route as ApiRoute,
-  names: [...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => name ?? ''),
-  pattern: new RegExp(`^${route.path.replace(/\{\w+\}/g, '([^/]+)')}$`),
+const matchers = [...API_ROUTES, ...CONSOLE_ROUTES].map((route: ApiRoute) => ({
+  route,
+  names: [...route.path.matchAll(/\{(\w+)\+?\}/g)].map(([, name]) => name ?? ''),
+  // `{name}` is one segment; the greedy `{name+}` is the rest of the path. `/console/` is `/console`.
+  pattern: new RegExp(
+    `^${route.path.replace(/\{\w+\+\}/g, '(.+)').replace(/\{\w+\}/g, '([^/]+)')}${route.path === '/console' ? '/?' : ''}$`,
+  ),
 }));
 
 /**

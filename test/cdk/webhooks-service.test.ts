@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { App, CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -6,7 +6,7 @@ import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_ROUTES, routeKey } from '../../lambdas/api/routes.js';
+import { API_ROUTES, CONSOLE_ROUTES, routeKey } from '../../lambdas/api/routes.js';
 import { ENV } from '../../lambdas/environment.js';
 import { FUNCTIONS, QUEUES } from '../../lib/definitions.js';
 import type { WebhooksFunction } from '../../lib/webhooks-function.js';
@@ -284,6 +284,17 @@ describe('WebhooksService functions', () => {
     }
   });
 
+  it("puts the console's built files beside the API bundle only, where lambdas/api/console.ts reads them", () => {
+    const assetDirOf = (fn: WebhooksFunction) => {
+      const key = (functionProperties(fn).Code as { S3Key: string }).S3Key;
+      return path.join(app.outdir, `asset.${key.replace(/\.zip$/, '')}`);
+    };
+    const consoleDir = path.join(assetDirOf(service.apiFunction), 'console');
+    expect(readdirSync(consoleDir).sort()).toEqual(['console.css', 'console.js', 'icon.svg', 'index.html']);
+    expect(readFileSync(path.join(consoleDir, 'index.html'), 'utf8')).toContain('/console/console.js');
+    expect(existsSync(path.join(assetDirOf(service.routeFunction), 'console'))).toBe(false);
+  });
+
   it('bundles every handler into a minified ES module with a source map and the createRequire banner', () => {
     for (const fn of Object.values(resources('AWS::Lambda::Function'))) {
       const key = (fn.Properties.Code as { S3Key: string }).S3Key;
@@ -510,8 +521,8 @@ describe('WebhooksService HTTP API', () => {
   it('puts the authorizer on every authorized route and on no public one', () => {
     const routes = Object.values(resources('AWS::ApiGatewayV2::Route'));
     const authorizerId = Object.keys(resources('AWS::ApiGatewayV2::Authorizer'))[0];
-    expect(routes).toHaveLength(API_ROUTES.length);
-    for (const apiRoute of API_ROUTES) {
+    expect(routes).toHaveLength(API_ROUTES.length + CONSOLE_ROUTES.length);
+    for (const apiRoute of [...API_ROUTES, ...CONSOLE_ROUTES]) {
       const route = routes.find((candidate) => candidate.Properties.RouteKey === routeKey(apiRoute));
       expect(route, routeKey(apiRoute)).toBeDefined();
       if (apiRoute.authorized) {

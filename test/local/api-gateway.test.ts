@@ -107,3 +107,28 @@ describe('the request body', () => {
     expect(api).not.toHaveBeenCalled();
   });
 });
+
+describe("the console's routes", () => {
+  it.each([
+    ['/console', 'GET /console', undefined],
+    ['/console/', 'GET /console', undefined],
+    ['/console/console.js', 'GET /console/{proxy+}', { proxy: 'console.js' }],
+  ])('hands GET %s to the API without a key, the authorizer never asked', async (path, routeKey, params) => {
+    const { gateway, api, authorizer } = aGateway({ authorized: false });
+
+    const response = await gateway.handle('GET', path, {}, Buffer.alloc(0));
+
+    expect(response.status).toBe(200);
+    expect(authorizer).not.toHaveBeenCalled();
+    const event = api.mock.calls[0]?.[0];
+    expect(event?.routeKey).toBe(routeKey);
+    expect(event?.pathParameters).toEqual(params);
+  });
+
+  it('matches no other method on them', async () => {
+    const { gateway, api } = aGateway();
+    const response = await gateway.handle('POST', '/console/console.js', KEY, Buffer.alloc(0));
+    expect(response.status).toBe(404);
+    expect(api).not.toHaveBeenCalled();
+  });
+});
