@@ -34,7 +34,7 @@ export function signOut(): void {
 }
 
 /**
- * A console link (`/console/#session=<token>`): the token moves to sessionStorage and leaves the address
+ * A console link (`/console#session=<token>`): the token moves to sessionStorage and leaves the address
  * bar and the history at once, so it is neither bookmarked nor shown.
  */
 export function takeSessionFromLink(): boolean {

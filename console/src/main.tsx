@@ -6,7 +6,8 @@ import { SubscriptionPage } from './subscription-page.js';
 import { ErrorMessage, ScreenHeading } from './ui.js';
 import './styles.css';
 
-const fromLink = takeSessionFromLink();
+/** Whether the credential in use came from a console link (for the message when it is refused). */
+let fromLink = takeSessionFromLink();
 
 /** `#/subscriptions/<id>`: one subscription; anything else: the list. */
 function routeOf(hash: string): { page: 'list' } | { page: 'subscription'; id: string } {
@@ -18,6 +19,8 @@ function App() {
   const [signedIn, setSignedIn] = useState(credential() !== null);
   const [notice, setNotice] = useState<string | null>(null);
   const [route, setRoute] = useState(routeOf(location.hash));
+  /** Bumped when a console link replaces the credential in an open console: every screen loads anew. */
+  const [generation, setGeneration] = useState(0);
 
   useEffect(() => {
     whenRefused(() => {
@@ -29,7 +32,17 @@ function App() {
           : 'The API key was refused. Sign in again.',
       );
     });
-    const onHash = () => setRoute(routeOf(location.hash));
+    const onHash = () => {
+      // A console link opened in a tab that already shows the console changes only the fragment: no
+      // page load, so the token is taken here as well.
+      if (takeSessionFromLink()) {
+        fromLink = true;
+        setNotice(null);
+        setSignedIn(true);
+        setGeneration((value) => value + 1);
+      }
+      setRoute(routeOf(location.hash));
+    };
     addEventListener('hashchange', onHash);
     return () => removeEventListener('hashchange', onHash);
   }, []);
@@ -39,6 +52,7 @@ function App() {
       <SignIn
         notice={notice}
         onSignedIn={() => {
+          fromLink = false;
           setNotice(null);
           setSignedIn(true);
         }}
@@ -62,7 +76,7 @@ function App() {
           Sign out
         </button>
       </header>
-      <main>
+      <main key={generation}>
         {route.page === 'subscription' ? (
           <SubscriptionPage key={route.id} id={route.id} />
         ) : (

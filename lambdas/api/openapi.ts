@@ -44,7 +44,7 @@ const SUCCESS: Record<OperationId, { status: string; description: string }> = {
   createConsoleSession: {
     status: '201',
     description:
-      '`{ "url": "/console/#session=<token>", "token": "cbs_…", "expiresAt": "<ISO instant>" }`: `url` is ' +
+      '`{ "url": "/console#session=<token>", "token": "cbs_…", "expiresAt": "<ISO instant>" }`: `url` is ' +
       "relative to this API's base URL and opens the console signed in as the brand; `token` is the same " +
       'session token, for a console that takes it otherwise. It works as a bearer credential on every data ' +
       'route until `expiresAt` (at most an hour) and stops at once when the API key that made it is ' +

@@ -21,7 +21,7 @@ export const CONSOLE_SESSION_MAX_SECONDS = 60 * 60;
 /** The shortest a caller may ask for. */
 export const CONSOLE_SESSION_MIN_SECONDS = 60;
 /** Where the console reads the token from: the URL fragment, which browsers never send to a server. */
-export const CONSOLE_PATH = '/console/';
+export const CONSOLE_PATH = '/console';
 
 export const consoleSessionCreateSchema = z.strictObject({
   expiresInSeconds: z
@@ -37,7 +37,7 @@ export const consoleSessionCreateSchema = z.strictObject({
 
 /** What POST /console/sessions answers. */
 export interface ConsoleSessionCreated {
-  /** Relative to the API's base URL: `/console/#session=<token>`. */
+  /** Relative to the API's base URL: `/console#session=<token>`. */
   readonly url: string;
   readonly token: string;
   readonly expiresAt: string;

@@ -127,7 +127,7 @@ describe('a console session', { timeout: 60_000 }, () => {
     const { response, session } = await sessionOf(key);
 
     expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(session.url).toBe(`/console/#session=${session.token}`);
+    expect(session.url).toBe(`/console#session=${session.token}`);
     const expiresAt = Date.parse(session.expiresAt);
     expect(expiresAt).toBeGreaterThan(before + HOUR_MS - 1000);
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + HOUR_MS);

@@ -89,7 +89,7 @@ export const errorSchema = z.object({
 
 /** POST /console/sessions: exactly these three fields. */
 export const consoleSessionSchema = z.strictObject({
-  url: z.string().regex(/^\/console\/#session=cbs_[A-Za-z0-9_-]{43}$/),
+  url: z.string().regex(/^\/console#session=cbs_[A-Za-z0-9_-]{43}$/),
   token: z.string().regex(/^cbs_[A-Za-z0-9_-]{43}$/),
   expiresAt: z.iso.datetime(),
 });

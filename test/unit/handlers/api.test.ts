@@ -375,7 +375,7 @@ describe('POST /console/sessions', () => {
     expect(result.headers).toMatchObject({ 'content-type': 'application/json', 'cache-control': 'no-store' });
     expect(Object.keys(body).sort()).toEqual(['expiresAt', 'token', 'url']);
     expect(body.token).toMatch(/^cbs_[A-Za-z0-9_-]{43}$/);
-    expect(body.url).toBe(`/console/#session=${body.token}`);
+    expect(body.url).toBe(`/console#session=${body.token}`);
     expect(body.expiresAt).toBe('2026-11-27T13:00:00.000Z');
     const item = dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item;
     expect(item).toEqual({
@@ -503,7 +503,7 @@ describe('public routes and errors', () => {
       additionalProperties: false,
       properties: { expiresInSeconds: { type: 'integer', minimum: 60, maximum: 3600 } },
     });
-    expect(sessions.responses['201'].description).toContain('/console/#session=');
+    expect(sessions.responses['201'].description).toContain('/console#session=');
     expect(body.paths['/subscriptions'].get.security).toEqual([{ apiKey: [] }, { consoleSession: [] }]);
     expect(body.paths['/event-types'].get.security).toEqual([]);
     expect(Object.keys(body.components.securitySchemes)).toEqual(['apiKey', 'consoleSession']);
