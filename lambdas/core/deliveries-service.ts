@@ -14,7 +14,7 @@ import {
 import type { Page, PageRequest } from './ports.js';
 import { renderPayload } from './render.js';
 import { toFieldIssues } from './subscription.js';
-import { findSubscription, type ServiceDeps } from './subscriptions-service.js';
+import { findSubscription, REDACTED, type ServiceDeps } from './subscriptions-service.js';
 
 /** A replay re-sends at most this many deliveries per call; the response says when the range held more. */
 export const MAX_REPLAY = 1000;
@@ -46,7 +46,9 @@ export type DeliveryView = Delivery & { payload: { contentType: string; body: st
 
 /**
  * The delivery with the payload as the listener receives it, rendered from the event data its record
- * keeps (null if the catalogue no longer has its event, or for a legacy record whose event expired).
+ * keeps (null if the catalogue no longer has its event, or for a legacy record whose event expired). SOAP
+ * header parameters are credentials: the view shows each one's value as "[redacted]", as the
+ * subscription's view does.
  */
 async function withPayload(
   deps: ServiceDeps,
@@ -62,9 +64,15 @@ async function withPayload(
     brand: subscription.brand,
     data,
     includeCompleteData: subscription.includeCompleteData,
-    ...(subscription.soap ? { soap: subscription.soap } : {}),
+    ...(subscription.soap ? { soap: redactedSoap(subscription.soap) } : {}),
   });
   return { ...delivery, payload: { contentType, body } };
+}
+
+function redactedSoap(soap: NonNullable<Subscription['soap']>): NonNullable<Subscription['soap']> {
+  if (!soap.parameters) return soap;
+  const parameters = Object.fromEntries(Object.keys(soap.parameters).map((name) => [name, REDACTED]));
+  return { ...soap, parameters };
 }
 
 /** Queues a delivery again; it gets a fresh retry schedule and keeps its webhook-id. */

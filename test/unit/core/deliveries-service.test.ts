@@ -143,6 +143,23 @@ describe('the delivery log', () => {
     expect(events.legacyReads).toEqual([]);
   });
 
+  it("shows a SOAP payload's header parameters by name with their values redacted (they are credentials)", async () => {
+    const soap = { action: 'urn:notify', parameters: { Username: 'svc-user', Password: 's3cret-value' } };
+    deps = {
+      ...deps,
+      subscriptions: new InMemorySubscriptionStore({ ...subscription, format: 'soap', soap }),
+    };
+    deliveries.seed(aFailedDelivery(1));
+
+    const page = await listDeliveries(deps, 'acme', subscription.id, { limit: 25 });
+    const body = page.items[0]?.payload?.body ?? '';
+
+    expect(body).toContain('Username');
+    expect(body).toContain('[redacted]');
+    expect(body).not.toContain('svc-user');
+    expect(body).not.toContain('s3cret-value');
+  });
+
   it('answers 404 for the deliveries of a subscription of another brand', async () => {
     deliveries.seed(aFailedDelivery(1));
 
