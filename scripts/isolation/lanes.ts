@@ -9,11 +9,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { apiClient } from '../../test/integration/support/api-client.js';
 import { commboxEvent, eventBridgeClient, putEvents } from '../../test/integration/support/events.js';
 import { freshDataDir, removeDataDir } from '../../test/integration/support/fixtures.js';
 import { BRANDS, startLocalProcess } from '../../test/integration/support/local-process.js';
+import { runAlone } from './support.js';
 
 const FLOOD = Number(process.env.LANES_FLOOD ?? 5000);
 const B_EVERY_MS = 200;
@@ -115,14 +115,4 @@ export async function run(): Promise<{ title: string; lines: string[] }> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run()
-    .then(({ title, lines }) => {
-      console.log(title);
-      for (const line of lines) console.log(`  ${line}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
-}
+runAlone(import.meta.url, run);

@@ -10,11 +10,12 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { apiClient } from '../../test/integration/support/api-client.js';
 import { commboxEvent, eventBridgeClient, putEvents } from '../../test/integration/support/events.js';
 import { freshDataDir, removeDataDir } from '../../test/integration/support/fixtures.js';
 import { BRANDS, capturedLogs, startLocalProcess } from '../../test/integration/support/local-process.js';
+import { busiestSecond } from '../../test/integration/support/windows.js';
+import { runAlone } from './support.js';
 
 const LIMIT = Number(process.env.RATE_LIMIT_PER_SECOND ?? 10);
 const EVENTS = Number(process.env.RATE_LIMIT_EVENTS ?? 150);
@@ -50,18 +51,6 @@ async function startListener(): Promise<{
     arrivals,
     latencies,
   };
-}
-
-/** The most of `times` (ms) in any one window [t, t + 1000). */
-export function busiestSecond(times: readonly number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while ((sorted[end] ?? 0) - (sorted[start] ?? 0) >= 1000) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
 }
 
 function percentile(values: readonly number[], p: number): number {
@@ -142,14 +131,4 @@ export async function run(): Promise<{ title: string; lines: string[] }> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run()
-    .then(({ title, lines }) => {
-      console.log(title);
-      for (const line of lines) console.log(`  ${line}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
-}
+runAlone(import.meta.url, run);

@@ -7,6 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
+import { pathToFileURL } from 'node:url';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { type ApiClient, apiClient } from '../../test/integration/support/api-client.js';
 import { commboxEvent, eventBridgeClient, putEvents } from '../../test/integration/support/events.js';
@@ -268,4 +269,18 @@ export function sendCounter(stack: LocalProcess, brand: string) {
     },
     close: () => db.close(),
   };
+}
+
+/** A scenario run on its own (`npx tsx scripts/isolation/<name>.ts`): prints it as the runner would. */
+export function runAlone(moduleUrl: string, run: () => Promise<ScenarioResult>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  run()
+    .then(({ title, lines }) => {
+      console.log(title);
+      for (const line of lines) console.log(`  ${line}`);
+    })
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
 }

@@ -10,6 +10,7 @@ import {
 import { BRANDS } from './support/local-process.js';
 import { useLocalStack } from './support/local-stack.js';
 import { sleep } from './support/wait.js';
+import { busiestSecond } from './support/windows.js';
 
 /*
  * A subscription's `maxRequestsPerSecond` on the local stack: a burst of events reaches a loopback
@@ -23,18 +24,6 @@ const LIMIT = 10;
 const EVENTS = 60;
 /** The most requests any one-second window may hold: the limit + 10 %. */
 const MOST_IN_A_SECOND = Math.floor(LIMIT * 1.1);
-
-/** The most of `times` (ms, any order) that fall in one window [t, t + 1000). */
-function busiestSecond(times: readonly number[]): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  let start = 0;
-  for (let end = 0; end < sorted.length; end++) {
-    while ((sorted[end] ?? 0) - (sorted[start] ?? 0) >= 1000) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}
 
 describe('per-subscription rate limit', { timeout: 60_000 }, () => {
   it('keeps a burst to the limit (+10 %) in every one-second window, and delivers all of it at the first attempt', async () => {
