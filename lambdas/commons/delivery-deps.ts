@@ -1,10 +1,11 @@
 import { EventBridgeOperationalEvents } from '../adapters/eventbridge-operational-events.js';
+import { DynamoParkingStore } from '../adapters/dynamo-parking.js';
 import { createListenerClient, type ListenerClient } from '../adapters/listener-client.js';
 import type { Config } from '../config.js';
 import { CircuitBreakers, InFlightLimiter } from '../core/circuit-breaker.js';
 import type { DeliveryDeps } from '../core/delivery.js';
 import type { OperationalEvents } from '../core/ports.js';
-import { eventBridgeClient } from './clients.js';
+import { documentClient, eventBridgeClient } from './clients.js';
 import { deliveryQueueFor } from './deps.js';
 import { logger } from './logger.js';
 import { storesWithSecretsFor } from './secrets.js';
@@ -37,6 +38,8 @@ export function deliveryDeps(config: Config): DeliveryDeps {
     // Listener isolation state lives as long as these deps: the container (lambdas/core/circuit-breaker.ts).
     breakers: new CircuitBreakers(),
     limiter: new InFlightLimiter(),
+    // An open circuit's deliveries wait in the table, not in the queue (lambdas/core/parking.ts).
+    parking: new DynamoParkingStore(documentClient(), config.tableName),
     operational: config.eventBusName
       ? new EventBridgeOperationalEvents(eventBridgeClient(), config.eventBusName)
       : logOnly,

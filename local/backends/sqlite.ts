@@ -109,6 +109,7 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
         events,
         deliveries,
         queue: deliveryQueue,
+        parking: stores.parking,
       });
       modules.api.useServiceDeps({
         ...serviceDeps(config),

@@ -4,6 +4,7 @@ import type {
   ConsoleSessionStore,
   DeliveryStore,
   EventStore,
+  ParkingStore,
   RejectedEventStore,
   SubscriptionStore,
 } from '../../lambdas/core/ports.js';
@@ -11,6 +12,7 @@ import { apiKeyContract } from './api-keys.contract.js';
 import { consoleSessionContract } from './console-sessions.contract.js';
 import { deliveryContract } from './deliveries.contract.js';
 import { eventContract } from './events.contract.js';
+import { parkingContract } from './parking.contract.js';
 import { subscriptionContract } from './subscriptions.contract.js';
 
 /*
@@ -25,6 +27,7 @@ export interface Stores {
   readonly deliveries: DeliveryStore;
   readonly apiKeys: ApiKeyStore;
   readonly consoleSessions: ConsoleSessionStore;
+  readonly parking: ParkingStore;
 }
 
 /** The stores under test, ready by the time the tests run (built in the backend file's beforeAll). */
@@ -39,4 +42,5 @@ export function describeStoreContract(stores: StoresUnderTest): void {
   deliveryContract(stores);
   apiKeyContract(stores);
   consoleSessionContract(stores);
+  parkingContract(stores);
 }

@@ -4,6 +4,7 @@ import type {
   ConsoleSessionStore,
   DeliveryStore,
   EventStore,
+  ParkingStore,
   RejectedEventStore,
   SubscriptionStore,
 } from '../../../lambdas/core/ports.js';
@@ -11,6 +12,7 @@ import { SqliteApiKeyStore } from './api-keys.js';
 import { SqliteConsoleSessionStore } from './console-sessions.js';
 import { SqliteDeliveryStore } from './deliveries.js';
 import { SqliteEventStore } from './events.js';
+import { SqliteParkingStore } from './parking.js';
 import { createStoreSchema } from './schema.js';
 import { SqliteSubscriptionStore } from './subscriptions.js';
 import { turnBatchFor } from './turn-batch.js';
@@ -28,6 +30,7 @@ export interface SqliteStores {
   readonly deliveries: DeliveryStore;
   readonly apiKeys: ApiKeyStore;
   readonly consoleSessions: ConsoleSessionStore;
+  readonly parking: ParkingStore;
 }
 
 /** The stores on `db`, creating their tables the first time. */
@@ -40,5 +43,6 @@ export function createSqliteStores(db: DatabaseSync): SqliteStores {
     deliveries: new SqliteDeliveryStore(db, batch),
     apiKeys: new SqliteApiKeyStore(db),
     consoleSessions: new SqliteConsoleSessionStore(db),
+    parking: new SqliteParkingStore(db, batch),
   };
 }
