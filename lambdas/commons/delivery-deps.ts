@@ -1,5 +1,5 @@
-import { EventBridgeOperationalEvents } from '../adapters/eventbridge-operational-events.js';
 import { DynamoParkingStore } from '../adapters/dynamo-parking.js';
+import { EventBridgeOperationalEvents } from '../adapters/eventbridge-operational-events.js';
 import { createListenerClient, type ListenerClient } from '../adapters/listener-client.js';
 import type { Config } from '../config.js';
 import { CircuitBreakers, InFlightLimiter } from '../core/circuit-breaker.js';

@@ -135,7 +135,11 @@ async function attemptDelivery(
     if (parked) return parked;
   }
   const admission = probe ? PROBE_ADMISSION : await admit(deps, subscription);
-  if (admission.verdict === 'defer') return defer(deps, message, admission);
+  if (admission.verdict === 'defer') {
+    // The circuit opened while this delivery waited for a slot: parked as well, not held in the queue.
+    const parked = admission.circuit === 'open' && (await parkIfOpen(deps, message, subscription, event));
+    return parked || defer(deps, message, admission);
+  }
   let result: ListenerResult;
   try {
     const payload = renderPayload(subscription.format, {

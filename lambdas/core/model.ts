@@ -34,7 +34,8 @@ export interface Subscription extends Omit<SubscriptionSpec, 'status'> {
   readonly certificateExpiryNoticed?: string;
   /**
    * Set while the subscription's circuit is open and its deliveries are parked in the table
-   * (lambdas/core/parking.ts): when it opened, also the token of its one probe message.
+   * (lambdas/core/parking.ts): when it opened, an ISO instant followed by `/` and a random tag, so each
+   * park is told apart; its one probe message carries it.
    */
   readonly parkedSince?: string;
   /** When a probe last closed the circuit: deliver containers whose breaker opened before then close theirs. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type CircuitBreakers, DEFAULT_BREAKER_SETTINGS } from './circuit-breaker.js';
 import { requeue } from './delivery-admission.js';
 import {
@@ -74,7 +75,9 @@ export async function parkIfOpen(
       deps.breakers.close(subscription.id);
       return undefined;
     }
-    since = deps.now().toISOString();
+    // When, and which park: containers whose breakers open in the same millisecond race with different
+    // tokens, so exactly one probe chain is the park's.
+    since = `${deps.now().toISOString()}/${randomBytes(6).toString('hex')}`;
     // The probe first: a park without its probe would hold the deliveries for ever. A probe whose park
     // lost the race (another container parked first) is dropped on arrival: it carries its own `since`.
     await sendProbe(deps, subscription, since, PROBE_FIRST_SECONDS);
