@@ -3,7 +3,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type DeliveryResult, deliverMessage } from '../../../lambdas/core/delivery.js';
 import { deliveryIdFor } from '../../../lambdas/core/ids.js';
 import type { DeliveryMessage, Subscription } from '../../../lambdas/core/model.js';
-import { DRAIN_BATCH, PROBE_FIRST_SECONDS, PROBE_MAX_SECONDS } from '../../../lambdas/core/parking.js';
+import {
+  DRAIN_BATCH,
+  PROBE_FIRST_SECONDS,
+  PROBE_MAX_SECONDS,
+  SWEEP_DELAY_SECONDS,
+} from '../../../lambdas/core/parking.js';
 import { createSqliteStores, type SqliteStores } from '../../../local/sqlite/stores/index.js';
 import { anEvent, DeliveryWorld } from '../../support/delivery-world.js';
 import { respond } from '../../support/in-memory-ports.js';
@@ -252,6 +257,73 @@ describe('parking an open circuit', () => {
 
     expect(await deliver(aMessage(42))).toMatchObject({ outcome: 'succeeded' });
     expect(world.deps.breakers.openedAt(subscription.id)).toBeUndefined();
+  });
+
+  it('fails a probed delivery that runs out of attempts, announcing it, and probes the next one', async () => {
+    world.deps = { ...world.deps, retrySchedule: [0, 5, 10] };
+    await openTheCircuit();
+    await deliver(aMessage(20));
+    await deliver(aMessage(21));
+    const since = (await current())?.parkedSince as string;
+    const probe = (backoffSeconds: number): DeliveryMessage => ({
+      ...aMessage(0),
+      circuit: { step: 'probe', parkedSince: since, backoffSeconds },
+    });
+    // The five deliveries that opened the circuit come back (1 attempt each) and are parked too.
+    world.clock.advance(10_000);
+    await runVisible();
+    const oldest = aMessage(0).deliveryId;
+
+    expect(await deliver(probe(30))).toMatchObject({ outcome: 'probing', delaySeconds: 60 });
+    expect(await deliver(probe(60))).toMatchObject({ outcome: 'probing', delaySeconds: 60 });
+
+    // Its third attempt was its last: failed and announced; the next probe waits as long, for the next one.
+    const exhausted = await stores.deliveries.get(subscription.id, oldest);
+    expect(exhausted).toMatchObject({ status: 'failed' });
+    expect(exhausted?.attempts).toHaveLength(3);
+    expect(world.operational.published).toContainEqual(
+      expect.objectContaining({ type: 'Delivery.Exhausted', deliveryId: oldest }),
+    );
+    const next = (await stores.parking.listParked(subscription.id, 1))[0];
+    expect(next?.id).not.toBe(oldest);
+    expect(inQueue.at(-1)?.message.circuit).toEqual({
+      step: 'probe',
+      parkedSince: since,
+      backoffSeconds: 60,
+    });
+  });
+
+  it('disables a subscription that keeps failing for disableAfterDays, and its probe then drains the rest as failed', async () => {
+    await openTheCircuit();
+    for (let n = 30; n < 40; n += 1) await deliver(aMessage(n));
+    const since = (await current())?.parkedSince as string;
+
+    world.clock.advance(6 * 24 * 60 * 60 * 1000);
+    const probe: DeliveryMessage = {
+      ...aMessage(0),
+      circuit: { step: 'probe', parkedSince: since, backoffSeconds: 300 },
+    };
+    await deliver(probe);
+    expect((await current())?.status).toBe('disabled');
+    expect(world.operational.published).toContainEqual(
+      expect.objectContaining({ type: 'Subscription.Disabled' }),
+    );
+
+    // The next probe finds it disabled: the park ends and every parked delivery fails as a disabled one's.
+    await deliver(probe);
+    await runVisible();
+    world.clock.advance(SWEEP_DELAY_SECONDS * 1000);
+    await runVisible();
+    expect(await stores.parking.listParked(subscription.id, 100)).toEqual([]);
+    const failed = await stores.deliveries.list(subscription.id, { status: 'failed', limit: 100 });
+    expect(failed.items.map((delivery) => delivery.id)).toEqual(
+      expect.arrayContaining(Array.from({ length: 10 }, (_, n) => aMessage(30 + n).deliveryId)),
+    );
+    // Left: the probe the failing one sent; it finds the park over and nothing parked, and ends.
+    expect(inQueue.map((entry) => entry.message.circuit?.step)).toEqual(['probe']);
+    world.clock.advance(PROBE_MAX_SECONDS * 1000);
+    expect(await runVisible()).toEqual([{ outcome: 'drained', count: 0 }]);
+    expect(inQueue).toEqual([]);
   });
 
   it('does not park test events (they go through the breaker as before)', async () => {
