@@ -24,7 +24,7 @@ const PARTITIONS = {
 
 export interface PermissionTargets {
   readonly table: Table;
-  /** The index the API lists pending and failed deliveries from. */
+  /** The index the API lists deliveries by status from, and deliver its parked deliveries. */
   readonly indexName: string;
   readonly deliveryQueue: IQueue;
   readonly eventBus: IEventBus;
@@ -63,6 +63,13 @@ export function grantLeastPrivilege(targets: PermissionTargets): void {
   deliver.addToRolePolicy(onItems(table, ['GetItem', 'BatchGetItem'], [brand, event]));
   deliver.addToRolePolicy(onItems(table, ['UpdateItem'], [brand, delivery]));
   deliver.addToRolePolicy(onItems(table, ['PutItem', 'BatchWriteItem'], [delivery]));
+  // An open circuit's parked deliveries, oldest first, for its probe and its drain (lambdas/core/parking.ts).
+  deliver.addToRolePolicy(
+    new PolicyStatement({
+      actions: ['dynamodb:Query'],
+      resources: [`${table.tableArn}/index/${targets.indexName}`],
+    }),
+  );
   // The event source mapping grants consumption to the function; a wait is a new message, never a
   // change of a received message's visibility.
   // The rate buckets of subscriptions with maxRequestsPerSecond: a conditional update per delivery, and a

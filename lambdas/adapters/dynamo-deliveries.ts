@@ -18,7 +18,7 @@ import {
 /*
  * Deliveries (docs/DATA-MODEL.md):
  *   delivery  pk SUB#<subscriptionId>  sk DLV#<deliveryId>  StoredDelivery (with the event's data) + expiresAt
- *             while pending or failed: gsi1pk DLV#<subscriptionId>#<status>  gsi1sk <deliveryId>
+ *             while pending, failed or parked: gsi1pk DLV#<subscriptionId>#<status>  gsi1sk <deliveryId>
  * Delivery ids start with the event's arrival time, so both sort keys order deliveries by time. The index
  * is sparse: a succeeded delivery leaves it (no index write for the common case), and is listed by a
  * filtered query of its subscription's partition instead.
@@ -51,7 +51,7 @@ const SET_FIELDS = [
   'data',
 ] as const;
 /** Statuses listed through gsi1; a succeeded delivery is not in the index. */
-const INDEXED: ReadonlySet<DeliveryStatus> = new Set(['pending', 'failed']);
+const INDEXED: ReadonlySet<DeliveryStatus> = new Set(['pending', 'failed', 'parked']);
 /** A filtered listing of succeeded deliveries reads at most this many pages of the partition per call. */
 const MAX_FILTERED_PAGES = 10;
 
@@ -60,7 +60,7 @@ function indexEntry(subscriptionId: string, deliveryId: string, status: Delivery
   return INDEXED.has(status) ? { gsi1pk: statusKey(subscriptionId, status), gsi1sk: deliveryId } : {};
 }
 /** Optional fields: SET when present, REMOVEd when absent. */
-const OPTIONAL_FIELDS = ['nextAttemptAt', 'failureReason'] as const;
+const OPTIONAL_FIELDS = ['nextAttemptAt', 'failureReason', 'parkedAt', 'runAttemptsBefore'] as const;
 
 export class DynamoDeliveryStore implements DeliveryStore {
   constructor(

@@ -66,7 +66,10 @@ const QUERY_PARAMETERS: Record<string, object> = {
   status: {
     name: 'status',
     in: 'query',
-    schema: { type: 'string', enum: ['pending', 'succeeded', 'failed'] },
+    description:
+      "`parked`: held while the subscription's circuit is open (its listener kept failing); it uses no attempts " +
+      'while parked and is queued again, as `pending`, once a probe finds the listener back.',
+    schema: { type: 'string', enum: ['pending', 'succeeded', 'failed', 'parked'] },
   },
 };
 

@@ -1,3 +1,4 @@
+import { DynamoParkingStore } from '../adapters/dynamo-parking.js';
 import { DynamoRateLimiter } from '../adapters/dynamo-rate-limiter.js';
 import { EventBridgeOperationalEvents } from '../adapters/eventbridge-operational-events.js';
 import { createListenerClient, type ListenerClient } from '../adapters/listener-client.js';
@@ -40,6 +41,8 @@ export function deliveryDeps(config: Config): DeliveryDeps {
     limiter: new InFlightLimiter(),
     rateLimiter: new DynamoRateLimiter(documentClient(), config.tableName),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    // An open circuit's deliveries wait in the table, not in the queue (lambdas/core/parking.ts).
+    parking: new DynamoParkingStore(documentClient(), config.tableName),
     operational: config.eventBusName
       ? new EventBridgeOperationalEvents(eventBridgeClient(), config.eventBusName)
       : logOnly,

@@ -44,6 +44,8 @@ export type Admission =
 interface Circuit {
   consecutiveFailures: number;
   openUntil: number;
+  /** When the circuit last opened from closed; 0 while closed. */
+  openedAt: number;
   cooldownMs: number;
   probing: boolean;
 }
@@ -93,11 +95,23 @@ export class CircuitBreakers {
     return (this.circuits.get(key)?.openUntil ?? 0) > this.clock();
   }
 
+  /** When the circuit opened (epoch ms), while it is open or half-open; undefined while closed. */
+  openedAt(key: string): number | undefined {
+    const openedAt = this.circuits.get(key)?.openedAt ?? 0;
+    return openedAt > 0 ? openedAt : undefined;
+  }
+
+  /** Closes the circuit: a probe elsewhere found the listener back (lambdas/core/parking.ts). */
+  close(key: string): void {
+    this.circuits.delete(key);
+  }
+
   private record(circuit: Circuit, wasProbe: boolean, outcome: AttemptOutcome): void {
     if (wasProbe) circuit.probing = false;
     if (!hurts(outcome)) {
       circuit.consecutiveFailures = 0;
       circuit.openUntil = 0;
+      circuit.openedAt = 0;
       circuit.cooldownMs = this.settings.cooldownMs;
       return;
     }
@@ -106,7 +120,8 @@ export class CircuitBreakers {
       circuit.cooldownMs = Math.min(circuit.cooldownMs * 2, this.settings.maxCooldownMs);
       circuit.openUntil = this.clock() + circuit.cooldownMs;
     } else if (circuit.consecutiveFailures >= this.settings.failureThreshold && circuit.openUntil === 0) {
-      circuit.openUntil = this.clock() + circuit.cooldownMs;
+      circuit.openedAt = this.clock();
+      circuit.openUntil = circuit.openedAt + circuit.cooldownMs;
     }
   }
 
@@ -116,6 +131,7 @@ export class CircuitBreakers {
       circuit = {
         consecutiveFailures: 0,
         openUntil: 0,
+        openedAt: 0,
         cooldownMs: this.settings.cooldownMs,
         probing: false,
       };

@@ -55,7 +55,7 @@ async function withPayload(
   subscription: Subscription,
   stored: StoredDelivery,
 ): Promise<DeliveryView> {
-  const { data: kept, ...delivery } = stored;
+  const { data: kept, runAttemptsBefore: _schedulePlace, ...delivery } = stored;
   const data = kept ?? (await deps.events.getLegacy(delivery.eventKey))?.data;
   const definition = findEvent(delivery.entity, delivery.event);
   if (!definition || !data) return { ...delivery, payload: null };

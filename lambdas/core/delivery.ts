@@ -1,6 +1,6 @@
 import { findEvent } from './catalogue.js';
 import type { CircuitBreakers, InFlightLimiter } from './circuit-breaker.js';
-import { admit, defer, requeue, waitUntilDue } from './delivery-admission.js';
+import { admit, defer, type Go, requeue, waitUntilDue } from './delivery-admission.js';
 import type { DeliveryLogMode } from './delivery-log.js';
 import { clientCertificateProblem, noticeCertificateExpiry } from './delivery-tls.js';
 import {
@@ -11,6 +11,7 @@ import {
   expiresAtEpoch,
   type Subscription,
 } from './model.js';
+import { circuitStep, type ParkingResult, type ProbeOutcome, parkIfOpen } from './parking.js';
 import type {
   DeliveryQueue,
   DeliveryStore,
@@ -19,6 +20,7 @@ import type {
   ListenerResult,
   OperationalEvent,
   OperationalEvents,
+  ParkingStore,
   RateLimiter,
   SubscriptionStore,
 } from './ports.js';
@@ -49,6 +51,8 @@ export interface DeliveryDeps {
   readonly rateLimiter: RateLimiter;
   /** Waits for a rate-limited subscription's slot when it is less than a second off. */
   readonly sleep: (ms: number) => Promise<void>;
+  /** Parking of open circuits (./parking.ts); without it an open circuit holds deliveries in the queue. */
+  readonly parking?: ParkingStore;
 }
 
 export type DeliveryResult =
@@ -61,7 +65,8 @@ export type DeliveryResult =
     }
   | { readonly outcome: 'dropped'; readonly reason: string }
   | { readonly outcome: 'deferred'; readonly reason: string; readonly delaySeconds: number }
-  | { readonly outcome: 'waiting'; readonly delaySeconds: number };
+  | { readonly outcome: 'waiting'; readonly delaySeconds: number }
+  | ParkingResult;
 
 /**
  * Makes one attempt of a delivery: renders the event for the subscription, signs it with every active
@@ -76,6 +81,37 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
   if (waiting) return waiting;
   const subscription = await deps.subscriptions.get(message.brand, message.subscriptionId);
   if (!subscription) return { outcome: 'dropped', reason: 'the subscription was deleted' };
+  // A probe or drain of an open circuit (./parking.ts): the probe's attempt is the attempt below.
+  if (message.circuit) {
+    return circuitStep(deps, message, subscription, async (parked) =>
+      probeOutcome(await attemptDelivery(deps, parked, subscription, true)),
+    );
+  }
+  return attemptDelivery(deps, message, subscription, false);
+}
+
+function probeOutcome(result: DeliveryResult): ProbeOutcome {
+  switch (result.outcome) {
+    case 'succeeded':
+    case 'retrying':
+    case 'failed':
+    case 'gone':
+      return result.outcome;
+    default:
+      return 'dropped';
+  }
+}
+
+/**
+ * One attempt of `message` to `subscription`. A probe (`probe`) skips the breaker (it is the circuit's
+ * probe) and parks the delivery again instead of queueing a retry.
+ */
+async function attemptDelivery(
+  deps: DeliveryDeps,
+  message: DeliveryMessage,
+  subscription: Subscription,
+  probe: boolean,
+): Promise<DeliveryResult> {
   // The event rides in the message (resends and replays rebuild it from the delivery's record); a legacy
   // message without it reads the event item older builds stored (LEGACY_EVENTS in ports.ts).
   const carried = message.event ?? (await deps.events.getLegacy(message.eventKey));
@@ -89,7 +125,7 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
   const started = deps.now();
   const id = webhookId(message.eventKey, subscription.id);
   const record = (status: DeliveryStatus, result: ListenerResult, step: NextStep) =>
-    recordAttempt(deps, { message, subscription, event, id, attempt, started, status, result, step });
+    recordAttempt(deps, { message, subscription, event, id, attempt, started, status, result, step, probe });
 
   if (subscription.status !== 'active' && !message.test) {
     const reason = `the subscription is ${subscription.status}`;
@@ -98,8 +134,13 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
     return { outcome: 'failed', attempt, reason };
   }
 
-  // The subscription's rate limit before anything else: a delivery past it waits for its slot or goes back
-  // on the queue without an attempt, and takes no in-flight slot meanwhile.
+  // An open circuit's deliveries wait in the table (./parking.ts), before they take a rate slot.
+  if (!probe) {
+    const parked = await parkIfOpen(deps, message, subscription, event);
+    if (parked) return parked;
+  }
+  // The subscription's rate limit next: a delivery past it waits for its slot or goes back on the queue
+  // without an attempt, and takes no in-flight slot meanwhile.
   const paced = await pace(deps, subscription, message);
   const { rateSlotAt: _held, ...unslotted } = message;
   if (paced?.verdict === 'defer') {
@@ -108,8 +149,12 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
   }
   // Admission next: a deferred delivery is neither rendered nor signed, and the signature's timestamp is
   // the time the POST goes out, after any wait for a slot.
-  const admission = await admit(deps, subscription);
-  if (admission.verdict === 'defer') return defer(deps, message, admission);
+  const admission = probe ? PROBE_ADMISSION : await admit(deps, subscription);
+  if (admission.verdict === 'defer') {
+    // The circuit opened while this delivery waited for a slot: parked as well, not held in the queue.
+    const parked = admission.circuit === 'open' && (await parkIfOpen(deps, message, subscription, event));
+    return parked || defer(deps, message, admission);
+  }
   let result: ListenerResult | undefined;
   try {
     const payload = renderPayload(subscription.format, {
@@ -170,7 +215,8 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
   switch (step.action) {
     case 'succeeded':
       // Failures-only log: a first-attempt success leaves no record (one write less per delivery).
-      if (deps.deliveryLog === 'full' || attempt > 1) await record('succeeded', result, step);
+      if (deps.deliveryLog === 'full' || attempt > 1 || message.unparked)
+        await record('succeeded', result, step);
       if (subscription.failingSince) {
         await deps.subscriptions.markHealthy(subscription.brand, subscription.id);
         // A retry that worked is routine; operators hear of a recovery after a real outage only.
@@ -184,8 +230,10 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
       }
       return { outcome: 'succeeded', attempt };
     case 'retry':
-      await record('pending', result, step);
+      await record(probe ? 'parked' : 'pending', result, step);
       await noteFailure(deps, subscription);
+      // A probe's delivery stays parked; the probe itself comes again (./parking.ts).
+      if (probe) return { outcome: 'retrying', attempt, reason: step.reason, delaySeconds: 0 };
       await requeue(
         deps,
         {
@@ -213,6 +261,9 @@ export async function deliverMessage(deps: DeliveryDeps, message: DeliveryMessag
       return { outcome: 'gone', attempt, reason: step.reason };
   }
 }
+
+/** A probe goes whatever this container's breaker says; its outcome is not the breaker's to count. */
+const PROBE_ADMISSION: Go = { verdict: 'go', record: () => {}, abandon: () => {} };
 
 /** Disables the subscription with its reason, and says so on the bus. */
 async function disableSubscription(
@@ -266,10 +317,12 @@ interface AttemptContext {
   readonly status: DeliveryStatus;
   readonly result: ListenerResult;
   readonly step: NextStep;
+  /** A probe's attempt: a failure to retry parks the delivery again, keeping its place in the schedule. */
+  readonly probe: boolean;
 }
 
 async function recordAttempt(deps: DeliveryDeps, context: AttemptContext): Promise<void> {
-  const { message, subscription, event, id, attempt, started, status, result, step } = context;
+  const { message, subscription, event, id, attempt, started, status, result, step, probe } = context;
   const at = started.toISOString();
   const statusCode = result.outcome.kind === 'response' ? result.outcome.status : undefined;
   await deps.deliveries.recordAttempt({
@@ -285,7 +338,10 @@ async function recordAttempt(deps: DeliveryDeps, context: AttemptContext): Promi
       data: event.data,
       status,
       createdAt: at,
-      ...(step.action === 'retry'
+      ...(status === 'parked'
+        ? { parkedAt: deps.now().toISOString(), runAttemptsBefore: (message.runAttemptsBefore ?? 0) + 1 }
+        : {}),
+      ...(step.action === 'retry' && !probe
         ? { nextAttemptAt: new Date(deps.now().getTime() + step.delaySeconds * 1000).toISOString() }
         : {}),
       ...(status === 'failed' && 'reason' in step ? { failureReason: step.reason } : {}),

@@ -32,6 +32,14 @@ export interface Subscription extends Omit<SubscriptionSpec, 'status'> {
   readonly failingSince?: string;
   /** The fingerprint256 of the client certificate whose coming expiry was announced (once per certificate). */
   readonly certificateExpiryNoticed?: string;
+  /**
+   * Set while the subscription's circuit is open and its deliveries are parked in the table
+   * (lambdas/core/parking.ts): when it opened, an ISO instant followed by `/` and a random tag, so each
+   * park is told apart; its one probe message carries it.
+   */
+  readonly parkedSince?: string;
+  /** When a probe last closed the circuit: deliver containers whose breaker opened before then close theirs. */
+  readonly circuitClosedAt?: string;
 }
 
 /**
@@ -47,7 +55,8 @@ export interface EventClaim {
   readonly receivedAt: string;
 }
 
-export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+/** `parked`: held in the table while its subscription's circuit is open (lambdas/core/parking.ts). */
+export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed', 'parked'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export interface DeliveryAttempt {
@@ -78,6 +87,11 @@ export interface Delivery {
   readonly nextAttemptAt?: string;
   /** Why it failed, once failed. */
   readonly failureReason?: string;
+  /**
+   * While parked: since when. A parked delivery waits in the table, using no attempts, while its
+   * subscription's circuit is open; it is queued again (pending) when a probe finds the listener back.
+   */
+  readonly parkedAt?: string;
 }
 
 /**
@@ -87,6 +101,8 @@ export interface Delivery {
 export interface StoredDelivery extends Delivery {
   /** Absent only in records written by builds before records kept it (LEGACY_EVENTS in ports.ts). */
   readonly data?: Record<string, unknown>;
+  /** While parked: its place in the retry schedule (the message's runAttemptsBefore), kept for its return. */
+  readonly runAttemptsBefore?: number;
 }
 
 /** The event a delivery carries, in its message and (with `brand`) in its record. */
@@ -128,6 +144,20 @@ export const deliveryMessageSchema = z.object({
   rateSlotAt: z.number().int().positive().optional(),
   /** A test event from the API: delivered even while the subscription is paused. */
   test: z.boolean().optional(),
+  /** Queued again from the parked deliveries (a probe or a drain): its outcome is always recorded. */
+  unparked: z.boolean().optional(),
+  /**
+   * A control message of an open circuit (lambdas/core/parking.ts), not a delivery: `probe` retries the
+   * oldest parked delivery (`parkedSince` is the park it belongs to, `backoffSeconds` its current wait),
+   * `drain` queues the parked deliveries again after a recovery.
+   */
+  circuit: z
+    .object({
+      step: z.enum(['probe', 'drain']),
+      parkedSince: z.string().optional(),
+      backoffSeconds: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
   /**
    * The event itself: no delivery reads it back from the table. Absent only in messages queued by builds
    * before records kept the event (resends and replays, and their retries): then it is read from the

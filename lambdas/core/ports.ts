@@ -107,6 +107,40 @@ export interface DeliveryStore {
   listBetween(subscriptionId: string, since: string, until: string, limit: number): Promise<StoredDelivery[]>;
 }
 
+/** A delivery put aside while its subscription's circuit is open (lambdas/core/parking.ts). */
+export interface ParkedDeliveryRecord {
+  /** Its fields as recordAttempt takes them, with `parkedAt` and `runAttemptsBefore` set. */
+  readonly delivery: Omit<StoredDelivery, 'attempts' | 'updatedAt' | 'status'> & {
+    readonly parkedAt: string;
+    readonly runAttemptsBefore: number;
+  };
+  readonly expiresAt: number;
+}
+
+/**
+ * Parking of an open circuit's deliveries, in the same store as subscriptions and deliveries: the
+ * circuit's state on the subscription (which deliver reads anyway, so every container knows it at no
+ * extra read) and each parked delivery as its record with status `parked` (listed like any status).
+ */
+export interface ParkingStore {
+  /** Marks the subscription parked since `since`, unless it already is or is gone; true for the one caller that did. */
+  parkSubscription(brand: string, id: string, since: string): Promise<boolean>;
+  /**
+   * Clears the park `since` (and only that one) and records `at` as `circuitClosedAt`; true for the one
+   * caller that did, false when the subscription is not parked, parked again since, or gone.
+   */
+  unparkSubscription(brand: string, id: string, since: string, at: string): Promise<boolean>;
+  /** Creates the delivery's record as parked, or sets an existing one parked keeping its attempts. */
+  parkDelivery(record: ParkedDeliveryRecord): Promise<void>;
+  /** The subscription's parked deliveries, oldest first, at most `limit`. */
+  listParked(subscriptionId: string, limit: number): Promise<StoredDelivery[]>;
+  /**
+   * Sets a parked delivery back to pending once its message is queued again, if it is still parked with
+   * this `parkedAt` (not recorded meanwhile, nor parked again); true when it did.
+   */
+  unparkDelivery(subscriptionId: string, deliveryId: string, parkedAt: string, at: string): Promise<boolean>;
+}
+
 export interface ApiKeyRecord {
   readonly keyId: string;
   readonly brand: string;

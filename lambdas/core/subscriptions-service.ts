@@ -50,6 +50,8 @@ export function toSubscriptionView(subscription: Subscription, now = new Date())
     soap,
     tls: _tls,
     certificateExpiryNoticed: _noticed,
+    parkedSince: _parkedSince,
+    circuitClosedAt: _circuitClosedAt,
     ...view
   } = subscription;
   const shown = new Set((subscription.publicHeaders ?? []).map((name) => name.toLowerCase()));
@@ -168,6 +170,9 @@ export async function updateSubscription(deps: ServiceDeps, brand: string, id: s
     updatedAt: deps.now().toISOString(),
     version: current.version + 1,
     ...keptHealth,
+    // The circuit's state is the delivery path's (lambdas/core/parking.ts): an update keeps it.
+    ...(current.parkedSince ? { parkedSince: current.parkedSince } : {}),
+    ...(current.circuitClosedAt ? { circuitClosedAt: current.circuitClosedAt } : {}),
     ...(current.certificateExpiryNoticed
       ? { certificateExpiryNoticed: current.certificateExpiryNoticed }
       : {}),

@@ -134,6 +134,7 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
         deliveries,
         queue: deliveryQueue,
         rateLimiter: stores.rateLimiter,
+        parking: stores.parking,
       });
       modules.api.useServiceDeps({
         ...serviceDeps(config),

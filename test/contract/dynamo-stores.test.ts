@@ -6,6 +6,7 @@ import { createDocumentClient } from '../../lambdas/adapters/dynamo-common.js';
 import { DynamoConsoleSessionStore } from '../../lambdas/adapters/dynamo-console-sessions.js';
 import { DynamoDeliveryStore } from '../../lambdas/adapters/dynamo-deliveries.js';
 import { DynamoEventStore } from '../../lambdas/adapters/dynamo-events.js';
+import { DynamoParkingStore } from '../../lambdas/adapters/dynamo-parking.js';
 import { DynamoRateLimiter } from '../../lambdas/adapters/dynamo-rate-limiter.js';
 import { DynamoSubscriptionStore } from '../../lambdas/adapters/dynamo-subscriptions.js';
 import { type DynamoServer, startDynamoServer } from '../../local/aws-emulators/dynamo-server.js';
@@ -38,6 +39,7 @@ beforeAll(async () => {
     apiKeys: new DynamoApiKeyStore(client, TABLE_NAME),
     consoleSessions: new DynamoConsoleSessionStore(client, TABLE_NAME),
     rateLimiter: new DynamoRateLimiter(client, TABLE_NAME),
+    parking: new DynamoParkingStore(client, TABLE_NAME),
   };
 });
 

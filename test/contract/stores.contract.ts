@@ -4,6 +4,7 @@ import type {
   ConsoleSessionStore,
   DeliveryStore,
   EventStore,
+  ParkingStore,
   RateLimiter,
   RejectedEventStore,
   SubscriptionStore,
@@ -12,6 +13,7 @@ import { apiKeyContract } from './api-keys.contract.js';
 import { consoleSessionContract } from './console-sessions.contract.js';
 import { deliveryContract } from './deliveries.contract.js';
 import { eventContract } from './events.contract.js';
+import { parkingContract } from './parking.contract.js';
 import { rateLimiterContract } from './rate-limiter.contract.js';
 import { subscriptionContract } from './subscriptions.contract.js';
 
@@ -28,6 +30,7 @@ export interface Stores {
   readonly apiKeys: ApiKeyStore;
   readonly consoleSessions: ConsoleSessionStore;
   readonly rateLimiter: RateLimiter;
+  readonly parking: ParkingStore;
 }
 
 /** The stores under test, ready by the time the tests run (built in the backend file's beforeAll). */
@@ -43,4 +46,5 @@ export function describeStoreContract(stores: StoresUnderTest): void {
   apiKeyContract(stores);
   consoleSessionContract(stores);
   rateLimiterContract(stores);
+  parkingContract(stores);
 }

@@ -268,6 +268,7 @@ export class FakeTable {
   }
 
   private query(input: QueryCommandInput) {
+    if (input.IndexName) return this.queryIndex(input);
     const key = parseKeyCondition(input);
     let candidates = [...this.items.values()]
       .filter(
@@ -293,6 +294,27 @@ export class FakeTable {
       ScannedCount: scanned.length,
       ...(candidates.length > scanned.length && last
         ? { LastEvaluatedKey: { pk: last.pk, sk: last.sk } }
+        : {}),
+    };
+  }
+
+  /** gsi1 by `gsi1pk = :v` only, in gsi1sk order, with Limit (no start key, no filter). */
+  private queryIndex(input: QueryCommandInput) {
+    const match = /^gsi1pk = (:\w+)$/.exec(input.KeyConditionExpression ?? '');
+    if (input.IndexName !== 'gsi1' || !match || input.ExclusiveStartKey || input.FilterExpression)
+      throw new Error(`fake table: unsupported index query ${input.KeyConditionExpression}`);
+    const value = input.ExpressionAttributeValues?.[match[1] ?? ''];
+    const candidates = [...this.items.values()]
+      .filter((item) => item.gsi1pk === value)
+      .sort((a, b) => String(a.gsi1sk).localeCompare(String(b.gsi1sk)));
+    if (input.ScanIndexForward === false) candidates.reverse();
+    const items = candidates.slice(0, input.Limit ?? candidates.length);
+    const last = items.at(-1);
+    return {
+      Items: items.map((item) => structuredClone(item)),
+      Count: items.length,
+      ...(candidates.length > items.length && last
+        ? { LastEvaluatedKey: { pk: last.pk, sk: last.sk, gsi1pk: last.gsi1pk, gsi1sk: last.gsi1sk } }
         : {}),
     };
   }

@@ -29,6 +29,25 @@ describe('CircuitBreakers', () => {
     ]);
   });
 
+  it('tells when it opened, keeps that through a failed probe, and forgets it once closed or told to close', () => {
+    const { breakers, attempt, advance } = breakersAt(10_000);
+    expect(breakers.openedAt('sub')).toBeUndefined();
+    for (let i = 0; i < 3; i += 1) attempt(fail);
+    expect(breakers.openedAt('sub')).toBe(10_000);
+    advance(1_000);
+    expect(attempt(fail)).toBe('go'); // the half-open probe, failing: open again, since the same opening
+    expect(breakers.openedAt('sub')).toBe(10_000);
+    advance(2_000);
+    expect(attempt(ok)).toBe('go');
+    expect(breakers.openedAt('sub')).toBeUndefined();
+
+    for (let i = 0; i < 3; i += 1) attempt(fail);
+    expect(breakers.isOpen('sub')).toBe(true);
+    breakers.close('sub');
+    expect(breakers.openedAt('sub')).toBeUndefined();
+    expect(breakers.admit('sub')).toMatchObject({ verdict: 'go' });
+  });
+
   it('opens after the threshold of consecutive failures and defers for the cool-down', () => {
     const { breakers, attempt, advance } = breakersAt();
     for (let i = 0; i < 3; i += 1) attempt(fail);

@@ -4,6 +4,7 @@ import type {
   ConsoleSessionStore,
   DeliveryStore,
   EventStore,
+  ParkingStore,
   RateLimiter,
   RejectedEventStore,
   SubscriptionStore,
@@ -12,6 +13,7 @@ import { SqliteApiKeyStore } from './api-keys.js';
 import { SqliteConsoleSessionStore } from './console-sessions.js';
 import { SqliteDeliveryStore } from './deliveries.js';
 import { SqliteEventStore } from './events.js';
+import { SqliteParkingStore } from './parking.js';
 import { SqliteRateLimiter } from './rate-limiter.js';
 import { createStoreSchema } from './schema.js';
 import { SqliteSubscriptionStore } from './subscriptions.js';
@@ -31,6 +33,7 @@ export interface SqliteStores {
   readonly apiKeys: ApiKeyStore;
   readonly consoleSessions: ConsoleSessionStore;
   readonly rateLimiter: RateLimiter;
+  readonly parking: ParkingStore;
 }
 
 /** The stores on `db`, creating their tables the first time. */
@@ -44,5 +47,6 @@ export function createSqliteStores(db: DatabaseSync): SqliteStores {
     apiKeys: new SqliteApiKeyStore(db),
     consoleSessions: new SqliteConsoleSessionStore(db),
     rateLimiter: new SqliteRateLimiter(db, batch),
+    parking: new SqliteParkingStore(db, batch),
   };
 }

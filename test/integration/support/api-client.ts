@@ -133,7 +133,7 @@ export const deliverySchema = z.looseObject({
   webhookId: z.string().regex(/^msg_/),
   entity: z.string(),
   event: z.string(),
-  status: z.enum(['pending', 'succeeded', 'failed']),
+  status: z.enum(['pending', 'succeeded', 'failed', 'parked']),
   attempts: z.array(
     z.looseObject({
       attempt: z.number(),

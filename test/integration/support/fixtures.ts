@@ -51,7 +51,7 @@ export function uniqueMarker(prefix: string): string {
 export async function listDeliveries(
   api: ApiClient,
   subscriptionId: string,
-  status?: 'pending' | 'succeeded' | 'failed',
+  status?: 'pending' | 'succeeded' | 'failed' | 'parked',
 ): Promise<DeliveryBody[]> {
   const query = status ? `?status=${status}&limit=100` : '?limit=100';
   const response = await api.get(`/subscriptions/${subscriptionId}/deliveries${query}`);

@@ -85,7 +85,8 @@ describe('recording an attempt', () => {
     expect(expression).toContain('#attempts = list_append(if_not_exists(#attempts, :empty), :attempt)');
     expect(expression).toContain('#createdAt = if_not_exists(#createdAt, :createdAt)');
     expect(expression).toContain('#nextAttemptAt = :nextAttemptAt');
-    expect(expression).toMatch(/ REMOVE #failureReason$/);
+    // A later attempt also clears what a park set (lambdas/adapters/dynamo-parking.ts).
+    expect(expression).toMatch(/ REMOVE #failureReason, #parkedAt, #runAttemptsBefore$/);
     expect(input?.ExpressionAttributeValues).toMatchObject({
       ':empty': [],
       ':attempt': [attempt],
@@ -115,7 +116,7 @@ describe('recording an attempt', () => {
 
     const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(input?.UpdateExpression).toContain('#failureReason = :failureReason');
-    expect(input?.UpdateExpression).toMatch(/ REMOVE #nextAttemptAt$/);
+    expect(input?.UpdateExpression).toMatch(/ REMOVE #nextAttemptAt, #parkedAt, #runAttemptsBefore$/);
     expect(input?.ExpressionAttributeValues).toMatchObject({
       ':gsi1pk': `DLV#${SUB}#failed`,
       ':failureReason': 'HTTP 500 after 8 attempts',

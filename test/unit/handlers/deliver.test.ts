@@ -558,7 +558,7 @@ describe('infrastructure failures', () => {
 });
 
 describe('listener isolation', () => {
-  it('holds a delivery whose circuit is open as a new message on the delivery queue, delayed 900 s by SQS', async () => {
+  it('parks a delivery whose circuit is open in the table, deletes its message and queues one probe, delayed 30 s', async () => {
     const delivery = aDelivery();
     listener.answer(() => ({ status: 503 }));
     for (let failure = 0; failure < 5; failure += 1) {
@@ -567,18 +567,64 @@ describe('listener isolation', () => {
     const calls = listener.received.length;
     const retries = queued().length;
 
-    const response = await invoke(aDeliveryRecord(atAttempt(delivery.message, 2), { messageId: 'deferred' }));
+    const response = await invoke(aDeliveryRecord(atAttempt(delivery.message, 2), { messageId: 'parked' }));
 
     expect(listener.received).toHaveLength(calls);
     expect(response.batchItemFailures).toEqual([]);
+    const { brand, id } = delivery.subscription;
+    const parkedSince = String(table.item(`BRAND#${brand}`, `SUB#${id}`)?.parkedSince);
+    expect(parkedSince).toMatch(new RegExp(`^${NOW.toISOString().replaceAll('.', '\\.')}/[0-9a-f]{12}$`));
     expect(queued().slice(retries)).toEqual([
       {
         queueUrl: QUEUE_URL,
-        delaySeconds: 900,
-        groupId: delivery.subscription.brand,
-        message: atAttempt(delivery.message, 2),
+        delaySeconds: 30,
+        groupId: brand,
+        message: {
+          v: 1,
+          brand,
+          subscriptionId: id,
+          deliveryId: 'circuit-probe',
+          eventKey: 'circuit-probe',
+          circuit: { step: 'probe', parkedSince, backoffSeconds: 30 },
+        },
       },
     ]);
+    expect(table.item(`SUB#${id}`, `DLV#${delivery.message.deliveryId}`)).toMatchObject({
+      status: 'parked',
+      parkedAt: NOW.toISOString(),
+      runAttemptsBefore: 1,
+      gsi1pk: `DLV#${id}#parked`,
+      gsi1sk: delivery.message.deliveryId,
+    });
+  });
+
+  it('probes the oldest parked delivery, and after a success drains the parked ones back onto the queue', async () => {
+    const delivery = aDelivery();
+    const { brand, id } = delivery.subscription;
+    listener.answer(() => ({ status: 503 }));
+    for (let failure = 0; failure < 5; failure += 1) {
+      await invoke(aDeliveryRecord(delivery.message, { receiveCount: 1 }));
+    }
+    await invoke(aDeliveryRecord(atAttempt(delivery.message, 2), { messageId: 'parked' }));
+    const [probe] = queued().filter((entry) => entry.message.circuit?.step === 'probe');
+    listener.answer(() => ({ status: 200 }));
+    const calls = listener.received.length;
+
+    const probed = await invoke(aDeliveryRecord(probe?.message as DeliveryMessage, { messageId: 'probe' }));
+
+    expect(probed.batchItemFailures).toEqual([]);
+    expect(listener.received).toHaveLength(calls + 1);
+    expect(table.item(`BRAND#${brand}`, `SUB#${id}`)?.parkedSince).toBeUndefined();
+    expect(table.item(`SUB#${id}`, `DLV#${delivery.message.deliveryId}`)).toMatchObject({
+      status: 'succeeded',
+    });
+    const [drain] = queued().filter((entry) => entry.message.circuit?.step === 'drain');
+    expect(drain).toMatchObject({ delaySeconds: undefined, groupId: brand });
+
+    // Nothing is left parked: the drain finds none and stops.
+    const drained = await invoke(aDeliveryRecord(drain?.message as DeliveryMessage, { messageId: 'drain' }));
+    expect(drained.batchItemFailures).toEqual([]);
+    expect(queued().filter((entry) => entry.message.circuit?.step === 'drain')).toHaveLength(1);
   });
 
   it('delivers a full batch for one quick listener in one invocation, at most eight requests at a time', async () => {
