@@ -4,13 +4,14 @@
  * in SQLite under DATA_DIR; `npm start -- --aws-emulators` (or WEBHOOKS_LOCAL_BACKEND=aws-emulators) runs
  * them on dynalite and fauxqs instead. Settings come from the environment: PORT, HOST, DATA_DIR,
  * WEBHOOKS_LOCAL_BACKEND, WEBHOOKS_API_KEYS, WEBHOOKS_ALLOW_LOCAL_TARGETS, WEBHOOKS_RETRY_SCHEDULE,
+ * WEBHOOKS_CIRCUIT_COOLDOWN_SECONDS (tests),
  * WEBHOOKS_TIMEOUT_MS, WEBHOOKS_QUEUE_VISIBILITY_SECONDS, WEBHOOKS_QUEUE_INFLIGHT_LIMIT,
  * WEBHOOKS_DEDICATED_LANES, DYNAMODB_PORT, SQS_PORT.
  */
 import { resolve } from 'node:path';
 import * as z from 'zod';
 import { buildConsole } from '../console/build.js';
-import { retryScheduleText } from '../lambdas/config.js';
+import { cooldownText, retryScheduleText } from '../lambdas/config.js';
 import { CONSOLE_SESSION_PREFIX, isConsoleSessionToken } from '../lambdas/core/console-session-tokens.js';
 import { DEFAULT_RETRY_SCHEDULE } from '../lambdas/core/retry.js';
 import { DEFAULTS } from '../lambdas/environment.js';
@@ -91,6 +92,8 @@ const settingsSchema = z.object({
       return lanes;
     }),
   WEBHOOKS_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).optional(),
+  /** Tests only: `first,max` seconds of an open circuit's cool-down (default 30,300). */
+  WEBHOOKS_CIRCUIT_COOLDOWN_SECONDS: cooldownText,
   /** Soak and crash tests only (SQS's own range); see LocalStackOptions.queueVisibilityTimeoutSeconds. */
   WEBHOOKS_QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200).optional(),
   DYNAMODB_PORT: port.optional(),
@@ -133,6 +136,9 @@ async function main(): Promise<void> {
       : {}),
     ...(settings.WEBHOOKS_RETRY_SCHEDULE ? { retrySchedule: settings.WEBHOOKS_RETRY_SCHEDULE } : {}),
     ...(settings.WEBHOOKS_TIMEOUT_MS ? { timeoutMs: settings.WEBHOOKS_TIMEOUT_MS } : {}),
+    ...(settings.WEBHOOKS_CIRCUIT_COOLDOWN_SECONDS
+      ? { circuitCooldownSeconds: settings.WEBHOOKS_CIRCUIT_COOLDOWN_SECONDS }
+      : {}),
     ...(settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS
       ? { queueVisibilityTimeoutSeconds: settings.WEBHOOKS_QUEUE_VISIBILITY_SECONDS }
       : {}),

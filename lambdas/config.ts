@@ -47,6 +47,18 @@ const flag = z
   .enum(['true', 'false'])
   .default('false')
   .transform((value) => value === 'true');
+/** `first,max` seconds of an open circuit's cool-down (tests), as environment variables carry them. */
+export const cooldownText = z
+  .string()
+  .optional()
+  .transform((value) => (value ? value.split(',').map((seconds) => Number(seconds.trim())) : undefined))
+  .pipe(
+    z
+      .tuple([z.number().int().min(1).max(3_600), z.number().int().min(1).max(3_600)])
+      .refine(([first, max]) => first <= max, 'the first cool-down must not exceed the longest')
+      .optional(),
+  );
+
 const fromText = (schema: z.ZodNumber, fallback: number) => z.coerce.number().pipe(schema).default(fallback);
 
 const schema = z.object({
@@ -58,6 +70,7 @@ const schema = z.object({
   [ENV.refusedListenerPorts]: portsText,
   [ENV.deliveryTimeoutMs]: fromText(settingSchemas.deliveryTimeoutMs, DEFAULTS.deliveryTimeoutMs),
   [ENV.retrySchedule]: retryScheduleText,
+  [ENV.circuitCooldownSeconds]: cooldownText,
   [ENV.retentionDays]: fromText(settingSchemas.days, DEFAULTS.retentionDays),
   [ENV.disableAfterDays]: fromText(settingSchemas.days, DEFAULTS.disableAfterDays),
   [ENV.deliveryLog]: settingSchemas.deliveryLog.default(DEFAULTS.deliveryLog),
@@ -83,6 +96,8 @@ export interface Config {
   readonly deliveryTimeoutMs: number;
   /** The schedule for subscriptions that set none. */
   readonly retrySchedule: readonly number[];
+  /** Tests: an open circuit's first and longest cool-down; unset, the breaker's defaults. */
+  readonly circuitCooldownSeconds?: readonly [number, number];
   /** Event and delivery records expire after this many days (DynamoDB TTL). */
   readonly retentionDays: number;
   /** A subscription with no successful delivery for this many days is disabled. */
@@ -119,6 +134,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refusedListenerPorts: values[ENV.refusedListenerPorts],
     deliveryTimeoutMs: values[ENV.deliveryTimeoutMs],
     retrySchedule: values[ENV.retrySchedule] ?? DEFAULT_RETRY_SCHEDULE,
+    ...(values[ENV.circuitCooldownSeconds]
+      ? { circuitCooldownSeconds: values[ENV.circuitCooldownSeconds] }
+      : {}),
     retentionDays: values[ENV.retentionDays],
     disableAfterDays: values[ENV.disableAfterDays],
     deliveryLog: values[ENV.deliveryLog],

@@ -23,6 +23,11 @@ export const ENV = {
    * every other brand's deliveries go to DELIVERY_QUEUE_URL.
    */
   dedicatedLanes: 'DEDICATED_LANES',
+  /**
+   * Tests: an open circuit's first and longest cool-down in seconds (`first,max`), which also pace the
+   * probe of its parked deliveries; unset, 30 and 300 (lambdas/core/circuit-breaker.ts).
+   */
+  circuitCooldownSeconds: 'CIRCUIT_COOLDOWN_SECONDS',
 } as const;
 
 import type { DeliveryLogMode } from './core/delivery-log.js';

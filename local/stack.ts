@@ -33,6 +33,8 @@ export interface LocalStackOptions {
   /** Seconds before each attempt; its length is the number of attempts. */
   readonly retrySchedule?: readonly number[];
   readonly timeoutMs?: number;
+  /** Tests: an open circuit's first and longest cool-down in seconds (they pace parking's probe). */
+  readonly circuitCooldownSeconds?: readonly [number, number];
   /**
    * Whether listeners on loopback and plain http are allowed. Default: only when the API is bound to
    * loopback; a service reachable from other machines gets the SSRF guard of the AWS shape.
@@ -151,6 +153,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.refusedListenerPorts]: ownPorts(url, backend.services).join(','),
       ...(options.retrySchedule ? { [ENV.retrySchedule]: options.retrySchedule.join(',') } : {}),
       ...(options.timeoutMs ? { [ENV.deliveryTimeoutMs]: String(options.timeoutMs) } : {}),
+      ...(options.circuitCooldownSeconds
+        ? { [ENV.circuitCooldownSeconds]: options.circuitCooldownSeconds.join(',') }
+        : {}),
     });
     // Loaded only now: the modules build their clients from the environment above on first use.
     const [api, authorizer, route, deliver, clients] = await Promise.all([

@@ -3,7 +3,7 @@ import { DynamoRateLimiter } from '../adapters/dynamo-rate-limiter.js';
 import { EventBridgeOperationalEvents } from '../adapters/eventbridge-operational-events.js';
 import { createListenerClient, type ListenerClient } from '../adapters/listener-client.js';
 import type { Config } from '../config.js';
-import { CircuitBreakers, InFlightLimiter } from '../core/circuit-breaker.js';
+import { CircuitBreakers, DEFAULT_BREAKER_SETTINGS, InFlightLimiter } from '../core/circuit-breaker.js';
 import type { DeliveryDeps } from '../core/delivery.js';
 import type { OperationalEvents } from '../core/ports.js';
 import { documentClient, eventBridgeClient } from './clients.js';
@@ -37,7 +37,15 @@ export function deliveryDeps(config: Config): DeliveryDeps {
     disableAfterDays: config.disableAfterDays,
     deliveryLog: config.deliveryLog,
     // Listener isolation state lives as long as these deps: the container (lambdas/core/circuit-breaker.ts).
-    breakers: new CircuitBreakers(),
+    breakers: new CircuitBreakers(
+      config.circuitCooldownSeconds
+        ? {
+            ...DEFAULT_BREAKER_SETTINGS,
+            cooldownMs: config.circuitCooldownSeconds[0] * 1000,
+            maxCooldownMs: config.circuitCooldownSeconds[1] * 1000,
+          }
+        : DEFAULT_BREAKER_SETTINGS,
+    ),
     limiter: new InFlightLimiter(),
     rateLimiter: new DynamoRateLimiter(documentClient(), config.tableName),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

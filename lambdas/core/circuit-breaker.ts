@@ -54,7 +54,7 @@ export class CircuitBreakers {
   private readonly circuits = new Map<string, Circuit>();
 
   constructor(
-    private readonly settings: BreakerSettings = DEFAULT_BREAKER_SETTINGS,
+    readonly settings: BreakerSettings = DEFAULT_BREAKER_SETTINGS,
     private readonly clock: () => number = Date.now,
   ) {}
 

@@ -36,9 +36,11 @@ import { webhookId } from './signing.js';
 
 /** Parked deliveries queued again per drain message: ten SendMessageBatch requests, bounded work per record. */
 export const DRAIN_BATCH = 100;
-/** The first probe's wait, and the longest: the breaker's cool-down and its cap. */
+/** The first probe's wait, and the longest: the breaker's cool-down and its cap (defaults shown). */
 export const PROBE_FIRST_SECONDS = DEFAULT_BREAKER_SETTINGS.cooldownMs / 1000;
 export const PROBE_MAX_SECONDS = DEFAULT_BREAKER_SETTINGS.maxCooldownMs / 1000;
+const probeFirstSeconds = (deps: ParkingDeps) => deps.breakers.settings.cooldownMs / 1000;
+const probeMaxSeconds = (deps: ParkingDeps) => deps.breakers.settings.maxCooldownMs / 1000;
 /** The drain after the last one, for a delivery parked by a container that read the park just before it ended. */
 export const SWEEP_DELAY_SECONDS = 60;
 
@@ -80,7 +82,7 @@ export async function parkIfOpen(
     since = `${deps.now().toISOString()}/${randomBytes(6).toString('hex')}`;
     // The probe first: a park without its probe would hold the deliveries for ever. A probe whose park
     // lost the race (another container parked first) is dropped on arrival: it carries its own `since`.
-    await sendProbe(deps, subscription, since, PROBE_FIRST_SECONDS);
+    await sendProbe(deps, subscription, since, probeFirstSeconds(deps));
     await deps.parking.parkSubscription(subscription.brand, subscription.id, since);
   }
   const parkedAt = deps.now().toISOString();
@@ -153,7 +155,7 @@ export async function circuitStep(
   if (subscription.status !== 'active') return recover(deps, subscription, subscription.parkedSince);
   const [oldest] = await deps.parking.listParked(subscription.id, 1);
   if (!oldest) return recover(deps, subscription, subscription.parkedSince);
-  const backoff = circuit.backoffSeconds ?? PROBE_FIRST_SECONDS;
+  const backoff = circuit.backoffSeconds ?? probeFirstSeconds(deps);
   const outcome = await attempt(messageOfParked(oldest));
   switch (outcome) {
     case 'succeeded':
@@ -161,7 +163,7 @@ export async function circuitStep(
       // A disabled subscription's deliveries are drained too: they fail as a disabled one's do.
       return recover(deps, subscription, subscription.parkedSince);
     case 'retrying': {
-      const next = Math.min(backoff * 2, PROBE_MAX_SECONDS);
+      const next = Math.min(backoff * 2, probeMaxSeconds(deps));
       await sendProbe(deps, subscription, subscription.parkedSince, next);
       return { outcome: 'probing', reason: 'the listener still fails', delaySeconds: next };
     }

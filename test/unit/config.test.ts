@@ -18,6 +18,19 @@ describe("the handlers' configuration", () => {
     );
   });
 
+  it("reads an open circuit's first and longest cool-down (tests), and leaves the breaker's defaults when unset", () => {
+    expect(readConfig({ ...base, [ENV.circuitCooldownSeconds]: '2, 5' }).circuitCooldownSeconds).toEqual([
+      2, 5,
+    ]);
+    expect(readConfig(base).circuitCooldownSeconds).toBeUndefined();
+  });
+
+  it.each(['5,2', '2', '0,5', '2,5,9', 'a,b'])('refuses %j as cool-downs, naming the variable', (value) => {
+    expect(() => readConfig({ ...base, [ENV.circuitCooldownSeconds]: value })).toThrow(
+      ENV.circuitCooldownSeconds,
+    );
+  });
+
   it('reads the dedicated lanes as JSON, brand to queue URL, and none when unset', () => {
     const lanes = { 'big-brand': 'https://sqs.eu-west-1.amazonaws.com/1/big' };
     expect(readConfig({ ...base, [ENV.dedicatedLanes]: JSON.stringify(lanes) }).dedicatedLanes).toEqual(
