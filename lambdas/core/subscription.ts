@@ -74,6 +74,8 @@ const headersSchema = z
   .unknown()
   .refine(isJsonObject, { error: 'must be an object of header names to values' })
   .superRefine((value, context) => {
+    // zod runs every check even after the one above failed: null or an array is not read as headers.
+    if (!isJsonObject(value)) return;
     const headers = value as Record<string, unknown>;
     const names = Object.keys(headers);
     if (names.length > MAX_CUSTOM_HEADERS)

@@ -45,6 +45,16 @@ describe('parseSubscriptionCreate', () => {
     ]);
   });
 
+  it.each([null, [], 'X-Team: crm', 7])(
+    'refuses %j as headers with a 422 naming the field, never a crash',
+    (headers) => {
+      const error = rejectionOf({ ...validBody, headers });
+      expect(error.details).toEqual([
+        { field: 'headers', message: 'must be an object of header names to values' },
+      ]);
+    },
+  );
+
   it('accepts a valid subscription, expands plain event names and fills the defaults', () => {
     const spec = parseSubscriptionCreate(validBody, production);
     expect(spec).toEqual({
