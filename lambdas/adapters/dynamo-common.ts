@@ -1,5 +1,5 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ClientError } from '../core/errors.js';
 
 /*
@@ -118,4 +118,19 @@ export function cancellationCodes(error: unknown): (string | undefined)[] | unde
 /** Whether the transaction was cancelled because the condition of the action at `index` failed. */
 export function conditionFailedAt(error: unknown, index: number): boolean {
   return cancellationCodes(error)?.[index] === 'ConditionalCheckFailed';
+}
+
+/** An UpdateItem that is a no-op when its condition does not hold; true when it was made. */
+export async function updateIfPossible(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  update: Omit<UpdateCommandInput, 'TableName'>,
+): Promise<boolean> {
+  try {
+    await client.send(new UpdateCommand({ TableName: tableName, ...update }));
+    return true;
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+    return false;
+  }
 }

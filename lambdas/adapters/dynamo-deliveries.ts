@@ -39,7 +39,7 @@ const JSON_FIELDS: JsonFields = ['data'];
 const fromDeliveryItem = (item: Item) => fromItem<StoredDelivery>(item, JSON_FIELDS);
 
 /** Delivery fields a recorded attempt sets, besides those with special handling. */
-const SET_FIELDS = [
+export const DELIVERY_SET_FIELDS = [
   'id',
   'subscriptionId',
   'brand',
@@ -104,7 +104,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
     };
 
     const fields = toItem(delivery, JSON_FIELDS);
-    for (const field of SET_FIELDS) assign(field, fields[field]);
+    for (const field of DELIVERY_SET_FIELDS) assign(field, fields[field]);
     assign('status', delivery.status);
     assign('createdAt', delivery.createdAt, `if_not_exists(#createdAt, :createdAt)`);
     names['#attempts'] = 'attempts';

@@ -1,12 +1,8 @@
-import {
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { StoredDelivery } from '../core/model.js';
 import type { ParkedDeliveryRecord, ParkingStore } from '../core/ports.js';
-import { fromItem, isConditionalCheckFailed, type JsonFields, toItem } from './dynamo-common.js';
+import { fromItem, type JsonFields, toItem, updateIfPossible } from './dynamo-common.js';
+import { DELIVERY_SET_FIELDS } from './dynamo-deliveries.js';
 
 /*
  * Parking of an open circuit's deliveries (lambdas/core/parking.ts) on the table (docs/DATA-MODEL.md):
@@ -26,19 +22,7 @@ const deliveryKey = (subscriptionId: string, deliveryId: string) => ({
 });
 const parkedKey = (subscriptionId: string) => `DLV#${subscriptionId}#parked`;
 /** Delivery fields a park sets as they are (the others have their own expressions). */
-const SET_FIELDS = [
-  'id',
-  'subscriptionId',
-  'brand',
-  'eventKey',
-  'webhookId',
-  'entity',
-  'event',
-  'receivedAt',
-  'data',
-  'parkedAt',
-  'runAttemptsBefore',
-] as const;
+const SET_FIELDS = [...DELIVERY_SET_FIELDS, 'parkedAt', 'runAttemptsBefore'] as const;
 
 export class DynamoParkingStore implements ParkingStore {
   constructor(
@@ -47,7 +31,7 @@ export class DynamoParkingStore implements ParkingStore {
   ) {}
 
   parkSubscription(brand: string, id: string, since: string): Promise<boolean> {
-    return this.updateIfPossible({
+    return updateIfPossible(this.client, this.tableName, {
       Key: subKey(brand, id),
       UpdateExpression: 'SET #parkedSince = :since',
       ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#parkedSince)',
@@ -57,7 +41,7 @@ export class DynamoParkingStore implements ParkingStore {
   }
 
   unparkSubscription(brand: string, id: string, since: string, at: string): Promise<boolean> {
-    return this.updateIfPossible({
+    return updateIfPossible(this.client, this.tableName, {
       Key: subKey(brand, id),
       UpdateExpression: 'SET #closedAt = :at REMOVE #parkedSince',
       ConditionExpression: '#parkedSince = :since',
@@ -112,7 +96,7 @@ export class DynamoParkingStore implements ParkingStore {
   }
 
   unparkDelivery(subscriptionId: string, deliveryId: string, parkedAt: string, at: string): Promise<boolean> {
-    return this.updateIfPossible({
+    return updateIfPossible(this.client, this.tableName, {
       Key: deliveryKey(subscriptionId, deliveryId),
       UpdateExpression:
         'SET #status = :pending, #gsi1pk = :gsi1pk, #updatedAt = :at REMOVE #parkedAt, #runAttemptsBefore',
@@ -132,16 +116,5 @@ export class DynamoParkingStore implements ParkingStore {
         ':parkedAt': parkedAt,
       },
     });
-  }
-
-  /** An UpdateItem that is a no-op when its condition does not hold; true when it was made. */
-  private async updateIfPossible(update: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
-    try {
-      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...update }));
-      return true;
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-      return false;
-    }
   }
 }

@@ -3,8 +3,6 @@ import {
   QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
-  UpdateCommand,
-  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { EntityName } from '../core/catalogue.js';
 import { ClientError, subscriptionNameTaken, subscriptionQuotaReached } from '../core/errors.js';
@@ -19,10 +17,10 @@ import {
   encodeCursor,
   fromItem,
   type Item,
-  isConditionalCheckFailed,
   type JsonFields,
   lastEvaluatedId,
   toItem,
+  updateIfPossible,
 } from './dynamo-common.js';
 import { countDownAction, countUpAction, readCount, seedCount } from './dynamo-subscription-count.js';
 
@@ -241,7 +239,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   async markFailing(brand: string, id: string, since: string): Promise<void> {
-    await this.updateIfPossible({
+    await updateIfPossible(this.client, this.tableName, {
       Key: subKey(brand, id),
       UpdateExpression: 'SET #failingSince = :since',
       ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#failingSince)',
@@ -251,7 +249,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   async markHealthy(brand: string, id: string): Promise<void> {
-    await this.updateIfPossible({
+    await updateIfPossible(this.client, this.tableName, {
       Key: subKey(brand, id),
       UpdateExpression: 'REMOVE #failingSince',
       ConditionExpression: 'attribute_exists(#failingSince)',
@@ -260,7 +258,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   async disable(brand: string, id: string, reason: string, at: string): Promise<void> {
-    await this.updateIfPossible({
+    await updateIfPossible(this.client, this.tableName, {
       Key: subKey(brand, id),
       UpdateExpression:
         'SET #status = :disabled, #disabledReason = :reason, #updatedAt = :at, #version = #version + :one',
@@ -276,7 +274,7 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
   }
 
   async noteCertificateExpiring(brand: string, id: string, fingerprint256: string): Promise<boolean> {
-    return this.updateIfPossible({
+    return updateIfPossible(this.client, this.tableName, {
       Key: subKey(brand, id),
       UpdateExpression: 'SET #noticed = :fingerprint',
       ConditionExpression:
@@ -284,16 +282,5 @@ export class DynamoSubscriptionStore implements SubscriptionStore {
       ExpressionAttributeNames: { '#noticed': 'certificateExpiryNoticed' },
       ExpressionAttributeValues: { ':fingerprint': fingerprint256 },
     });
-  }
-
-  /** An UpdateItem that is a no-op when its condition does not hold; true when it was made. */
-  private async updateIfPossible(update: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
-    try {
-      await this.client.send(new UpdateCommand({ TableName: this.tableName, ...update }));
-      return true;
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-      return false;
-    }
   }
 }
