@@ -23,6 +23,7 @@ import {
   subscribe,
   summary,
   waitFor,
+  warmUp,
 } from './support.js';
 
 const FAILING_EVENTS = scaled(3_000);
@@ -47,10 +48,7 @@ export async function run(): Promise<ScenarioResult> {
   try {
     await subscribe(stack.a, 'a-failing', listenerA.url, { retrySchedule: [0, 600] });
     await subscribe(stack.b, 'b-steady', listenerB.url);
-    const warm = steady(stack.producer, B.brand);
-    await sleep(2_000);
-    await warm.stop();
-    await waitFor(() => listenerB.requests >= 1, 10_000);
+    await warmUp(stack, listenerB);
 
     const from = Date.now();
     const during = steady(stack.producer, B.brand);

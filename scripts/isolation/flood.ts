@@ -18,6 +18,7 @@ import {
   subscribe,
   summary,
   waitFor,
+  warmUp,
 } from './support.js';
 
 const FLOOD_EVENTS = scaled(20_000);
@@ -33,10 +34,7 @@ export async function run(): Promise<ScenarioResult> {
     await subscribe(stack.b, 'b-steady', listenerB.url);
 
     // Warm-up (JIT, connections), then B alone.
-    const warm = steady(stack.producer, B.brand);
-    await sleep(2_000);
-    await warm.stop();
-    await waitFor(() => listenerB.requests >= 1, 10_000);
+    await warmUp(stack, listenerB);
     const quietFrom = Date.now();
     const quiet = steady(stack.producer, B.brand);
     await sleep(QUIET_MS);

@@ -284,3 +284,11 @@ export function runAlone(moduleUrl: string, run: () => Promise<ScenarioResult>):
       process.exitCode = 1;
     });
 }
+
+/** Warm-up (JIT, connections): B puts events for 2 s and at least one reaches its listener. */
+export async function warmUp(stack: Stack, listenerB: RecordingListener): Promise<void> {
+  const warm = steady(stack.producer, B.brand);
+  await sleep(2_000);
+  await warm.stop();
+  await waitFor(() => listenerB.requests >= 1, 10_000);
+}
