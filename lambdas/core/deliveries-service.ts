@@ -14,7 +14,7 @@ import {
 import type { Page, PageRequest } from './ports.js';
 import { renderPayload } from './render.js';
 import { toFieldIssues } from './subscription.js';
-import { findSubscription, REDACTED, type ServiceDeps } from './subscriptions-service.js';
+import { findSubscription, redactedSoap, type ServiceDeps } from './subscriptions-service.js';
 
 /** A replay re-sends at most this many deliveries per call; the response says when the range held more. */
 export const MAX_REPLAY = 1000;
@@ -67,12 +67,6 @@ async function withPayload(
     ...(subscription.soap ? { soap: redactedSoap(subscription.soap) } : {}),
   });
   return { ...delivery, payload: { contentType, body } };
-}
-
-function redactedSoap(soap: NonNullable<Subscription['soap']>): NonNullable<Subscription['soap']> {
-  if (!soap.parameters) return soap;
-  const parameters = Object.fromEntries(Object.keys(soap.parameters).map((name) => [name, REDACTED]));
-  return { ...soap, parameters };
 }
 
 /** Queues a delivery again; it gets a fresh retry schedule and keeps its webhook-id. */

@@ -68,25 +68,19 @@ export function toSubscriptionView(subscription: Subscription, now = new Date())
           ),
         }
       : {}),
-    ...(soap
-      ? {
-          soap: {
-            ...soap,
-            ...(soap.parameters
-              ? {
-                  parameters: Object.fromEntries(
-                    Object.keys(soap.parameters).map((name) => [name, REDACTED]),
-                  ),
-                }
-              : {}),
-          },
-        }
-      : {}),
+    ...(soap ? { soap: redactedSoap(soap) } : {}),
     ...(failingSince ? { failingSince } : {}),
   };
 }
 
 export type SubscriptionView = ReturnType<typeof toSubscriptionView>;
+
+/** SOAP options as views show them: each header parameter by name, its value (a credential) redacted. */
+export function redactedSoap(soap: NonNullable<Subscription['soap']>): NonNullable<Subscription['soap']> {
+  if (!soap.parameters) return soap;
+  const parameters = Object.fromEntries(Object.keys(soap.parameters).map((name) => [name, REDACTED]));
+  return { ...soap, parameters };
+}
 
 export async function createSubscription(deps: ServiceDeps, brand: string, body: unknown) {
   const spec = parseSubscriptionCreate(body, deps.policy);
