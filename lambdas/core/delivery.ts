@@ -24,7 +24,7 @@ import type {
   RateLimiter,
   SubscriptionStore,
 } from './ports.js';
-import { missedSlot, pace, slotMissed } from './rate-limit.js';
+import { missedSlot, type PacedDeferral, pace, slotMissed } from './rate-limit.js';
 import { renderPayload } from './render.js';
 import { decideNextStep, type NextStep } from './retry.js';
 import { signWebhook, webhookId } from './signing.js';
@@ -64,7 +64,13 @@ export type DeliveryResult =
       readonly delaySeconds: number;
     }
   | { readonly outcome: 'dropped'; readonly reason: string }
-  | { readonly outcome: 'deferred'; readonly reason: string; readonly delaySeconds: number }
+  | {
+      readonly outcome: 'deferred';
+      readonly reason: string;
+      readonly delaySeconds: number;
+      /** A probe's delivery that waits for its rate-limit slot: the slot it holds (epoch ms). */
+      readonly slotAt?: number;
+    }
   | { readonly outcome: 'waiting'; readonly delaySeconds: number }
   | ParkingResult;
 
@@ -96,15 +102,22 @@ function probeOutcome(result: DeliveryResult): ProbeOutcome {
     case 'retrying':
     case 'failed':
     case 'gone':
-      return result.outcome;
+      return { outcome: result.outcome };
+    case 'deferred':
+      return {
+        outcome: 'paced',
+        delaySeconds: result.delaySeconds,
+        ...(result.slotAt === undefined ? {} : { slotAt: result.slotAt }),
+      };
     default:
-      return 'dropped';
+      return { outcome: 'dropped' };
   }
 }
 
 /**
  * One attempt of `message` to `subscription`. A probe (`probe`) skips the breaker (it is the circuit's
- * probe) and parks the delivery again instead of queueing a retry.
+ * probe) and parks the delivery again instead of queueing a retry; when the rate limit holds it back, it
+ * queues nothing and says when its slot is (the delivery stays parked and the probe comes back then).
  */
 async function attemptDelivery(
   deps: DeliveryDeps,
@@ -144,6 +157,7 @@ async function attemptDelivery(
   const paced = await pace(deps, subscription, message);
   const { rateSlotAt: _held, ...unslotted } = message;
   if (paced?.verdict === 'defer') {
+    if (probe) return waitForSlot(paced);
     const next = paced.slotAt === undefined ? unslotted : { ...unslotted, rateSlotAt: paced.slotAt };
     return defer(deps, next, paced);
   }
@@ -201,7 +215,7 @@ async function attemptDelivery(
   }
   if (!result) {
     admission.abandon();
-    return defer(deps, unslotted, missedSlot());
+    return probe ? waitForSlot(missedSlot()) : defer(deps, unslotted, missedSlot());
   }
   admission.record(result.outcome);
   await noticeCertificateExpiry(deps, subscription);
@@ -260,6 +274,16 @@ async function attemptDelivery(
       await disableSubscription(deps, subscription, 'the listener answered 410 Gone');
       return { outcome: 'gone', attempt, reason: step.reason };
   }
+}
+
+/** A probe held back by the rate limit: nothing is queued, the probe itself comes back (./parking.ts). */
+function waitForSlot(deferral: PacedDeferral): DeliveryResult {
+  return {
+    outcome: 'deferred',
+    reason: deferral.reason,
+    delaySeconds: Math.max(1, Math.ceil(deferral.delayMs / 1000)),
+    ...(deferral.slotAt === undefined ? {} : { slotAt: deferral.slotAt }),
+  };
 }
 
 /** A probe goes whatever this container's breaker says; its outcome is not the breaker's to count. */

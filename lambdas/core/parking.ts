@@ -130,8 +130,13 @@ export function messageOfParked(parked: StoredDelivery): DeliveryMessage {
   };
 }
 
-/** What a probe's attempt came to, as deliverMessage reports it. */
-export type ProbeOutcome = 'succeeded' | 'retrying' | 'failed' | 'gone' | 'dropped';
+/**
+ * What a probe's attempt came to, as deliverMessage reports it. `paced`: the subscription's rate limit
+ * held it back (nothing was sent); its slot is `delaySeconds` away, and `slotAt` is the slot it holds.
+ */
+export type ProbeOutcome =
+  | { readonly outcome: 'succeeded' | 'retrying' | 'failed' | 'gone' | 'dropped' }
+  | { readonly outcome: 'paced'; readonly delaySeconds: number; readonly slotAt?: number };
 
 /**
  * Handles a probe or drain message. `attempt` makes the probe's attempt of a parked delivery: it records
@@ -156,8 +161,10 @@ export async function circuitStep(
   const [oldest] = await deps.parking.listParked(subscription.id, 1);
   if (!oldest) return recover(deps, subscription, subscription.parkedSince);
   const backoff = circuit.backoffSeconds ?? probeFirstSeconds(deps);
-  const outcome = await attempt(messageOfParked(oldest));
-  switch (outcome) {
+  // A probe that came back for the rate-limit slot it reserved uses that slot.
+  const held = message.rateSlotAt === undefined ? {} : { rateSlotAt: message.rateSlotAt };
+  const probed = await attempt({ ...messageOfParked(oldest), ...held });
+  switch (probed.outcome) {
     case 'succeeded':
     case 'gone':
       // A disabled subscription's deliveries are drained too: they fail as a disabled one's do.
@@ -167,10 +174,17 @@ export async function circuitStep(
       await sendProbe(deps, subscription, subscription.parkedSince, next);
       return { outcome: 'probing', reason: 'the listener still fails', delaySeconds: next };
     }
+    case 'paced': {
+      // Nothing was sent: the delivery stays parked, and the probe comes back at its slot, on the same
+      // back-off (the listener was not tried).
+      const { delaySeconds, slotAt: slot } = probed;
+      await sendProbe(deps, subscription, subscription.parkedSince, backoff, { delaySeconds, slot });
+      return { outcome: 'probing', reason: 'the probe waits for its rate limit slot', delaySeconds };
+    }
     case 'failed':
     case 'dropped':
       // That delivery is done with (exhausted, or undeliverable): the next probe takes the next one.
-      if (outcome === 'dropped' && oldest.parkedAt) {
+      if (probed.outcome === 'dropped' && oldest.parkedAt) {
         await deps.parking.unparkDelivery(
           subscription.id,
           oldest.id,
@@ -179,15 +193,20 @@ export async function circuitStep(
         );
       }
       await sendProbe(deps, subscription, subscription.parkedSince, backoff);
-      return { outcome: 'probing', reason: `the probed delivery ${outcome}`, delaySeconds: backoff };
+      return { outcome: 'probing', reason: `the probed delivery ${probed.outcome}`, delaySeconds: backoff };
   }
 }
 
+/**
+ * Queues the park's next probe, due after its back-off; or, for a probe the rate limit held back, after
+ * `paced.delaySeconds`, holding the slot it reserved.
+ */
 async function sendProbe(
   deps: ParkingDeps,
   subscription: Subscription,
   since: string,
   backoffSeconds: number,
+  paced?: { readonly delaySeconds: number; readonly slot: number | undefined },
 ): Promise<void> {
   const probe: DeliveryMessage = {
     v: 1,
@@ -196,8 +215,9 @@ async function sendProbe(
     deliveryId: 'circuit-probe',
     eventKey: 'circuit-probe',
     circuit: { step: 'probe', parkedSince: since, backoffSeconds },
+    ...(paced?.slot === undefined ? {} : { rateSlotAt: paced.slot }),
   };
-  await requeue(deps, probe, deps.now().getTime() + backoffSeconds * 1000);
+  await requeue(deps, probe, deps.now().getTime() + (paced?.delaySeconds ?? backoffSeconds) * 1000);
 }
 
 async function sendDrain(deps: ParkingDeps, subscription: Subscription, sweep: boolean): Promise<void> {

@@ -326,6 +326,61 @@ describe('parking an open circuit', () => {
     expect(inQueue).toEqual([]);
   });
 
+  it('keeps the delivery parked when the rate limit holds the probe back, and probes again at its slot', async () => {
+    subscription = aStoredSubscription({ url: 'https://listener.example.com/hook', maxRequestsPerSecond: 1 });
+    await stores.subscriptions.create(subscription, 100);
+    await openTheCircuit();
+    for (let n = 5; n < 10; n += 1) await deliver(aMessage(n));
+    // Another container took the next minute of slots.
+    for (let slot = 0; slot < 60; slot += 1)
+      await world.deps.rateLimiter.reserve(subscription.id, 1, world.clock.millis(), 900_000);
+    const requestsBefore = world.listener.requests.length;
+
+    world.clock.advance(PROBE_FIRST_SECONDS * 1000);
+    const results = await runVisible();
+
+    const probing = results.filter((result) => result.outcome === 'probing');
+    expect(probing).toEqual([
+      {
+        outcome: 'probing',
+        reason: 'the probe waits for its rate limit slot',
+        delaySeconds: expect.any(Number),
+      },
+    ]);
+    // Nothing was sent, nothing left the park, and the only message queued is the probe, holding its slot.
+    expect(world.listener.requests).toHaveLength(requestsBefore);
+    expect(await stores.parking.listParked(subscription.id, 100)).toHaveLength(10);
+    expect(inQueue).toEqual([
+      {
+        message: expect.objectContaining({
+          circuit: expect.objectContaining({ step: 'probe', backoffSeconds: PROBE_FIRST_SECONDS }),
+          rateSlotAt: expect.any(Number),
+        }),
+        visibleAt: expect.any(Number),
+      },
+    ]);
+    const slot = inQueue[0]?.message.rateSlotAt as number;
+    expect(slot).toBeGreaterThan(world.clock.millis() + PROBE_FIRST_SECONDS * 1000);
+
+    // The listener is back: the probe comes back at its slot, goes in it, and the drain delivers all ten.
+    world.listener.answer(() => respond(200));
+    world.clock.set(new Date(inQueue[0]?.visibleAt ?? 0));
+    const [comeBack] = await runVisibleOnce();
+    expect(comeBack).toEqual({ outcome: 'drained', count: 0 });
+    expect(world.listener.requests).toHaveLength(requestsBefore + 1);
+    expect(world.clock.millis()).toBeGreaterThanOrEqual(slot);
+    for (let step = 0; step < 60; step += 1) {
+      world.clock.advance(5_000);
+      await runVisible();
+    }
+    expect(await stores.parking.listParked(subscription.id, 100)).toEqual([]);
+    const delivered = world.listener.requests
+      .slice(requestsBefore)
+      .map((request) => request.headers['webhook-id']);
+    expect(new Set(delivered).size).toBe(10);
+    expect(inQueue).toEqual([]);
+  });
+
   it('does not park test events (they go through the breaker as before)', async () => {
     await openTheCircuit();
     await deliver(aMessage(10));
