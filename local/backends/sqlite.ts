@@ -8,6 +8,7 @@ import { serviceDeps } from '../../lambdas/commons/service-deps.js';
 import { readConfig } from '../../lambdas/config.js';
 import { ENV } from '../../lambdas/environment.js';
 import { FUNCTIONS, QUEUES, type QueueDefinition } from '../../lib/definitions.js';
+import { watchEventLoopLoad } from '../event-loop-load.js';
 import { DATABASE_FILE, openDatabase } from '../sqlite/database.js';
 import { SqliteQueue } from '../sqlite/queue.js';
 import { SqliteDeliveryQueue } from '../sqlite/queue-delivery.js';
@@ -17,7 +18,14 @@ import { checkDataFolder } from '../sqlite/stores/data-folder.js';
 import { startExpirySweeper } from '../sqlite/stores/expiry.js';
 import { createSqliteStores } from '../sqlite/stores/index.js';
 import { turnBatchFor } from '../sqlite/stores/turn-batch.js';
-import { type Backend, DELIVER_CONCURRENCY, type LocalLane, REGION, ROUTE_CONCURRENCY } from './backend.js';
+import {
+  type Backend,
+  BUSY_BRAND_IN_FLIGHT,
+  DELIVER_CONCURRENCY,
+  type LocalLane,
+  REGION,
+  ROUTE_CONCURRENCY,
+} from './backend.js';
 
 /*
  * The embedded default: the store and the queues in one SQLite file, $DATA_DIR/webhooks.sqlite. The
@@ -150,6 +158,8 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
     ingestTarget: sqliteRuleTarget(ingest.queue),
     operationalTarget: sqliteRuleTarget(operational.queue),
     startPollers(modules, hooks) {
+      const load = watchEventLoopLoad();
+      const busyGroupCap = { inFlight: BUSY_BRAND_IN_FLIGHT, load };
       const pollers = [
         startQueuePoller({
           ...hooks,
@@ -173,6 +183,7 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
           handler: modules.deliver.handler,
           timeoutSeconds: FUNCTIONS.deliver.timeoutSeconds,
           concurrency: DELIVER_CONCURRENCY,
+          busyGroupCap,
           transact,
         }),
         ...lanes.map((lane) =>
@@ -186,11 +197,17 @@ export async function startSqliteBackend(options: SqliteBackendOptions): Promise
             handler: modules.deliver.handler,
             timeoutSeconds: FUNCTIONS.deliver.timeoutSeconds,
             concurrency: lane.maxConcurrency,
+            busyGroupCap,
             transact,
           }),
         ),
       ];
-      return { stop: async () => void (await Promise.all(pollers.map((poller) => poller.stop()))) };
+      return {
+        stop: async () => {
+          await Promise.all(pollers.map((poller) => poller.stop()));
+          load.stop();
+        },
+      };
     },
     banner: () => [
       `  store and queues (SQLite)      ${databaseFile}`,

@@ -1,4 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
+import type { EventLoopLoad } from '../event-loop-load.js';
 import { invokeBatch, type SqsHandler } from '../invoke-batch.js';
 import type { ReceivedMessage, SqliteQueue } from './queue.js';
 
@@ -8,6 +9,11 @@ import type { ReceivedMessage, SqliteQueue } from './queue.js';
  * the failed ones to come back after their visibility timeout (or the delay the handler set). A thrown
  * error or a timeout fails the whole batch, as in Lambda. An idle loop sleeps until a send wakes it (one
  * loop per message sent), the next delayed message is due, or a second has passed.
+ *
+ * What Lambda has and one process has not: a container per batch. Here every batch shares one event loop,
+ * so while it is saturated (event-loop-load.ts) a message group may hold only `busyGroupCap` messages in
+ * flight: a brand that floods then runs one batch at a time (as fast as before, the loop being full
+ * anyway), and its hundreds of callbacks no longer sit in front of every step of another brand's event.
  */
 
 export interface QueuePollerOptions {
@@ -22,6 +28,11 @@ export interface QueuePollerOptions {
   readonly onError: (message: string, error: unknown) => void;
   /** Told how long each handler invocation took (benchmarks). */
   readonly onInvoke?: (name: string, durationMs: number, records: number) => void;
+  /**
+   * A message group's most messages in flight while `load` says the event loop is saturated (the deliver
+   * pollers: one batch). Unset: no cap.
+   */
+  readonly busyGroupCap?: { readonly inFlight: number; readonly load: EventLoopLoad };
   /**
    * Runs a receive or a delete; default: at once. The stack passes the database's group commit, so the
    * queue writes of one event-loop turn share one commit with the store's.
@@ -39,13 +50,17 @@ const IDLE_MS = 1_000;
 export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
   let stopped = false;
   const transact = options.transact ?? (async <T>(work: () => T) => work());
+  const busy = options.busyGroupCap;
+  const groupCap = () => (busy?.load.saturated() ? busy.inFlight : Number.POSITIVE_INFINITY);
+  // Loops left idle by the cap look again as soon as it lifts.
+  busy?.load.onRelief(() => options.queue.wakeAll());
   const loops = Array.from({ length: options.concurrency }, () => pollLoop());
 
   async function pollLoop(): Promise<void> {
     while (!stopped) {
       let messages: ReceivedMessage[];
       try {
-        messages = await transact(() => options.queue.receive(options.batchSize));
+        messages = await transact(() => options.queue.receive(options.batchSize, groupCap()));
       } catch (error) {
         options.onError(`${options.name}: receive failed`, error);
         messages = [];

@@ -121,9 +121,10 @@ export class SqliteQueue {
   /**
    * ReceiveMessage: up to `max` visible messages, each made invisible for the visibility timeout with its
    * receive count raised. A message received maxReceiveCount times already goes to the DLQ instead. At the
-   * in-flight limit nothing is returned.
+   * in-flight limit nothing is returned. `groupCap` is the local poller's, not an SQS parameter: no
+   * message of a group with that many in flight (queue-fair.ts).
    */
-  receive(max: number = MAX_RECEIVE_MESSAGES): ReceivedMessage[] {
+  receive(max: number = MAX_RECEIVE_MESSAGES, groupCap = Number.POSITIVE_INFINITY): ReceivedMessage[] {
     if (!Number.isInteger(max) || max < 1 || max > MAX_RECEIVE_MESSAGES)
       throw new QueueError(
         'InvalidParameterValue',
@@ -133,6 +134,7 @@ export class SqliteQueue {
     return inTransaction(this.db, () => {
       const inFlight = this.inFlightByGroup(now);
       const room = (this.settings.inFlightLimit ?? STANDARD_QUEUE_IN_FLIGHT_LIMIT) - inFlight.total;
+      const byGroup = new Map(inFlight.byGroup);
       const received: ReceivedMessage[] = [];
       // A message moved to the DLQ leaves room for another: look again, at most a few times.
       for (let round = 0; round < 5 && received.length < Math.min(max, room); round++) {
@@ -141,13 +143,19 @@ export class SqliteQueue {
           this.name,
           now,
           Math.min(max, room) - received.length,
-          inFlight,
+          { total: inFlight.total + received.length, byGroup },
+          groupCap,
         );
-        if (rows.length === 0) break;
+        let movedToDlq = 0;
         for (const row of rows) {
           const message = this.take(row, now);
-          if (message) received.push(message);
+          if (!message) movedToDlq += 1;
+          else {
+            received.push(message);
+            if (message.groupId) byGroup.set(message.groupId, (byGroup.get(message.groupId) ?? 0) + 1);
+          }
         }
+        if (movedToDlq === 0) break;
       }
       return received;
     });

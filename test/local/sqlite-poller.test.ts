@@ -6,7 +6,11 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../local/sqlite/database.js';
 import { SqliteQueue } from '../../local/sqlite/queue.js';
-import { type QueuePoller, startQueuePoller } from '../../local/sqlite/queue-poller.js';
+import {
+  type QueuePoller,
+  type QueuePollerOptions,
+  startQueuePoller,
+} from '../../local/sqlite/queue-poller.js';
 
 /*
  * The poller over a SQLite queue plays Lambda's event source mapping: real SQSEvent records, the records
@@ -42,7 +46,11 @@ function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
   });
 }
 
-function start(queue: SqliteQueue, handler: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>) {
+function start(
+  queue: SqliteQueue,
+  handler: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>,
+  options: Partial<Pick<QueuePollerOptions, 'concurrency' | 'busyGroupCap'>> = {},
+) {
   const errors: string[] = [];
   poller = startQueuePoller({
     name: 'test',
@@ -54,6 +62,7 @@ function start(queue: SqliteQueue, handler: (event: SQSEvent) => Promise<SQSBatc
     timeoutSeconds: 5,
     concurrency: 2,
     onError: (message) => errors.push(message),
+    ...options,
   });
   return errors;
 }
@@ -123,5 +132,49 @@ describe('the SQLite poller', () => {
     await until(() => at.length === 1, 5_000);
     expect((at[0] ?? 0) - sent).toBeGreaterThanOrEqual(990);
     expect((at[0] ?? 0) - sent).toBeLessThan(1_500);
+  });
+
+  it('holds a brand to one batch in flight while the event loop is saturated, and lifts the cap after', async () => {
+    const queue = new SqliteQueue(db, { name: 'work', visibilityTimeoutSeconds: 30, retentionSeconds: 3600 });
+    let saturated = true;
+    const relief: (() => void)[] = [];
+    const load = {
+      saturated: () => saturated,
+      onRelief: (listener: () => void) => void relief.push(listener),
+      stop: () => undefined,
+    };
+    // Each batch stays in the handler until released, so what is in flight can be counted.
+    const held: { groups: string[]; release: () => void }[] = [];
+    let releaseAll = false;
+    start(
+      queue,
+      (event) =>
+        new Promise((resolve) => {
+          if (releaseAll) return resolve({ batchItemFailures: [] });
+          held.push({
+            groups: event.Records.map((record) => record.attributes.MessageGroupId ?? ''),
+            release: () => resolve({ batchItemFailures: [] }),
+          });
+        }),
+      { concurrency: 4, busyGroupCap: { inFlight: 10, load } },
+    );
+    const heldOf = (group: string) => held.flatMap((batch) => batch.groups).filter((g) => g === group).length;
+    for (let index = 0; index < 50; index++) queue.send({ body: `a${index}`, groupId: 'brand-a' });
+    queue.send({ body: 'b0', groupId: 'brand-b' });
+
+    // Saturated: brand A gets one batch, and brand B's message goes by it on a loop of its own.
+    await until(() => heldOf('brand-b') === 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heldOf('brand-a')).toBe(10);
+    expect(queue.depth()).toMatchObject({ inFlight: 11, visible: 40 });
+
+    // The loop has room again: the idle loops take A's messages at once, a batch each.
+    saturated = false;
+    for (const listener of relief) listener();
+    await until(() => heldOf('brand-a') === 30);
+    expect(heldOf('brand-a')).toBe(30);
+    releaseAll = true;
+    for (const batch of held) batch.release();
+    await until(() => queue.depth().visible === 0 && queue.depth().inFlight === 0);
   });
 });

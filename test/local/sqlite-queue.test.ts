@@ -242,6 +242,33 @@ describe('fair queues', () => {
     expect(work.receive(10).map((message) => message.body)).toEqual(['c-late', 'a-late']);
   });
 
+  it("with the local poller's group cap, gives a group at the cap nothing and the others their turn", () => {
+    const work = queue();
+    for (let index = 0; index < 25; index++) work.send({ body: `a${index}`, groupId: 'brand-a' });
+    work.send({ body: 'b0', groupId: 'brand-b' });
+    // Under the noisy threshold, so plain order would hand out a0..a9; the cap of 10 stops brand A at 10.
+    const firstTen = work.receive(10, 10);
+    expect(firstTen.map((message) => message.body)).toEqual(
+      Array.from({ length: 10 }, (_, index) => `a${index}`),
+    );
+    expect(work.receive(10, 10).map((message) => message.body)).toEqual(['b0']);
+    expect(work.receive(10, 10)).toEqual([]);
+    // Room again once four of A's messages are deleted: four more, not ten.
+    work.delete(firstTen.slice(0, 4).map((message) => message.receiptHandle));
+    expect(work.receive(10, 10).map((message) => message.body)).toEqual(['a10', 'a11', 'a12', 'a13']);
+    // Without the cap, all that is visible, up to the batch.
+    expect(work.receive(10)).toHaveLength(10);
+  });
+
+  it('counts the messages of the receive itself against the group cap', () => {
+    const work = queue();
+    for (let index = 0; index < 8; index++) work.send({ body: `a${index}`, groupId: 'brand-a' });
+    for (let index = 0; index < 8; index++) work.send({ body: `c${index}`, groupId: 'brand-c' });
+    const taken = work.receive(10, 3).map((message) => message.body);
+    expect(taken.filter((body) => body.startsWith('a'))).toEqual(['a0', 'a1', 'a2']);
+    expect(taken.filter((body) => body.startsWith('c'))).toEqual(['c0', 'c1', 'c2']);
+  });
+
   it('returns the group of each message', () => {
     const work = queue();
     work.send({ body: 'x', groupId: 'brand-a' });
