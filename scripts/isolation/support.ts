@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { type ApiClient, apiClient } from '../../test/integration/support/api-client.js';
 import { commboxEvent, eventBridgeClient, putEvents } from '../../test/integration/support/events.js';
@@ -17,6 +18,12 @@ import {
   type LocalProcess,
   startLocalProcess,
 } from '../../test/integration/support/local-process.js';
+import type {
+  BrandClientCommand,
+  BrandClientData,
+  BrandClientMessage,
+  BrandClientStats,
+} from './brand-client.js';
 
 /** Every scenario's result: a title and the lines printed under it. */
 export interface ScenarioResult {
@@ -73,8 +80,8 @@ export type Behaviour = 'healthy' | 'hang' | 'fail' | 'reject';
 
 /** A loopback listener. Each request's event carries `SentAt` (epoch ms) and `tagId`. */
 export class RecordingListener {
-  /** event→listener latency (ms) of each request, with the time it was put. */
-  readonly latencies: { sentAt: number; ms: number }[] = [];
+  /** event→listener latency (ms) of each request, with the time it was put and its tag id. */
+  readonly latencies: { sentAt: number; ms: number; tag?: string }[] = [];
   /** Distinct tag ids received. */
   readonly tags = new Set<string>();
   requests = 0;
@@ -105,7 +112,7 @@ export class RecordingListener {
         }
         const sentAt = Number(/"SentAt":(\d+)/.exec(body)?.[1]);
         const tag = /"tagId":"([^"]+)"/.exec(body)?.[1];
-        if (self && Number.isFinite(sentAt)) self.latencies.push({ sentAt, ms: now - sentAt });
+        if (self && Number.isFinite(sentAt)) self.latencies.push({ sentAt, ms: now - sentAt, tag });
         if (self && tag) self.tags.add(tag);
         response.writeHead(204).end();
       });
@@ -153,6 +160,7 @@ export async function flood(
   brand: string,
   count: number,
   parallel = 4,
+  prefix = brand,
 ): Promise<number> {
   let next = 0;
   const worker = async () => {
@@ -160,7 +168,7 @@ export async function flood(
       const start = next;
       next = Math.min(count, next + 10);
       const entries = [];
-      for (let index = start; index < next; index += 1) entries.push(tagEvent(brand, `${brand}-${index}`));
+      for (let index = start; index < next; index += 1) entries.push(tagEvent(brand, `${prefix}-${index}`));
       await putEvents(producer, entries);
     }
   };
@@ -170,20 +178,26 @@ export async function flood(
 
 /**
  * B's steady producer: one event every `everyMs` until `stop()`; `stop` resolves with how many were put.
+ * `accepted` maps each event's tag id to how long its PutEvents took (ms), the first hop of its latency.
  */
-export function steady(producer: EventBridgeClient, brand: string, everyMs = 200) {
+export function steady(producer: EventBridgeClient, brand: string, everyMs = 200, prefix = brand) {
   let running = true;
   let sent = 0;
+  const accepted = new Map<string, number>();
   const loop = (async () => {
     const started = Date.now();
     while (running) {
       sent += 1;
-      await putEvents(producer, [tagEvent(brand, `${brand}-${sent}`)]);
+      const tag = `${prefix}-${sent}`;
+      const putAt = Date.now();
+      await putEvents(producer, [tagEvent(brand, tag)]);
+      accepted.set(tag, Date.now() - putAt);
       const due = started + sent * everyMs;
       await sleep(Math.max(0, due - Date.now()));
     }
   })();
   return {
+    accepted,
     async stop(): Promise<number> {
       running = false;
       await loop;
@@ -215,8 +229,9 @@ export function summary(values: readonly number[]): string {
 
 /**
  * When route queued each of B's delivery messages: a trigger on the stack's SQLite file (a scratch data
- * folder) copies the routed time (the message's sent_at, the stack's clock) and the event's SentAt of
- * every first delivery message in B's group into a table of its own. Put→routed = sent_at − SentAt.
+ * folder) copies the routed time (the message's sent_at, the stack's clock), the event's SentAt and its
+ * tag id of every first delivery message in B's group into a table of its own. Put→routed = sent_at −
+ * SentAt.
  */
 export function routedProbe(stack: LocalProcess, brand: string) {
   const file = stack.databaseFile();
@@ -224,20 +239,22 @@ export function routedProbe(stack: LocalProcess, brand: string) {
   const db = new DatabaseSync(file);
   db.exec('PRAGMA busy_timeout = 10000');
   db.exec(`
-    CREATE TABLE IF NOT EXISTS isolation_routed (put_at INTEGER, routed_at INTEGER);
+    CREATE TABLE IF NOT EXISTS isolation_routed (put_at INTEGER, routed_at INTEGER, tag TEXT);
     CREATE TRIGGER IF NOT EXISTS isolation_routed_probe AFTER INSERT ON queue_messages
     WHEN NEW.queue = '${DELIVERY_QUEUE}' AND NEW.group_id = '${brand}'
       AND ifnull(json_extract(NEW.body, '$.attemptsBefore'), 0) = 0
     BEGIN
-      INSERT INTO isolation_routed VALUES (json_extract(NEW.body, '$.event.data.SentAt'), NEW.sent_at);
+      INSERT INTO isolation_routed
+      VALUES (json_extract(NEW.body, '$.event.data.SentAt'), NEW.sent_at, json_extract(NEW.body, '$.event.data.tagId'));
     END;`);
   return {
-    /** Put→routed (ms) of B's events put between `from` and `until`. */
-    between(from: number, until: number): number[] {
-      const rows = db
-        .prepare('SELECT put_at, routed_at FROM isolation_routed WHERE put_at >= ? AND put_at < ?')
-        .all(from, until) as { put_at: number; routed_at: number }[];
-      return rows.map((row) => row.routed_at - row.put_at);
+    /** When (epoch ms) each of B's events, by tag id, was routed. */
+    routedAt(): Map<string, number> {
+      const rows = db.prepare('SELECT tag, routed_at FROM isolation_routed').all() as {
+        tag: string;
+        routed_at: number;
+      }[];
+      return new Map(rows.map((row) => [row.tag, row.routed_at]));
     },
     close: () => db.close(),
   };
@@ -292,3 +309,71 @@ export async function warmUp(stack: Stack, listenerB: RecordingListener): Promis
   await warm.stop();
   await waitFor(() => listenerB.requests >= 1, 10_000);
 }
+
+/** A brand's client (listener and producers) on a thread of its own: see brand-client.ts. */
+export interface BrandClient {
+  /** The brand's listener. */
+  readonly url: string;
+  /** The listener's figures, at most 100 ms old: requests, distinct tags delivered, the last request's time. */
+  readonly stats: BrandClientStats;
+  /** Starts one event every `everyMs` (tag ids `<prefix>-<n>`); `stop` resolves as `steady`'s does. */
+  steady(
+    prefix: string,
+    everyMs?: number,
+  ): Promise<{ stop(): Promise<{ sent: number; accepted: Map<string, number> }> }>;
+  /** The listener's event→listener latencies so far, with their tag ids. */
+  latencies(): Promise<{ sentAt: number; ms: number; tag?: string }[]>;
+  close(): Promise<void>;
+}
+
+export async function startBrandClient(
+  stack: Stack,
+  brand: string,
+  behaviour: Behaviour,
+): Promise<BrandClient> {
+  const worker = new Worker(new URL('./brand-client.ts', import.meta.url), {
+    workerData: { stackUrl: stack.process.url, brand, behaviour } satisfies BrandClientData,
+  });
+  const stats = { requests: 0, delivered: 0, lastAt: 0 };
+  const pending = new Map<number, (value: unknown) => void>();
+  let nextId = 0;
+  const url = await new Promise<string>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (message: BrandClientMessage) => {
+      if (message.kind === 'ready') resolve(message.url);
+      else if (message.kind === 'stats') Object.assign(stats, message);
+      else {
+        pending.get(message.id)?.(message.value);
+        pending.delete(message.id);
+      }
+    });
+  });
+  const ask = <T>(command: DistributiveOmit<BrandClientCommand, 'id'>): Promise<T> =>
+    new Promise<T>((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve as (value: unknown) => void);
+      worker.postMessage({ ...command, id });
+    });
+  return {
+    url,
+    stats,
+    async steady(prefix, everyMs = 200) {
+      await ask({ kind: 'steady', prefix, everyMs });
+      return {
+        async stop() {
+          const { sent, accepted } = await ask<{ sent: number; accepted: [string, number][] }>({
+            kind: 'steady-stop',
+          });
+          return { sent, accepted: new Map(accepted) };
+        },
+      };
+    },
+    latencies: () => ask({ kind: 'latencies' }),
+    async close() {
+      await Promise.race([ask({ kind: 'stop' }), sleep(2_000)]);
+      await worker.terminate();
+    },
+  };
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
