@@ -11,7 +11,12 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { type ApiClient, apiClient } from '../../test/integration/support/api-client.js';
-import { commboxEvent, eventBridgeClient, putEvents } from '../../test/integration/support/events.js';
+import {
+  commboxEvent,
+  eventBridgeClient,
+  putFlood,
+  putSteadily,
+} from '../../test/integration/support/events.js';
 import { freshDataDir, removeDataDir } from '../../test/integration/support/fixtures.js';
 import {
   BRANDS,
@@ -162,17 +167,7 @@ export async function flood(
   parallel = 4,
   prefix = brand,
 ): Promise<number> {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const start = next;
-      next = Math.min(count, next + 10);
-      const entries = [];
-      for (let index = start; index < next; index += 1) entries.push(tagEvent(brand, `${prefix}-${index}`));
-      await putEvents(producer, entries);
-    }
-  };
-  await Promise.all(Array.from({ length: parallel }, worker));
+  await putFlood(producer, count, (index) => tagEvent(brand, `${prefix}-${index}`), parallel);
   return Date.now();
 }
 
@@ -181,28 +176,12 @@ export async function flood(
  * `accepted` maps each event's tag id to how long its PutEvents took (ms), the first hop of its latency.
  */
 export function steady(producer: EventBridgeClient, brand: string, everyMs = 200, prefix = brand) {
-  let running = true;
-  let sent = 0;
-  const accepted = new Map<string, number>();
-  const loop = (async () => {
-    const started = Date.now();
-    while (running) {
-      sent += 1;
-      const tag = `${prefix}-${sent}`;
-      const putAt = Date.now();
-      await putEvents(producer, [tagEvent(brand, tag)]);
-      accepted.set(tag, Date.now() - putAt);
-      const due = started + sent * everyMs;
-      await sleep(Math.max(0, due - Date.now()));
-    }
-  })();
+  const steps = putSteadily(producer, everyMs, (n) => tagEvent(brand, `${prefix}-${n}`));
   return {
-    accepted,
-    async stop(): Promise<number> {
-      running = false;
-      await loop;
-      return sent;
+    get accepted(): Map<string, number> {
+      return new Map(steps.putMs.map((ms, index) => [`${prefix}-${index + 1}`, ms]));
     },
+    stop: steps.stop,
   };
 }
 

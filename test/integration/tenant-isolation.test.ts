@@ -12,7 +12,7 @@ import {
   subscriptionPageSchema,
   subscriptionSchema,
 } from './support/api-client.js';
-import { commboxEvent, putEvents } from './support/events.js';
+import { commboxEvent, putEvents, putFlood, putSteadily } from './support/events.js';
 import {
   assertStatus,
   createSubscription,
@@ -294,46 +294,20 @@ describe("brand A's flood and failing listener against brand B's latency", { tim
 
   /** Puts `count` of A's events as fast as four producers can, ten to a request. */
   async function floodOfA(marker: string, count: number): Promise<void> {
-    let next = 0;
-    const producer = async () => {
-      while (next < count) {
-        const start = next;
-        next = Math.min(count, next + 10);
-        const entries = [];
-        for (let index = start; index < next; index++)
-          entries.push(
-            commboxEvent(BRANDS.acme.brand, 'Tag.OnAdd', { tagId: `${marker}-${index}`, name: 'a' }),
-          );
-        await putEvents(local.producer, entries);
-      }
-    };
-    await Promise.all(Array.from({ length: 4 }, producer));
+    await putFlood(local.producer, count, (index) =>
+      commboxEvent(BRANDS.acme.brand, 'Tag.OnAdd', { tagId: `${marker}-${index}`, name: 'a' }),
+    );
   }
 
   /** B's producer: one event every 200 ms, stamped with the time it is put, until `stop`. */
   function stepsOfB(marker: string) {
-    let running = true;
-    let sent = 0;
-    const done = (async () => {
-      while (running) {
-        sent += 1;
-        await putEvents(local.producer, [
-          commboxEvent(BRANDS.globex.brand, 'Tag.OnAdd', {
-            tagId: `${marker}-${sent}`,
-            name: 'b',
-            SentAt: Date.now(),
-          }),
-        ]);
-        await sleep(200);
-      }
-    })();
-    return {
-      stop: async () => {
-        running = false;
-        await done;
-        return sent;
-      },
-    };
+    return putSteadily(local.producer, 200, (n) =>
+      commboxEvent(BRANDS.globex.brand, 'Tag.OnAdd', {
+        tagId: `${marker}-${n}`,
+        name: 'b',
+        SentAt: Date.now(),
+      }),
+    );
   }
 
   /** Event→listener latency of each of B's events, from the SentAt it carries. */

@@ -44,3 +44,59 @@ export async function putEvents(
   }
   return results;
 }
+
+/**
+ * Puts `count` entries as fast as `parallel` producers can, ten to a request: `entryOf(index)` makes the
+ * entry of each index, in order. Resolves when the last put was accepted.
+ */
+export async function putFlood(
+  client: EventBridgeClient,
+  count: number,
+  entryOf: (index: number) => PutEventsRequestEntry,
+  parallel = 4,
+): Promise<void> {
+  let next = 0;
+  const producer = async () => {
+    while (next < count) {
+      const start = next;
+      next = Math.min(count, next + 10);
+      const entries = [];
+      for (let index = start; index < next; index += 1) entries.push(entryOf(index));
+      await putEvents(client, entries);
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, producer));
+}
+
+/**
+ * Puts one entry every `everyMs` (`entryOf(n)` makes the n-th, from 1) until `stop()`, which resolves with
+ * how many were put. `putMs[n - 1]` is how long the n-th PutEvents took.
+ */
+export function putSteadily(
+  client: EventBridgeClient,
+  everyMs: number,
+  entryOf: (n: number) => PutEventsRequestEntry,
+) {
+  let running = true;
+  let sent = 0;
+  const putMs: number[] = [];
+  const loop = (async () => {
+    const started = Date.now();
+    while (running) {
+      sent += 1;
+      const putAt = Date.now();
+      await putEvents(client, [entryOf(sent)]);
+      putMs.push(Date.now() - putAt);
+      const due = started + sent * everyMs;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - Date.now())));
+    }
+  })();
+  return {
+    putMs,
+    async stop(): Promise<number> {
+      running = false;
+      await loop;
+      return sent;
+    },
+  };
+}
